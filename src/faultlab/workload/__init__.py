@@ -1,0 +1,1 @@
+"""Workloads: open-loop load generators and the per-second statistics they record."""

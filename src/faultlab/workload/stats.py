@@ -1,0 +1,207 @@
+"""Per-second workload statistics recorded into HDR histograms.
+
+Every request is attributed to the second of its *intended* send time (relative to the run's
+origin), not of its completion: a request planned at 9.9 s during a fault that completes at
+11 s belongs to second 9. This is the open-loop view (wrk2): latency is measured from the
+intended time, so a stalled system cannot hide its stall by slowing the generator down.
+
+A second is *complete* once every request intended in it has finished (ok, failed, timed out)
+or been dropped, and its planned window has passed. Only complete seconds are evaluated, so
+verdicts never change after they are made.
+
+Invariants:
+- ``sent + dropped`` counts every planned request of a second; ``ok + failed + timed_out``
+  counts every finished one; a complete second has ``ok + failed + timed_out == sent``.
+- The histogram holds the latency (microseconds, from the intended time) of every finished
+  request, timeouts recorded at their timeout, so the tail is bounded, never lost.
+- Only the last ``keep_seconds`` complete seconds are held in memory; older ones have been
+  handed to ``on_complete`` (the journal) and dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from hdrh.histogram import HdrHistogram
+
+__all__ = ["Aggregate", "Outcome", "SecondStats", "StatsRecorder", "aggregate", "new_histogram"]
+
+HIGHEST_LATENCY_US = 3_600_000_000  # one hour: anything slower is clamped and still counted
+SIGNIFICANT_DIGITS = 3
+LATE_THRESHOLD_S = 0.010  # a send more than 10 ms after its intended time counts as late
+
+
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(1, HIGHEST_LATENCY_US, SIGNIFICANT_DIGITS)
+
+
+class Outcome(Enum):
+    OK = "ok"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+
+
+@dataclass
+class SecondStats:
+    """What happened to the requests intended in one second of the run."""
+
+    index: int
+    sent: int = 0
+    ok: int = 0
+    failed: int = 0
+    timed_out: int = 0
+    dropped: int = 0
+    late: int = 0
+    max_lag: float = 0.0
+    histogram: HdrHistogram = field(default_factory=new_histogram, repr=False)
+
+    @property
+    def finished(self) -> int:
+        return self.ok + self.failed + self.timed_out
+
+    @property
+    def in_flight(self) -> int:
+        return self.sent - self.finished
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """Merged statistics over a set of seconds; what SLOs are evaluated on."""
+
+    seconds: int
+    sent: int
+    ok: int
+    failed: int
+    timed_out: int
+    dropped: int
+    late: int
+    max_lag: float
+    histogram: HdrHistogram
+
+    @property
+    def planned(self) -> int:
+        return self.sent + self.dropped
+
+    @property
+    def success_ratio(self) -> float:
+        """ok / planned; a dropped request is a failure the user would have felt. NaN if empty."""
+        return self.ok / self.planned if self.planned else math.nan
+
+    def percentile(self, q: float) -> float:
+        """Latency in seconds at percentile ``q`` (0-100); NaN when nothing finished."""
+        if self.histogram.get_total_count() == 0:
+            return math.nan
+        return float(self.histogram.get_value_at_percentile(q)) / 1e6
+
+    @property
+    def max_latency(self) -> float:
+        if self.histogram.get_total_count() == 0:
+            return math.nan
+        return float(self.histogram.get_max_value()) / 1e6
+
+
+def aggregate(seconds: Iterable[SecondStats]) -> Aggregate:
+    hist = new_histogram()
+    n = sent = ok = failed = timed_out = dropped = late = 0
+    max_lag = 0.0
+    for s in seconds:
+        n += 1
+        sent += s.sent
+        ok += s.ok
+        failed += s.failed
+        timed_out += s.timed_out
+        dropped += s.dropped
+        late += s.late
+        max_lag = max(max_lag, s.max_lag)
+        if s.histogram.get_total_count():
+            hist.add(s.histogram)
+    return Aggregate(n, sent, ok, failed, timed_out, dropped, late, max_lag, hist)
+
+
+class StatsRecorder:
+    """Collects request events into :class:`SecondStats`, keyed by intended-send second.
+
+    ``origin`` is the clock reading that is second 0 of the run. Completed seconds are passed
+    to ``on_complete`` exactly once, in order, by :meth:`complete_until`.
+    """
+
+    def __init__(
+        self,
+        origin: float,
+        keep_seconds: int = 900,
+        on_complete: Callable[[SecondStats], None] | None = None,
+    ) -> None:
+        self.origin = origin
+        self._open: dict[int, SecondStats] = {}
+        self._done: deque[SecondStats] = deque(maxlen=keep_seconds)
+        self._next_complete = 0
+        self._on_complete = on_complete
+
+    def second_of(self, t: float) -> int:
+        return max(0, math.floor(t - self.origin))
+
+    def _bucket(self, intended: float) -> SecondStats:
+        idx = self.second_of(intended)
+        if idx < self._next_complete:
+            # Cannot happen for events of a planned request (its second stays open until it
+            # finishes); guard so a bug shows up as a clamped count, not lost data.
+            idx = self._next_complete
+        b = self._open.get(idx)
+        if b is None:
+            b = self._open[idx] = SecondStats(idx)
+        return b
+
+    def on_sent(self, intended: float, actual: float) -> None:
+        b = self._bucket(intended)
+        b.sent += 1
+        lag = actual - intended
+        if lag > LATE_THRESHOLD_S:
+            b.late += 1
+        b.max_lag = max(b.max_lag, lag)
+
+    def on_done(self, intended: float, outcome: Outcome, latency: float) -> None:
+        b = self._bucket(intended)
+        if outcome is Outcome.OK:
+            b.ok += 1
+        elif outcome is Outcome.FAILED:
+            b.failed += 1
+        else:
+            b.timed_out += 1
+        us = min(max(1, round(latency * 1e6)), HIGHEST_LATENCY_US)
+        b.histogram.record_value(us)
+
+    def on_dropped(self, intended: float) -> None:
+        self._bucket(intended).dropped += 1
+
+    def complete_until(self, now: float, force: bool = False) -> list[SecondStats]:
+        """Close every second that has ended by ``now`` and has nothing in flight.
+
+        Seconds close in order: one with requests still in flight holds back the later ones.
+        With ``force`` (end of run), every second up to ``now`` closes regardless.
+        """
+        closed: list[SecondStats] = []
+        last = math.floor(now - self.origin) - 1  # the last second whose window has passed
+        while self._next_complete <= last:
+            b = self._open.get(self._next_complete) or SecondStats(self._next_complete)
+            if b.in_flight > 0 and not force:
+                break
+            self._open.pop(self._next_complete, None)
+            self._done.append(b)
+            closed.append(b)
+            self._next_complete += 1
+            if self._on_complete is not None:
+                self._on_complete(b)
+        return closed
+
+    @property
+    def completed(self) -> int:
+        """Number of seconds closed so far (the index of the next one to close)."""
+        return self._next_complete
+
+    def window(self, start: int, end: int) -> list[SecondStats]:
+        """Completed seconds with ``start <= index < end`` still held in memory."""
+        return [s for s in self._done if start <= s.index < end]
