@@ -35,7 +35,8 @@ def parse_duration(text: object) -> float:
         raise UnitError(f"duration {text!r} has no unit; write {text}s or {text}ms")
     m = _DURATION_RE.match(text)
     if not m:
-        raise UnitError(f"{text!r} is not a duration; write e.g. 250ms, 30s, 2m (units: us ms s m h)")
+        raise UnitError(
+            f"{text!r} is not a duration; write e.g. 250ms, 30s, 2m (units: us ms s m h)")
     return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
 
 

@@ -1,0 +1,145 @@
+"""The ``faultlab`` command. Heavy modules are imported inside commands, so ``--help`` and
+``validate`` start fast."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from faultlab import __version__
+
+app = typer.Typer(
+    name="faultlab", no_args_is_help=True, add_completion=False,
+    help="Break a running system on purpose, measure what users feel, put everything back.")
+
+EXIT_CODES_HELP = ("Exit codes: 0 hypothesis held; 1 violated; 2 invalid input; "
+                   "3 aborted or interrupted; 4 a revert failed, set-up failed, internal error.")
+
+
+def _mount_proxy() -> None:
+    from faultlab.proxy.cli import app as proxy_app
+
+    app.add_typer(proxy_app, name="proxy", help="The fault-injection proxy server.")
+
+
+def _error(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"faultlab: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _parse_vars(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise _error(f"--var {item!r}: expected NAME=VALUE (e.g. --var port=8080)")
+        out[name.strip()] = value
+    return out
+
+
+def _load(file: Path, variables: list[str]):  # type: ignore[no-untyped-def]
+    from faultlab.experiment import ExperimentError, load_experiment
+
+    try:
+        return load_experiment(file, _parse_vars(variables))
+    except ExperimentError as e:
+        for problem in e.problems:
+            typer.echo(str(problem), err=True)
+        raise typer.Exit(2) from None
+
+
+VarOption = Annotated[list[str], typer.Option(
+    "--var", "-v", help="Set a variable used as ${NAME} in the file (repeatable).")]
+
+
+@app.command()
+def validate(file: Path, var: VarOption = []) -> None:  # noqa: B006
+    """Check an experiment file without running anything."""
+    loaded = _load(file, var)
+    exp = loaded.experiment
+    typer.echo(f"{file}: ok: experiment '{exp.name}', {len(exp.targets)} targets, "
+               f"{len(exp.faults)} faults, {len(exp.slos)} SLOs")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of experiment files (for editors)."""
+    from faultlab.experiment.model import Experiment
+
+    doc = Experiment.model_json_schema(by_alias=True)
+    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    doc["title"] = "faultlab experiment (version 1)"
+    typer.echo(json.dumps(doc, indent=2))
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def run(
+    file: Path,
+    var: VarOption = [],  # noqa: B006
+    runs_dir: Annotated[Path, typer.Option(help="Where run directories are created.")] = Path(
+        "runs"),
+    run_dir: Annotated[Path | None, typer.Option(help="Use exactly this run directory.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for every random choice.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-second lines.")] = False,
+) -> None:
+    """Run an experiment: start the system, drive load, inject faults, judge, revert."""
+    loaded = _load(file, var)
+    from faultlab.run.execute import execute
+
+    code = execute(loaded, run_dir=run_dir, runs_dir=runs_dir, seed=seed, quiet=quiet)
+    raise typer.Exit(code)
+
+
+@app.command()
+def recover(run_dir: Path) -> None:
+    """Revert every fault a crashed run left active, and stop what it started."""
+    import asyncio
+
+    from faultlab.run.recover import recover as do_recover
+
+    try:
+        report = asyncio.run(do_recover(run_dir))
+    except FileNotFoundError as e:
+        raise _error(f"{e} (hint: pass a run directory, e.g. runs/20260101-120000-name)"
+                     ) from None
+    for line in report.reverted:
+        typer.echo(f"reverted {line}")
+    for line in report.stopped:
+        typer.echo(f"stopped {line}")
+    for line in report.failed:
+        typer.echo(f"REVERT FAILED {line}", err=True)
+    if report.already_clean:
+        typer.echo(f"{run_dir}: nothing was active")
+    raise typer.Exit(4 if report.failed else 0)
+
+
+@app.command()
+def demo(
+    runs_dir: Annotated[Path, typer.Option(help="Where run directories are created.")] = Path(
+        "runs"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = True,
+) -> None:
+    """Run the built-in suite against a naive and a resilient demo system, side by side."""
+    from faultlab.demo.suite import run_demo
+
+    raise typer.Exit(run_demo(runs_dir, quiet=quiet))
+
+
+@app.command()
+def version() -> None:
+    """Print faultlab's version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    _mount_proxy()
+    app(prog_name="faultlab")
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

@@ -1,0 +1,144 @@
+"""The journal: the append-only record of a run, and the only place run events become JSON.
+
+One JSON object per line, written and flushed per event; events that recovery depends on
+(a fault about to be applied, a process started) are also fsynced, so that after a SIGKILL
+``faultlab recover`` sees every fault that may be active. The reader tolerates a torn last
+line. Every event passes through a :class:`Redactor` first: secrets never reach the disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import IO, Any
+
+from faultlab.clock import Clock
+
+__all__ = ["Event", "Journal", "Redactor", "read_journal"]
+
+JOURNAL_NAME = "journal.jsonl"
+
+
+class Event(StrEnum):
+    RUN_STARTED = "run_started"
+    SERVICE_STARTED = "service_started"
+    SERVICE_STOPPED = "service_stopped"
+    PROXY_SERVER_STARTED = "proxy_server_started"
+    PROXY_SERVER_STOPPED = "proxy_server_stopped"
+    PHASE = "phase"
+    FAULT_INTENT = "fault_intent"  # journaled, with its undo, before the fault is applied
+    FAULT_INJECTED = "fault_injected"
+    FAULT_INJECT_FAILED = "fault_inject_failed"
+    FAULT_REVERTED = "fault_reverted"
+    REVERT_FAILED = "revert_failed"
+    SECOND = "second"  # one completed second of workload statistics
+    EVALUATION = "evaluation"  # an SLO clause evaluated over one window
+    GENERATOR_LAG = "generator_lag"
+    ABORT = "abort"
+    INTERRUPTED = "interrupted"
+    VERDICT = "verdict"
+    RUN_ENDED = "run_ended"
+    RECOVERED = "recovered"
+    NOTE = "note"
+
+
+_SENSITIVE_KEY = re.compile(r"(authorization|cookie|token|secret|password|passwd|api[-_]?key)",
+                            re.IGNORECASE)
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):[^@/\s]+@",
+                           re.IGNORECASE)
+_QUERY_SECRET = re.compile(
+    r"(?P<k>[?&](?:access_token|token|api_key|apikey|key|password|secret|sig)=)[^&#\s]+",
+    re.IGNORECASE)
+MASK = "***"
+
+
+class Redactor:
+    """Removes secrets from values before they are written anywhere.
+
+    Three rules: (1) values of keys that name a secret (Authorization, token, password, ...)
+    are masked whole; (2) passwords in URLs and secret-looking query parameters are masked;
+    (3) any known secret value (read from the environment via ``${env:...}``) is masked
+    wherever it appears inside any string.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True)
+
+    def text(self, value: str) -> str:
+        for s in self.secrets:
+            if s in value:
+                value = value.replace(s, MASK)
+        value = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", value)
+        return _QUERY_SECRET.sub(lambda m: f"{m['k']}{MASK}", value)
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: (MASK if isinstance(k, str) and _SENSITIVE_KEY.search(k)
+                        and isinstance(v, str | bytes) else self.value(v))
+                    for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.value(v) for v in value]
+        if isinstance(value, Enum):
+            return value.value
+        return value
+
+
+class Journal:
+    """Append-only JSONL writer. ``t`` is seconds since the run's origin (monotonic clock);
+    ``wall`` is Unix time for people."""
+
+    def __init__(self, path: Path, clock: Clock, origin: float, redactor: Redactor) -> None:
+        self.path = path
+        self._clock = clock
+        self.origin = origin
+        self._redactor = redactor
+        self._file: IO[str] | None = open(path, "a", encoding="utf-8")  # noqa: SIM115
+
+    def write(self, event: Event, *, durable: bool = False, **fields: Any) -> dict[str, Any]:
+        record = {"event": event.value, "t": round(self._clock.now() - self.origin, 6),
+                  "wall": round(self._clock.wall(), 6), **fields}
+        record = dict(self._redactor.value(record))
+        if self._file is None:
+            raise RuntimeError("journal is closed")
+        self._file.write(json.dumps(record, separators=(",", ":"), default=_default) + "\n")
+        self._file.flush()
+        if durable:
+            os.fsync(self._file.fileno())
+        return record
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if isinstance(value, float):
+        return None
+    raise TypeError(f"cannot journal {type(value).__name__}")
+
+
+def read_journal(path: Path) -> Iterator[dict[str, Any]]:
+    """Events in order; a torn or corrupt line (the run was killed mid-write) is skipped."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and "event" in record:
+                yield record

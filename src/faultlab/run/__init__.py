@@ -1,0 +1,1 @@
+"""Running an experiment: the runner, continuous SLO evaluation, verdicts and outputs."""

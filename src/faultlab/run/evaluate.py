@@ -1,0 +1,248 @@
+"""Continuous SLO evaluation over per-second workload statistics.
+
+The evaluator is pure: it is fed completed seconds (in order) and phase boundaries (as they
+happen) and keeps, for every hypothesis clause, the result of every window it evaluated.
+It never reads a clock, so it is tested by feeding it seconds directly.
+
+Definitions (seconds are indices since the run's origin; second ``s`` covers [s, s+1)):
+
+- a second belongs to a span [a, b) when its midpoint s + 0.5 does;
+- ``before`` and ``during`` clauses: at each second ``s`` of the clause's span, the SLO is
+  evaluated over the window of the SLO's length ending at ``s``, clipped to the span; the
+  clause holds when every window with data passed (and at least one had data);
+- recovery after a fault: the first second ``r`` at or after the fault's revert such that
+  the ``after`` SLOs all hold over the full window [r, r + w) before the next fault begins;
+  recovery time = max(0, r - revert). The ``after`` clause holds when the last fault's
+  recovery time is at most ``recover_within`` and every full window starting at or after
+  ``r`` passes until the end of the run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from faultlab.experiment.model import PERCENTILES, AbortCondition, Experiment, Slo
+from faultlab.units import format_duration
+from faultlab.workload.stats import Aggregate, SecondStats, aggregate
+
+__all__ = ["AbortSignal", "Evaluator", "SloCheck", "Span"]
+
+
+@dataclass
+class Span:
+    start: float
+    end: float | None = None  # None: still open
+
+    def contains(self, second: int) -> bool:
+        mid = second + 0.5
+        return mid >= self.start and (self.end is None or mid < self.end)
+
+
+@dataclass(frozen=True)
+class SloCheck:
+    slo: Slo
+
+    @property
+    def window(self) -> int:
+        return max(1, math.ceil(self.slo.window))
+
+    @property
+    def bound(self) -> float:
+        if self.slo.latency is not None:
+            return self.slo.latency.bounds()[0][1]
+        assert self.slo.success_ratio is not None
+        return self.slo.success_ratio
+
+    @property
+    def unit(self) -> str:
+        return "s" if self.slo.latency is not None else "ratio"
+
+    @property
+    def objective(self) -> str:
+        if self.slo.latency is not None:
+            key, bound = self.slo.latency.bounds()[0]
+            return f"{key} <= {format_duration(bound)}"
+        return f"success ratio >= {self.bound:.4%}".replace("0%", "%").replace(".00%", "%")
+
+    def measure(self, agg: Aggregate) -> float | None:
+        if agg.planned == 0:
+            return None
+        if self.slo.latency is not None:
+            key, _ = self.slo.latency.bounds()[0]
+            value = agg.percentile(PERCENTILES[key])
+        else:
+            value = agg.success_ratio
+        return None if math.isnan(value) else value
+
+    def passes(self, value: float) -> bool:
+        return value <= self.bound if self.slo.latency is not None else value >= self.bound
+
+    def worse(self, a: float, b: float) -> bool:
+        """Is ``a`` worse than ``b``?"""
+        return a > b if self.slo.latency is not None else a < b
+
+
+@dataclass
+class _Tally:
+    windows: int = 0
+    failed: int = 0
+    worst: float | None = None
+    worst_window: tuple[int, int] | None = None
+
+    def add(self, check: SloCheck, value: float | None, window: tuple[int, int]) -> bool | None:
+        if value is None:
+            return None
+        self.windows += 1
+        ok = check.passes(value)
+        if not ok:
+            self.failed += 1
+        if self.worst is None or check.worse(value, self.worst):
+            self.worst, self.worst_window = value, window
+        return ok
+
+
+@dataclass
+class _Recovery:
+    fault: str
+    revert: float
+    until: float | None = None  # next fault's inject, if any
+    recovered_at: int | None = None
+    # window start -> the after-SLOs' figures over the full window [start, start + w)
+    after_windows: dict[int, dict[str, float | None]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AbortSignal:
+    condition: AbortCondition
+    measured: float
+    window: tuple[int, int]
+
+    @property
+    def reason(self) -> str:
+        c = self.condition
+        start, end = self.window
+        if c.success_ratio_below is not None:
+            return (f"success ratio {self.measured:.2%} below {c.success_ratio_below:.2%} "
+                    f"over seconds {start}-{end}")
+        assert c.p99_above is not None
+        return (f"p99 {format_duration(self.measured)} above {format_duration(c.p99_above)} "
+                f"over seconds {start}-{end}")
+
+
+class Evaluator:
+    def __init__(self, exp: Experiment,
+                 window_of: Callable[[int, int], list[SecondStats]]) -> None:
+        self.exp = exp
+        self._window_of = window_of  # completed seconds [start, end) still in memory
+        self.checks = {s.name: SloCheck(s) for s in exp.slos}
+        h = exp.hypothesis
+        self.hold = {"before": h.before.hold, "during": h.during.hold, "after": h.after.hold}
+        self.before = Span(0.0, None)
+        self.fault_spans: dict[str, Span] = {}
+        self.tallies: dict[tuple[str, str], _Tally] = {
+            (phase, name): _Tally() for phase, names in self.hold.items() for name in names}
+        self.recoveries: dict[str, _Recovery] = {}
+        self.abort_armed_at: float | None = None
+        self.last_second = -1
+
+    # --- phase boundaries, set by the runner as they happen --------------------------------
+
+    def end_before(self, t: float) -> None:
+        self.before.end = t
+
+    def fault_injected(self, name: str, t: float) -> None:
+        self.fault_spans[name] = Span(t)
+        for rec in self.recoveries.values():
+            if rec.until is None and rec.revert <= t:
+                rec.until = t
+        if self.abort_armed_at is None:
+            self.abort_armed_at = t
+
+    def fault_reverted(self, name: str, t: float) -> None:
+        span = self.fault_spans.setdefault(name, Span(t))
+        span.end = t
+        self.recoveries[name] = _Recovery(name, t)
+
+    # --- feeding ---------------------------------------------------------------------------
+
+    def on_second(self, s: SecondStats) -> AbortSignal | None:
+        """Evaluate every clause whose span holds this second; return an abort if one fires."""
+        self.last_second = s.index
+        if self.before.contains(s.index):
+            self._evaluate("before", self.before, s.index)
+        for span in self.fault_spans.values():
+            if span.contains(s.index):
+                self._evaluate("during", span, s.index)
+        self._track_recovery(s.index)
+        return self._abort(s.index)
+
+    def _evaluate(self, phase: str, span: Span, second: int) -> None:
+        for name in self.hold[phase]:
+            check = self.checks[name]
+            first = max(second - check.window + 1, math.floor(span.start))
+            seconds = [x for x in self._window_of(first, second + 1) if span.contains(x.index)]
+            if not seconds:
+                continue
+            window = (seconds[0].index, second + 1)
+            self.tallies[(phase, name)].add(check, check.measure(aggregate(seconds)), window)
+
+    def _track_recovery(self, second: int) -> None:
+        names = self.hold["after"]
+        if not names:
+            return
+        w = max(self.checks[n].window for n in names)
+        start = second - w + 1
+        for rec in self.recoveries.values():
+            if start + 0.5 < rec.revert or (rec.until is not None and second + 0.5 >= rec.until):
+                continue
+            seconds = self._window_of(start, second + 1)
+            values: dict[str, float | None] = {}
+            for name in names:
+                check = self.checks[name]
+                part = [x for x in seconds if x.index >= start + w - check.window]
+                values[name] = check.measure(aggregate(part))
+            rec.after_windows[start] = values
+            if rec.recovered_at is None and self._all_pass(values):
+                rec.recovered_at = start
+
+    def _all_pass(self, values: dict[str, float | None]) -> bool:
+        return all(v is not None and self.checks[n].passes(v) for n, v in values.items())
+
+    def _abort(self, second: int) -> AbortSignal | None:
+        if self.abort_armed_at is None or second + 0.5 < self.abort_armed_at:
+            return None
+        for cond in self.exp.abort:
+            n = max(1, math.ceil(cond.duration))
+            first = second - n + 1
+            if first + 0.5 < self.abort_armed_at:
+                continue
+            agg = aggregate(self._window_of(first, second + 1))
+            if agg.planned == 0:
+                continue
+            below = cond.success_ratio_below
+            if below is not None and agg.success_ratio < below:
+                return AbortSignal(cond, agg.success_ratio, (first, second + 1))
+            if cond.p99_above is not None:
+                p99 = agg.percentile(99.0)
+                if not math.isnan(p99) and p99 > cond.p99_above:
+                    return AbortSignal(cond, p99, (first, second + 1))
+        return None
+
+    # --- results ---------------------------------------------------------------------------
+
+    def before_result(self) -> list[tuple[str, _Tally]]:
+        return [(n, self.tallies[("before", n)]) for n in self.hold["before"]]
+
+    def recovery_of(self, fault: str) -> tuple[float | None, str]:
+        rec = self.recoveries.get(fault)
+        if rec is None:
+            return None, "not reverted"
+        if not self.hold["after"]:
+            return None, "no after-SLOs to measure recovery against"
+        if rec.recovered_at is None:
+            if rec.until is not None:
+                return None, "the next fault began before the SLOs held again"
+            return None, "the SLOs did not hold again before the run ended"
+        return max(0.0, rec.recovered_at - rec.revert), ""

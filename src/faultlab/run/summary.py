@@ -1,0 +1,92 @@
+"""The terminal side of a run: a live progress line during it and a summary table after."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from faultlab.run.verdict import Status, Verdict
+from faultlab.units import format_duration
+from faultlab.workload.stats import SecondStats
+
+__all__ = ["ConsoleProgress", "print_summary", "status_style"]
+
+
+def status_style(status: Status) -> str:
+    return {Status.HELD: "bold green", Status.VIOLATED: "bold red",
+            Status.STEADY_STATE_FAILED: "bold yellow"}.get(status, "bold magenta")
+
+
+class ConsoleProgress:
+    """Prints one compact line per completed second and one per fault event."""
+
+    def __init__(self, console: Console, label: str = "") -> None:
+        self.console = console
+        self.label = f"[dim]{label}[/] " if label else ""
+        self.current = "set-up"
+
+    def phase(self, name: str, t: float) -> None:
+        self.current = name
+        self.console.print(f"{self.label}[bold cyan]{t:6.1f}s phase {name}[/]")
+
+    def second(self, s: SecondStats) -> None:
+        n = s.histogram.get_total_count()
+        p99 = format_duration(s.histogram.get_value_at_percentile(99) / 1e6) if n else "-"
+        bad = s.failed + s.timed_out + s.dropped
+        colour = "red" if bad else "green"
+        self.console.print(
+            f"{self.label}[dim]{s.index:5d}s {self.current:7}[/] sent {s.sent:4d} "
+            f"[{colour}]ok {s.ok:4d} err {s.failed:3d} timeout {s.timed_out:3d}[/] "
+            f"p99 {p99}", highlight=False)
+
+    def event(self, text: str) -> None:
+        self.console.print(f"{self.label}[bold]{text}[/]")
+
+
+def _fig(value: Any, unit: str) -> str:
+    if value is None:
+        return "-"
+    return format_duration(value) if unit == "s" else f"{value:.2%}"
+
+
+def print_summary(console: Console, verdict: Verdict, experiment: str, run_dir: str) -> None:
+    table = Table(title=f"{experiment}: hypothesis", title_justify="left")
+    for col in ("clause", "objective", "measured (worst window)", "recovery", "result"):
+        table.add_column(col)
+    for c in verdict.clauses:
+        recovery = "-"
+        if c.phase == "after":
+            recovery = (f"{format_duration(c.recovery_time)} (<= "
+                        f"{format_duration(c.recover_within or 0)})"
+                        if c.recovery_time is not None else "not recovered")
+        table.add_row(f"{c.phase}: {c.slo}", c.objective, _fig(c.measured, c.unit), recovery,
+                      "[green]held[/]" if c.held else "[red]violated[/]")
+    if verdict.clauses:
+        console.print(table)
+    if verdict.faults:
+        ft = Table(title="faults", title_justify="left")
+        for col in ("fault", "target", "injected", "reverted", "lease", "recovery"):
+            ft.add_column(col)
+        for f in verdict.faults:
+            ft.add_row(f"{f.kind} {f.name}", f.target,
+                       f"{f.injected_at:.2f}s" if f.injected_at is not None else "-",
+                       ("[red]FAILED[/]" if f.revert_ok is False else
+                        f"{f.reverted_at:.2f}s" if f.reverted_at is not None else "-"),
+                       format_duration(f.lease) if f.lease else "-",
+                       format_duration(f.recovery_time) if f.recovery_time is not None
+                       else (f.recovery_note or "-"))
+        console.print(ft)
+    w = verdict.workload
+    if w:
+        console.print(f"workload: {w.get('planned')} planned, {w.get('ok')} ok, "
+                      f"{w.get('failed')} failed, {w.get('timed_out')} timed out, "
+                      f"{w.get('dropped')} dropped; p50 {_fig(w.get('p50'), 's')}, "
+                      f"p99 {_fig(w.get('p99'), 's')}", highlight=False)
+    style = status_style(verdict.status)
+    console.print(f"[{style}]{verdict.status.value.upper()}[/] (exit {int(verdict.exit_code)})"
+                  f": {verdict.reasons[0] if verdict.reasons else ''}")
+    for reason in verdict.reasons[1:]:
+        console.print(f"  {reason}")
+    console.print(f"[dim]run directory: {run_dir}[/]")

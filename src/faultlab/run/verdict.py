@@ -1,0 +1,101 @@
+"""What a run concluded, and the exit codes that carry it to CI.
+
+Exit codes (documented in the README):
+
+    0  the hypothesis held
+    1  the hypothesis was violated (including: steady state not met, so no fault was injected)
+    2  invalid input (the experiment file, a --var, a run directory)
+    3  aborted (an abort condition fired) or interrupted (SIGINT / SIGTERM)
+    4  a revert failed, set-up failed, or an internal error
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+
+__all__ = ["ClauseResult", "ExitCode", "FaultRecord", "Status", "Verdict"]
+
+
+class ExitCode(IntEnum):
+    HELD = 0
+    VIOLATED = 1
+    INVALID_INPUT = 2
+    ABORTED = 3
+    ERROR = 4
+
+
+class Status(StrEnum):
+    HELD = "held"
+    VIOLATED = "violated"
+    STEADY_STATE_FAILED = "steady_state_failed"
+    ABORTED = "aborted"
+    INTERRUPTED = "interrupted"
+    REVERT_FAILED = "revert_failed"
+    ERROR = "error"
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return {
+            Status.HELD: ExitCode.HELD,
+            Status.VIOLATED: ExitCode.VIOLATED,
+            Status.STEADY_STATE_FAILED: ExitCode.VIOLATED,
+            Status.ABORTED: ExitCode.ABORTED,
+            Status.INTERRUPTED: ExitCode.ABORTED,
+            Status.REVERT_FAILED: ExitCode.ERROR,
+            Status.ERROR: ExitCode.ERROR,
+        }[self]
+
+
+@dataclass
+class ClauseResult:
+    """One hypothesis clause (phase x SLO), evaluated over every window of its phase."""
+
+    phase: str  # before | during | after
+    slo: str
+    objective: str  # e.g. "p99 <= 300ms", "success ratio >= 99%"
+    held: bool
+    measured: float | None  # the worst window's figure (seconds or ratio); None if no data
+    bound: float
+    unit: str  # "s" | "ratio"
+    windows: int = 0
+    failed_windows: int = 0
+    worst_window: tuple[int, int] | None = None  # [start, end) seconds since the run began
+    detail: str = ""
+    recovery_time: float | None = None  # after-clauses: seconds from revert to holding again
+    recover_within: float | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.phase}: {self.slo}"
+
+
+@dataclass
+class FaultRecord:
+    name: str
+    kind: str
+    target: str
+    params: dict[str, object]
+    planned_start: float  # seconds since the fault phase began
+    planned_duration: float
+    injected_at: float | None = None  # seconds since the run began
+    reverted_at: float | None = None
+    lease: float | None = None
+    revert_ok: bool | None = None
+    error: str | None = None
+    recovery_time: float | None = None  # measured: revert -> after-SLOs hold over a window
+    recovery_note: str = ""
+
+
+@dataclass
+class Verdict:
+    status: Status
+    reasons: list[str] = field(default_factory=list)
+    clauses: list[ClauseResult] = field(default_factory=list)
+    faults: list[FaultRecord] = field(default_factory=list)
+    generator: dict[str, object] = field(default_factory=dict)
+    workload: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.status.exit_code
