@@ -9,6 +9,7 @@ random YAML-ish input).
 from __future__ import annotations
 
 import hashlib
+import sys
 import types
 import typing
 from collections.abc import Mapping
@@ -91,7 +92,8 @@ def _to_python(text: str, overrides: Mapping[str, str], secrets: set[str]
     if not isinstance(root, yaml.MappingNode):
         raise YamlProblem((), root.start_mark.line + 1, root.start_mark.column + 1,
                           "an experiment must be a mapping of keys (name:, faults:, ...)")
-    variables: dict[str, object] = {}
+    # Built-in variables; the file's vars and --var override them.
+    variables: dict[str, object] = {"python": sys.executable}
     for key_node, value_node in root.value:
         if isinstance(key_node, yaml.ScalarNode) and key_node.value == "vars":
             raw_vars = Converter({}, secrets).convert(value_node, ("vars",), substitute=False)

@@ -1,0 +1,166 @@
+"""``faultlab demo``: the built-in suite, run against the naive and the resilient variant.
+
+Each experiment file in ``demo/experiments`` is an ordinary experiment (users copy them);
+the suite fills in free ports and the variant through ``--var``-style overrides and runs the
+two variants of one experiment at the same time, in one event loop, each with its own proxy
+server and services. Then it prints the verdicts side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import sys
+from importlib import resources
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from faultlab.clock import MonotonicClock
+from faultlab.experiment import ExperimentError, load_experiment
+from faultlab.experiment.loader import LoadedExperiment
+from faultlab.run.execute import new_run_dir
+from faultlab.run.outputs import result_document, write_junit, write_result
+from faultlab.run.runner import Runner
+from faultlab.run.summary import status_style
+from faultlab.run.verdict import Status, Verdict
+from faultlab.units import format_duration
+
+__all__ = ["EXPERIMENTS", "VARIANTS", "experiment_files", "run_demo"]
+
+EXPERIMENTS = ("slow-data", "data-down", "inventory-restart")
+VARIANTS = ("naive", "resilient")
+PORT_VARS = ("storefront_port", "inventory_port", "inventory_proxy_port", "data_port",
+             "data_proxy_port")
+
+
+def experiment_files() -> dict[str, Path]:
+    base = resources.files("faultlab.demo") / "experiments"
+    return {name: Path(str(base / f"{name}.yaml")) for name in EXPERIMENTS}
+
+
+def free_ports(n: int) -> list[int]:
+    """Ports the kernel says are free now (held open together so they are distinct)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+async def _run_pair(pair: list[Runner]) -> list[Verdict]:
+    """Run both variants at once. A signal cancels each run once; each run then reverts its
+    faults and still returns its verdict."""
+    loop = asyncio.get_running_loop()
+    tasks = [asyncio.create_task(r.run()) for r in pair]
+    stopping: list[bool] = []
+
+    def on_signal() -> None:
+        if not stopping:
+            stopping.append(True)
+            for t in tasks:
+                t.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        return list(await asyncio.gather(*tasks))
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def run_demo(runs_dir: Path, quiet: bool = True, console: Console | None = None,
+             experiments: tuple[str, ...] = EXPERIMENTS) -> int:
+    console = console or Console(highlight=False)
+    files = experiment_files()
+    results: dict[str, dict[str, tuple[Verdict, Path]]] = {}
+    console.print("[bold]faultlab demo[/]: storefront -> inventory -> data, with faultlab's "
+                  "proxy in front of each dependency; 50 requests/s at the storefront.\n"
+                  "Each experiment runs against the [red]naive[/] variant (no timeouts, no "
+                  "retries) and the [green]resilient[/] one (timeouts, retries with backoff "
+                  "and jitter, circuit breaker, fallback) at the same time.\n")
+    for name in experiments:
+        pair: list[Runner] = []
+        loaded_pair: list[LoadedExperiment] = []
+        ports = free_ports(len(PORT_VARS) * len(VARIANTS))
+        for i, variant in enumerate(VARIANTS):
+            overrides = {"variant": variant, "python": sys.executable}
+            overrides.update({v: str(ports[i * len(PORT_VARS) + k])
+                              for k, v in enumerate(PORT_VARS)})
+            try:
+                loaded = load_experiment(files[name], overrides)
+            except ExperimentError as e:
+                console.print(str(e))
+                return 2
+            run_dir = new_run_dir(runs_dir, f"demo-{name}-{variant}")
+            pair.append(Runner(loaded, run_dir, MonotonicClock(), argv=[
+                "faultlab", "run", str(files[name]), "--var", f"variant={variant}"]))
+            loaded_pair.append(loaded)
+        console.print(f"[bold cyan]{name}[/]: {loaded_pair[0].experiment.description}")
+        verdicts = asyncio.run(_run_pair(pair))
+        results[name] = {}
+        for variant, runner, loaded, verdict in zip(VARIANTS, pair, loaded_pair, verdicts,
+                                                    strict=True):
+            doc = result_document(verdict, loaded, runner.run_dir, runner.seed, runner.argv)
+            write_result(doc, runner.run_dir, runner.redactor)
+            write_junit(verdict, loaded.experiment.name, runner.run_dir, runner.redactor)
+            results[name][variant] = (verdict, runner.run_dir)
+            style = status_style(verdict.status)
+            console.print(f"  {variant:9} [{style}]{verdict.status.value}[/]  "
+                          f"{verdict.reasons[0] if verdict.reasons else ''}")
+        if any(v.status is Status.INTERRUPTED for v in verdicts):
+            break
+    _print_table(console, results)
+    return _exit_code(results)
+
+
+def _clause_cell(verdict: Verdict) -> str:
+    lines = []
+    for c in verdict.clauses:
+        if c.measured is None:
+            figure = "no data"
+        elif c.unit == "s":
+            figure = format_duration(c.measured)
+        else:
+            figure = f"{c.measured:.1%}"
+        if c.phase == "after":
+            figure = (f"recovered in {format_duration(c.recovery_time)}"
+                      if c.recovery_time is not None else "not recovered")
+        mark = "[green]✓[/]" if c.held else "[red]✗[/]"
+        lines.append(f"{mark} {c.phase} {c.slo}: {figure}")
+    return "\n".join(lines) or "-"
+
+
+def _print_table(console: Console, results: dict[str, dict[str, tuple[Verdict, Path]]]) -> None:
+    table = Table(title="faultlab demo: the same faults, two designs", show_lines=True)
+    table.add_column("experiment")
+    for variant in VARIANTS:
+        table.add_column(variant)
+    for name, by_variant in results.items():
+        cells = []
+        for variant in VARIANTS:
+            verdict, run_dir = by_variant[variant]
+            style = status_style(verdict.status)
+            cells.append(f"[{style}]{verdict.status.value.upper()}[/]\n"
+                         f"{_clause_cell(verdict)}\n[dim]{run_dir}[/]")
+        table.add_row(name, *cells)
+    console.print(table)
+    console.print("Each run directory holds journal.jsonl, result.json and junit.xml. "
+                  "Re-run one by hand with: faultlab run <file> --var variant=naive")
+
+
+def _exit_code(results: dict[str, dict[str, tuple[Verdict, Path]]]) -> int:
+    statuses = [v.status for by in results.values() for v, _ in by.values()]
+    if any(s in (Status.ERROR, Status.REVERT_FAILED) for s in statuses):
+        return 4
+    if any(s is Status.INTERRUPTED for s in statuses):
+        return 3
+    return 0

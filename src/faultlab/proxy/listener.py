@@ -1,0 +1,158 @@
+"""One named proxy: its listening socket, its toxics and its live connections."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import socket
+
+from faultlab.proxy.addresses import HostPort, bind_listener
+from faultlab.proxy.chain import ConnectionSeed
+from faultlab.proxy.events import EventLog
+from faultlab.proxy.model import Stream, ToxicSpec
+from faultlab.proxy.relay import CloseReason, Connection, ConnectionOutcome, RelayLimits
+
+__all__ = ["Proxy"]
+
+STOP_TIMEOUT = 5.0  # connection tasks only close sockets when cancelled; this is a safety net
+ACCEPT_BACKOFF = 0.1  # after an accept error such as EMFILE, instead of spinning
+
+
+class Proxy:
+    """A listener that relays each accepted client to ``upstream`` through the toxics.
+
+    ``listen`` is the address as given until the proxy has started, then the address it
+    actually bound, so that re-enabling binds the same port even if ``:0`` was asked for.
+    Upstream addresses are resolved on every dial, outside the accept loop and within the
+    connect timeout, so a slow upstream never delays other clients.
+    """
+
+    def __init__(self, name: str, listen: str, upstream: str, *, seed: int,
+                 limits: RelayLimits, events: EventLog) -> None:
+        self.name = name
+        self.listen = listen
+        self.upstream = upstream  # raises AddressError if malformed
+        self.toxics: list[ToxicSpec] = []  # insertion order, both streams
+        # Leases, in the registry clock's seconds: when to re-enable, when each toxic lapses.
+        self.reenable_at: float | None = None
+        self.toxic_expiry: dict[str, float] = {}
+        self._seed = seed
+        self._limits = limits
+        self._events = events
+        self._listener: socket.socket | None = None
+        self._accept_task: asyncio.Task[None] | None = None
+        self._connections: dict[Connection, asyncio.Task[ConnectionOutcome]] = {}
+        self._next_number = 1
+
+    @property
+    def upstream(self) -> str:
+        return self._upstream_text
+
+    @upstream.setter
+    def upstream(self, text: str) -> None:
+        self._upstream_address = HostPort.parse(text)
+        self._upstream_text = text
+
+    @property
+    def enabled(self) -> bool:
+        return self._listener is not None
+
+    @property
+    def connections(self) -> list[Connection]:
+        return list(self._connections)
+
+    # ------------------------------------------------------------------------- toxics
+
+    def toxic(self, name: str) -> ToxicSpec | None:
+        return next((spec for spec in self.toxics if spec.name == name), None)
+
+    def ordered_toxics(self) -> list[ToxicSpec]:
+        """Upstream chain first, then downstream, each in chain order (as Toxiproxy lists)."""
+        return [spec for stream in Stream for spec in self.toxics if spec.stream is stream]
+
+    def add_toxic(self, spec: ToxicSpec) -> None:
+        self.toxics.append(spec)
+        now = asyncio.get_running_loop().time()
+        for conn in self._connections:
+            conn.add_toxic(spec, now)
+
+    def update_toxic(self, spec: ToxicSpec) -> None:
+        self.toxics = [spec if old.name == spec.name else old for old in self.toxics]
+        now = asyncio.get_running_loop().time()
+        for conn in self._connections:
+            conn.update_toxic(spec, now)
+
+    def remove_toxic(self, name: str) -> ToxicSpec | None:
+        spec = self.toxic(name)
+        if spec is None:
+            return None
+        self.toxics.remove(spec)
+        self.toxic_expiry.pop(name, None)
+        now = asyncio.get_running_loop().time()
+        for conn in self._connections:
+            conn.remove_toxic(spec, now)
+        return spec
+
+    # ---------------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Listen on ``listen``; raises AddressError or OSError and stays stopped then."""
+        if self._listener is not None:
+            return
+        sock = await bind_listener(HostPort.parse(self.listen))
+        self.listen = str(HostPort.from_sockname(sock.getsockname()))
+        self._listener = sock
+        self._accept_task = asyncio.create_task(self._accept_loop(sock),
+                                                name=f"proxy {self.name} accept")
+
+    async def stop(self) -> None:
+        """Close the listener and every connection (the "down" fault). Idempotent."""
+        task, sock = self._accept_task, self._listener
+        self._accept_task = self._listener = None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+        if sock is not None:
+            sock.close()
+        tasks = list(self._connections.values())
+        for conn_task in tasks:
+            conn_task.cancel()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
+            if pending:
+                self._events.emit("connections_stuck", proxy=self.name, count=len(pending))
+
+    async def _accept_loop(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                client, _ = await loop.sock_accept(listener)
+            except OSError as exc:
+                self._events.emit("accept_failed", proxy=self.name, error=str(exc))
+                await asyncio.sleep(ACCEPT_BACKOFF)
+                continue
+            client.setblocking(False)
+            number = self._next_number
+            self._next_number += 1
+            conn = Connection(number=number, client=client, upstream=self._upstream_address,
+                              seed=ConnectionSeed(self._seed, self.name, number),
+                              toxics=self.toxics, limits=self._limits, now=loop.time())
+            task = asyncio.create_task(conn.run(), name=f"proxy {self.name} #{number}")
+            self._connections[conn] = task
+            task.add_done_callback(functools.partial(self._connection_done, conn))
+
+    def _connection_done(self, conn: Connection,
+                         task: asyncio.Task[ConnectionOutcome]) -> None:
+        self._connections.pop(conn, None)
+        if task.cancelled():
+            return
+        if (exc := task.exception()) is not None:
+            self._events.emit("internal_error", proxy=self.name, connection=conn.number,
+                              error=repr(exc))
+            return
+        outcome = task.result()
+        # Routine endings are not logged (one line per connection would drown the changes);
+        # the ones that point at a misconfiguration or a bug are.
+        if outcome.reason in (CloseReason.DIAL_FAILED, CloseReason.INTERNAL_ERROR):
+            self._events.emit(outcome.reason.value, proxy=self.name, connection=conn.number,
+                              upstream=self.upstream, error=outcome.detail)

@@ -1,0 +1,326 @@
+"""The per-connection data path: two pipes between a client and its upstream.
+
+A :class:`Connection` owns two sockets and two :class:`_Pipe` objects, one per direction
+(``upstream`` = client -> server, ``downstream`` = server -> client). Each pipe runs two
+tasks:
+
+* the **reader** receives chunks from its source socket and feeds them into the pipe's
+  :class:`~faultlab.proxy.chain.Chain`; while no toxic applies and nothing is queued it
+  skips the chain and sends straight from its receive buffer (the fast path);
+* the **writer** carries out the chain's commands in order: it sends queued bytes, shuts
+  down the destination's write half on :class:`~faultlab.proxy.toxics.Close`, and wakes
+  up at the chain's deadline to let time-based toxics run.
+
+Invariants:
+
+* Bytes leave each pipe in the order they arrived (one FIFO queue, one writer; the fast path
+  is taken only when the queue and the chain hold nothing, under the same send lock).
+* Memory is bounded: the reader stops reading while more than ``max_buffered`` bytes are
+  queued or held by toxics, so TCP flow control pushes back on the sender.
+* Half-close is propagated: EOF on one side becomes ``shutdown(SHUT_WR)`` on the other, and
+  the other direction keeps flowing. The connection ends when both directions have closed,
+  or at once on an error or a reset.
+* Connection errors are data: they end the connection with a :class:`CloseReason` in its
+  :class:`ConnectionOutcome`; no exception escapes :meth:`Connection.run` except
+  cancellation. Both sockets are closed however the connection ends; after an error or a
+  reset they are closed with SO_LINGER 0, so the peer sees an RST as it would without us.
+
+The relay's clock is the event loop's (``loop.time()``), which the toxics receive as plain
+numbers; their timing logic is tested sans-IO with explicit times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import socket
+import struct
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from faultlab.proxy.addresses import HostPort, dial
+from faultlab.proxy.chain import Chain, ConnectionSeed
+from faultlab.proxy.model import Stream, ToxicSpec
+from faultlab.proxy.toxics import Close, Command, Deliver, Reset
+
+__all__ = ["CloseReason", "Connection", "ConnectionOutcome", "RelayLimits"]
+
+
+class CloseReason(enum.Enum):
+    COMPLETED = "completed"  # both directions closed cleanly
+    DIAL_FAILED = "dial_failed"  # the upstream could not be reached; the client gets EOF
+    CLIENT_ERROR = "client_error"  # the client's socket failed (reset, broken pipe)
+    UPSTREAM_ERROR = "upstream_error"
+    TOXIC_RESET = "toxic_reset"
+    STOPPED = "stopped"  # the proxy was disabled, deleted, or the server is stopping
+    INTERNAL_ERROR = "internal_error"  # a bug in the relay; logged by the proxy
+
+
+@dataclass(frozen=True, slots=True)
+class RelayLimits:
+    """Sizes and timeouts of the data path."""
+
+    read_size: int = 256 * 1024
+    max_buffered: int = 4 * 1024 * 1024  # per direction; Toxiproxy holds up to ~32 MiB (#232)
+    connect_timeout: float = 5.0  # seconds for resolving and connecting to the upstream
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionOutcome:
+    number: int
+    reason: CloseReason
+    detail: str
+    bytes_up: int  # bytes delivered to the upstream
+    bytes_down: int  # bytes delivered to the client
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+class _Pipe:
+    """One direction of a connection: reader task, command queue, writer task."""
+
+    def __init__(self, conn: Connection, stream: Stream, src: socket.socket,
+                 dst: socket.socket, chain: Chain, limits: RelayLimits) -> None:
+        self.conn = conn
+        self.stream = stream
+        self.src = src
+        self.dst = dst
+        self.chain = chain
+        self.limits = limits
+        upstream = stream is Stream.UPSTREAM
+        self._src_error = CloseReason.CLIENT_ERROR if upstream else CloseReason.UPSTREAM_ERROR
+        self._dst_error = CloseReason.UPSTREAM_ERROR if upstream else CloseReason.CLIENT_ERROR
+        self._queue: deque[Deliver | Close] = deque()
+        self._queued_bytes = 0
+        self._wake = asyncio.Event()  # the writer has something new to look at
+        self._space = asyncio.Event()  # the reader may read again
+        self._send_lock = asyncio.Lock()
+        self.delivered = 0
+        self.dropped = 0
+        self.closed = False  # Close carried out: the destination's write half is shut
+
+    def apply(self, commands: Iterable[Command]) -> None:
+        for command in commands:
+            if isinstance(command, Deliver | Close):
+                self._queue.append(command)
+                if isinstance(command, Deliver):
+                    self._queued_bytes += len(command.data)
+            elif isinstance(command, Reset):
+                self.conn.abort(CloseReason.TOXIC_RESET, f"reset by a toxic on {self.stream.value}")
+            else:
+                self.dropped += command.size
+        # Also on an empty list: a chain change may have moved the deadline.
+        self._wake.set()
+
+    def _buffered(self) -> int:
+        return self._queued_bytes + self.chain.held_bytes()
+
+    async def _send(self, data: bytes | memoryview) -> bool:
+        try:
+            await asyncio.get_running_loop().sock_sendall(self.dst, data)
+        except OSError as exc:
+            self.conn.abort(self._dst_error, _describe(exc))
+            return False
+        self.delivered += len(data)
+        return True
+
+    async def read_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        buffer = bytearray(self.limits.read_size)
+        view = memoryview(buffer)
+        while True:
+            try:
+                size = await loop.sock_recv_into(self.src, buffer)
+            except OSError as exc:
+                self.conn.abort(self._src_error, _describe(exc))
+                return
+            now = loop.time()
+            if size == 0:
+                self.apply(self.chain.feed_eof(now))
+                return
+            if self.chain.passthrough and not self._queue and not self._send_lock.locked():
+                # Fast path: nothing can be ahead of these bytes, so send them from the
+                # receive buffer without a copy.
+                async with self._send_lock:
+                    if not await self._send(view[:size]):
+                        return
+                continue
+            self.apply(self.chain.feed(bytes(view[:size]), now))
+            while self._buffered() > self.limits.max_buffered:
+                self._space.clear()
+                await self._space.wait()
+
+    async def write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = self.chain.deadline()
+            if due is not None and due <= loop.time():
+                self.apply(self.chain.tick(loop.time()))
+            if self._queue:
+                async with self._send_lock:
+                    item = self._queue.popleft()
+                    if isinstance(item, Deliver):
+                        self._queued_bytes -= len(item.data)
+                        if self.closed:
+                            self.dropped += len(item.data)  # a toxic broke the rules; count it
+                        elif not await self._send(item.data):
+                            return
+                    elif not self.closed:
+                        try:
+                            self.dst.shutdown(socket.SHUT_WR)
+                        except OSError as exc:
+                            self.conn.abort(self._dst_error, _describe(exc))
+                            return
+                        self.closed = True
+                        self.conn.pipe_closed()
+                if self._buffered() <= self.limits.max_buffered // 2:
+                    self._space.set()
+                continue
+            # Nothing to send: sleep until the next toxic deadline or until woken. The event
+            # is cleared only here, after the last look, so a wake-up cannot be missed.
+            self._wake.clear()
+            due = self.chain.deadline()
+            if due is None:
+                await self._wake.wait()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout_at(due):
+                        await self._wake.wait()
+
+
+class Connection:
+    """One accepted client and its upstream; see the module docstring for the invariants."""
+
+    def __init__(self, *, number: int, client: socket.socket, upstream: HostPort,
+                 seed: ConnectionSeed, toxics: Iterable[ToxicSpec], limits: RelayLimits,
+                 now: float) -> None:
+        self.number = number
+        self._client = client
+        self._upstream_address = upstream
+        self._upstream: socket.socket | None = None
+        self._limits = limits
+        specs = list(toxics)
+        self._chains = {stream: Chain(seed, [s for s in specs if s.stream is stream], now)
+                        for stream in Stream}
+        self._pipes: dict[Stream, _Pipe] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._finished = asyncio.Event()
+        self._outcome: tuple[CloseReason, str] | None = None
+
+    # ------------------------------------------------------------- toxic changes (API)
+
+    def add_toxic(self, spec: ToxicSpec, now: float) -> None:
+        self._apply(spec.stream, self._chains[spec.stream].add(spec, now))
+
+    def update_toxic(self, spec: ToxicSpec, now: float) -> None:
+        self._apply(spec.stream, self._chains[spec.stream].update(spec, now))
+
+    def remove_toxic(self, spec: ToxicSpec, now: float) -> None:
+        self._apply(spec.stream, self._chains[spec.stream].remove(spec.name, now))
+
+    def applies(self, spec: ToxicSpec) -> bool:
+        """Whether ``spec`` applies to this connection (its once-per-connection draw)."""
+        return self._chains[spec.stream].applies(spec.name)
+
+    def _apply(self, stream: Stream, commands: list[Command]) -> None:
+        pipe = self._pipes.get(stream)
+        if pipe is not None:
+            pipe.apply(commands)
+        # Before the upstream is connected no data has entered a chain, so a chain change
+        # cannot produce commands yet; the writer reads the new deadline when it starts.
+
+    # -------------------------------------------------------------------------- life
+
+    def abort(self, reason: CloseReason, detail: str) -> None:
+        """End the connection now; the first reason given is the one reported."""
+        self._finish(reason, detail)
+
+    def pipe_closed(self) -> None:
+        if self._pipes and all(pipe.closed for pipe in self._pipes.values()):
+            self._finish(CloseReason.COMPLETED, "")
+
+    def _finish(self, reason: CloseReason, detail: str) -> None:
+        if self._outcome is None:
+            self._outcome = (reason, detail)
+        self._finished.set()
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self._finish(CloseReason.INTERNAL_ERROR, repr(exc))
+
+    async def run(self) -> ConnectionOutcome:
+        """Dial the upstream, relay until the connection ends, close both sockets."""
+        try:
+            await self._relay()
+        except asyncio.CancelledError:
+            self._finish(CloseReason.STOPPED, "proxy stopped")
+            raise
+        finally:
+            await self._teardown()
+        return self.outcome()
+
+    async def _relay(self) -> None:
+        try:
+            async with asyncio.timeout(self._limits.connect_timeout):
+                self._upstream = await dial(self._upstream_address)
+        except TimeoutError:
+            self._finish(CloseReason.DIAL_FAILED, f"connecting to {self._upstream_address} "
+                                                  f"timed out after {self._limits.connect_timeout}s")
+            return
+        except OSError as exc:
+            self._finish(CloseReason.DIAL_FAILED,
+                         f"connecting to {self._upstream_address}: {_describe(exc)}")
+            return
+        for sock in (self._client, self._upstream):
+            # The proxy must not add Nagle delays of its own on top of the toxics'.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        ends = {Stream.UPSTREAM: (self._client, self._upstream),
+                Stream.DOWNSTREAM: (self._upstream, self._client)}
+        for stream, (src, dst) in ends.items():
+            pipe = _Pipe(self, stream, src, dst, self._chains[stream], self._limits)
+            self._pipes[stream] = pipe
+            for loop_fn in (pipe.read_loop, pipe.write_loop):
+                task = asyncio.create_task(loop_fn(), name=f"{stream.value} {loop_fn.__name__}")
+                task.add_done_callback(self._task_done)
+                self._tasks.append(task)
+        await self._finished.wait()
+
+    async def _teardown(self) -> None:
+        try:
+            for task in self._tasks:
+                task.cancel()
+            if self._tasks:
+                # The tasks must be gone before their sockets close (the loop still watches
+                # the file descriptors until then).
+                await asyncio.wait(self._tasks)
+        finally:
+            reason = self._outcome[0] if self._outcome else CloseReason.STOPPED
+            abortive = reason not in (CloseReason.COMPLETED, CloseReason.STOPPED,
+                                      CloseReason.DIAL_FAILED)
+            for sock in (self._client, self._upstream):
+                if sock is not None:
+                    _close(sock, reset=abortive)
+
+    def outcome(self) -> ConnectionOutcome:
+        reason, detail = self._outcome or (CloseReason.STOPPED, "")
+        up, down = self._pipes.get(Stream.UPSTREAM), self._pipes.get(Stream.DOWNSTREAM)
+        return ConnectionOutcome(self.number, reason, detail,
+                                 up.delivered if up else 0, down.delivered if down else 0)
+
+
+_LINGER_ZERO = struct.pack("ii", 1, 0)
+
+
+def _close(sock: socket.socket, *, reset: bool) -> None:
+    """Close ``sock``; with ``reset`` the kernel sends an RST instead of a FIN."""
+    with contextlib.suppress(OSError):
+        if reset:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
+        sock.close()

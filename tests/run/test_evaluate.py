@@ -1,0 +1,141 @@
+"""The evaluator judges windows of per-second statistics; fed directly, no clock involved."""
+
+from __future__ import annotations
+
+from faultlab.experiment import load_experiment_text
+from faultlab.run.clauses import build_clauses
+from faultlab.run.evaluate import Evaluator
+from faultlab.workload.stats import SecondStats
+
+EXPERIMENT = """
+name: t
+workload: {http: {url: "http://127.0.0.1:1/", rate: 10/s}}
+targets: {link: {proxy: {listen: "127.0.0.1:2", upstream: "127.0.0.1:3"}}}
+slos:
+  - {name: fast, latency: {p99: 100ms}, window: 2s}
+  - {name: ok, success_ratio: 90%, window: 2s}
+hypothesis:
+  before: {hold: [fast, ok], for: 4s}
+  during: {hold: [ok]}
+  after: {hold: [fast, ok], recover_within: 3s}
+faults:
+  - {target: link, kind: latency, delay: 1s, duration: 3s}
+abort:
+  - {success_ratio_below: 10%, for: 2s}
+"""
+
+
+def second(index: int, ok: int = 10, failed: int = 0, latency: float = 0.01) -> SecondStats:
+    s = SecondStats(index, sent=ok + failed, ok=ok, failed=failed)
+    for _ in range(ok + failed):
+        s.histogram.record_value(round(latency * 1e6))
+    return s
+
+
+class Feed:
+    def __init__(self) -> None:
+        self.exp = load_experiment_text(EXPERIMENT).experiment
+        self.seconds: list[SecondStats] = []
+        self.ev = Evaluator(self.exp, lambda a, b: [s for s in self.seconds if a <= s.index < b])
+
+    def add(self, s: SecondStats) -> object:
+        self.seconds.append(s)
+        return self.ev.on_second(s)
+
+
+def test_healthy_run_holds_every_clause_and_measures_zero_recovery() -> None:
+    f = Feed()
+    for i in range(4):
+        f.add(second(i))
+    f.ev.end_before(4.0)
+    f.ev.fault_injected("latency-link", 4.0)
+    for i in range(4, 7):
+        f.add(second(i))
+    f.ev.fault_reverted("latency-link", 7.0)
+    for i in range(7, 12):
+        f.add(second(i))
+    clauses = {c.name: c for c in build_clauses(f.exp, f.ev, True, "latency-link")}
+    assert set(clauses) == {"before: fast", "before: ok", "during: ok", "after: fast",
+                            "after: ok"}
+    assert all(c.held for c in clauses.values()), clauses
+    assert clauses["after: fast"].recovery_time == 0.0
+    assert clauses["before: fast"].windows == 4
+
+
+def test_violation_during_fault_is_reported_with_the_worst_window() -> None:
+    f = Feed()
+    for i in range(4):
+        f.add(second(i))
+    f.ev.end_before(4.0)
+    f.ev.fault_injected("latency-link", 4.0)
+    f.add(second(4))
+    f.add(second(5, ok=5, failed=5))  # 50% success: below 90%
+    f.add(second(6))
+    f.ev.fault_reverted("latency-link", 7.0)
+    for i in range(7, 12):
+        f.add(second(i))
+    clauses = {c.name: c for c in build_clauses(f.exp, f.ev, True, "latency-link")}
+    during = clauses["during: ok"]
+    assert not during.held
+    assert during.measured is not None and during.measured < 0.9
+    assert during.worst_window is not None and during.worst_window[0] <= 5 < during.worst_window[1]
+
+
+def test_slow_recovery_is_measured_and_fails_recover_within() -> None:
+    f = Feed()
+    for i in range(4):
+        f.add(second(i))
+    f.ev.end_before(4.0)
+    f.ev.fault_injected("latency-link", 4.0)
+    for i in range(4, 7):
+        f.add(second(i, latency=1.0))
+    f.ev.fault_reverted("latency-link", 7.0)
+    for i in range(7, 12):  # still slow for 5 s after the revert
+        f.add(second(i, latency=1.0))
+    for i in range(12, 16):
+        f.add(second(i))
+    clauses = {c.name: c for c in build_clauses(f.exp, f.ev, True, "latency-link")}
+    after = clauses["after: fast"]
+    assert after.recovery_time == 5.0
+    assert not after.held
+    assert "later than recover_within" in after.detail
+    recovery, note = f.ev.recovery_of("latency-link")
+    assert recovery == 5.0
+    assert note == ""
+
+
+def test_no_recovery_before_the_end_is_a_violation() -> None:
+    f = Feed()
+    for i in range(4):
+        f.add(second(i))
+    f.ev.end_before(4.0)
+    f.ev.fault_injected("latency-link", 4.0)
+    f.ev.fault_reverted("latency-link", 5.0)
+    for i in range(4, 10):
+        f.add(second(i, latency=0.5))
+    clauses = {c.name: c for c in build_clauses(f.exp, f.ev, True, "latency-link")}
+    assert not clauses["after: fast"].held
+    assert clauses["after: fast"].recovery_time is None
+    assert "did not recover" in clauses["after: fast"].detail
+
+
+def test_steady_state_failure_is_visible_in_before_tallies() -> None:
+    f = Feed()
+    for i in range(4):
+        f.add(second(i, latency=0.5))
+    f.ev.end_before(4.0)
+    tallies = dict(f.ev.before_result())
+    assert tallies["fast"].failed == 4
+    assert tallies["ok"].failed == 0
+
+
+def test_abort_fires_only_after_the_first_fault_and_over_its_window() -> None:
+    f = Feed()
+    for i in range(4):  # total failure before any fault: no abort (the gate handles it)
+        assert f.add(second(i, ok=0, failed=10)) is None
+    f.ev.end_before(4.0)
+    f.ev.fault_injected("latency-link", 4.0)
+    assert f.add(second(4, ok=0, failed=10)) is None  # only 1 s of the 2 s window yet
+    signal = f.add(second(5, ok=0, failed=10))
+    assert signal is not None
+    assert "below" in signal.reason  # type: ignore[attr-defined]
