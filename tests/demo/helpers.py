@@ -15,8 +15,8 @@ from .procs import PortTaken, ProcessGroup, Service, free_ports, service_argv, u
 
 BOTH = (Variant.NAIVE, Variant.RESILIENT)
 
-#: Given data's port, the base URL inventories should use to reach data (direct, or a proxy).
-DataRoute = Callable[[int], str]
+#: Given a service's port, the base URL its callers should use (direct, or via a proxy).
+Route = Callable[[int], str]
 
 
 @dataclass
@@ -27,9 +27,13 @@ class DemoSystem:
 
 
 def start_system(
-    group: ProcessGroup, variants: Sequence[Variant] = BOTH, data_route: DataRoute = url
+    group: ProcessGroup,
+    variants: Sequence[Variant] = BOTH,
+    data_route: Route = url,
+    inventory_route: Route = url,
 ) -> DemoSystem:
-    """One data process, and an inventory + storefront pair per variant, all started at once."""
+    """One data process, and an inventory + storefront pair per variant, all started at once.
+    The routes say how inventories reach data and storefronts reach inventory."""
     for _ in range(5):
         ports = free_ports(1 + 2 * len(variants))
         data_url = data_route(ports[0])
@@ -39,7 +43,7 @@ def start_system(
             common = ["--variant", variant.value]
             inv = service_argv("inventory", inv_port, "--data-url", data_url, *common)
             front = service_argv(
-                "storefront", front_port, "--inventory-url", url(inv_port), *common
+                "storefront", front_port, "--inventory-url", inventory_route(inv_port), *common
             )
             specs += [(f"inventory-{variant.value}", inv), (f"storefront-{variant.value}", front)]
         try:

@@ -11,6 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Callable
+
+#: The latency fault of the demo's first scenario: data answers 800 ms late.
+SLOW_DATA_DELAY = 0.8
 
 
 class SlowProxy:
@@ -78,3 +82,24 @@ class SlowProxy:
         finally:
             with contextlib.suppress(OSError):
                 dst.close()
+
+
+class Proxies:
+    """Every slow proxy a test started, so one fixture can stop them all."""
+
+    def __init__(self) -> None:
+        self.started: list[SlowProxy] = []
+
+    def route(self, delay: float) -> Callable[[int], str]:
+        """A route (see ``helpers.start_system``) through a new proxy adding ``delay``."""
+
+        def through_proxy(port: int) -> str:
+            proxy = SlowProxy(port, delay).start()
+            self.started.append(proxy)
+            return proxy.url
+
+        return through_proxy
+
+    def stop_all(self) -> None:
+        for proxy in self.started:
+            proxy.stop()

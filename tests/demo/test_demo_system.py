@@ -17,7 +17,7 @@ from faultlab.demo.services.data import item_for
 
 from .helpers import DemoSystem, client, get, start_system
 from .procs import ProcessGroup
-from .slowproxy import SlowProxy
+from .slowproxy import SLOW_DATA_DELAY, Proxies
 
 pytestmark = pytest.mark.slow
 
@@ -133,17 +133,12 @@ async def test_slow_data_resilient_meets_its_deadline_naive_waits(
 
 
 async def test_open_breaker_stops_calling_slow_data(
-    processes: ProcessGroup, slow_proxies: list[SlowProxy]
+    processes: ProcessGroup, proxies: Proxies
 ) -> None:
     """Without a breaker, 30 requests would make ≥ 60 timed-out attempts on data, each on a
     fresh connection (a timed-out one is closed). With it, the breaker opens after 5 and
     later calls fail fast, apart from about one probe a second."""
-
-    def route(data_port: int) -> str:
-        proxy = SlowProxy(data_port, 0.8).start()
-        slow_proxies.append(proxy)
-        return proxy.url
-
+    route = proxies.route(SLOW_DATA_DELAY)
     system = start_system(processes, variants=(RESILIENT,), data_route=route)
     start = time.monotonic()
     async with client() as session:
@@ -151,4 +146,4 @@ async def test_open_breaker_stops_calling_slow_data(
             stock = await get(session, f"{system.inventory[RESILIENT].url}/stock/b{i}")
             assert (stock.status, stock.body["source"]) == (200, "fallback")
     probes_possible = int(time.monotonic() - start) + 1
-    assert slow_proxies[-1].connections <= 5 + 2 * probes_possible
+    assert proxies.started[-1].connections <= 5 + 2 * probes_possible

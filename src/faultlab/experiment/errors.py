@@ -21,7 +21,13 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.path}: " if self.path else ""
         hint = f" (hint: {self.hint})" if self.hint else ""
-        return f"{self.file}:{self.line}:{self.column}: {where}{self.message}{hint}"
+        text = f"{self.file}:{self.line}:{self.column}: {where}{self.message}{hint}"
+        # One problem, one line, whatever a key or a file name in the message contains.
+        return text.translate(_ONE_LINE)
+
+
+# Every character str.splitlines() breaks at, spelled as an escape.
+_ONE_LINE = {ord(c): ascii(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
 
 
 class ExperimentError(Exception):

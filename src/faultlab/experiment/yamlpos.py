@@ -2,7 +2,10 @@
 
 PyYAML's composer gives nodes with marks; we build the Python value ourselves so that we can
 (1) record positions by path, (2) refuse duplicate keys (PyYAML silently keeps the last one),
-(3) substitute ``${var}`` and ``${env:NAME}`` in scalars, keeping the scalar's position.
+(3) substitute ``${var}`` and ``${env:NAME}`` in scalars, pointing errors at the ``${``,
+(4) keep scalars to the types an experiment uses (no dates, no binary, no Python objects), and
+(5) survive hostile input: an alias that contains itself, or aliases that expand a few lines
+into millions of values, are reported instead of recursing or exhausting memory.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ Path = tuple[str | int, ...]
 
 _VAR = re.compile(r"\$\{([^}]*)\}")
 _BOOL_OR_NULL = {"null", "~", "true", "false", "yes", "no", "on", "off"}
+_CORE_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null")}
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+#: an experiment has a few hundred values; anything near this is an alias bomb
+MAX_VALUES = 50_000
 
 
 class YamlProblem(Exception):
@@ -57,62 +64,102 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-class Converter:
-    """Turns a composed YAML node tree into Python values with :class:`Positions`."""
+def _render(value: object) -> str:
+    """A variable's value as it reads inside a longer string (YAML spelling, not Python's)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
 
-    def __init__(self, variables: Mapping[str, object], secrets: set[str]) -> None:
+
+class Converter:
+    """Turns a composed YAML node tree into Python values with :class:`Positions`.
+
+    Subtrees at ``literal`` paths are converted without ``${...}`` substitution.
+    """
+
+    def __init__(self, variables: Mapping[str, object], secrets: set[str],
+                 literal: frozenset[Path] = frozenset(), later: frozenset[str] = frozenset()
+                 ) -> None:
         self.variables = variables
+        self.later = later  # vars defined further down (not yet usable while reading vars)
         self.secrets = secrets  # values read from the environment: redacted from every output
+        self.literal = literal
         self.positions = Positions()
+        self._open: set[int] = set()  # ids of the collection nodes being converted (cycles)
+        self._count = 0
 
     def convert(self, node: yaml.Node, path: Path = (), substitute: bool = True) -> Any:
+        self._count += 1
+        if self._count > MAX_VALUES:
+            raise YamlProblem(path, *_mark(node),
+                              f"the file expands to more than {MAX_VALUES} values",
+                              "YAML aliases (*name) copy whole subtrees; repeat less")
         self.positions.values[path] = _mark(node)
-        if isinstance(node, yaml.MappingNode):
-            out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
-                    raise YamlProblem(path, *_mark(key_node), "a key must be a plain word")
-                key = key_node.value
-                if key == "<<":
-                    raise YamlProblem(path, *_mark(key_node), "merge keys (<<) are not supported",
-                                      "repeat the keys, or use ${vars}")
-                if key in out:
-                    raise YamlProblem((*path, key), *_mark(key_node), f"duplicate key '{key}'",
-                                      "each key may appear once in a mapping")
-                self.positions.keys[(*path, key)] = _mark(key_node)
-                out[key] = self.convert(value_node, (*path, key), substitute)
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.convert(v, (*path, i), substitute) for i, v in enumerate(node.value)]
+        if path in self.literal:
+            substitute = False
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            if id(node) in self._open:
+                raise YamlProblem(path, *_mark(node), "a YAML alias refers to itself",
+                                  "an anchored value cannot contain its own alias")
+            self._open.add(id(node))
+            try:
+                return self._collection(node, path, substitute)
+            finally:
+                self._open.discard(id(node))
         assert isinstance(node, yaml.ScalarNode)
         return self._scalar(node, path, substitute)
+
+    def _collection(self, node: yaml.MappingNode | yaml.SequenceNode, path: Path,
+                    substitute: bool) -> Any:
+        if isinstance(node, yaml.SequenceNode):
+            return [self.convert(v, (*path, i), substitute) for i, v in enumerate(node.value)]
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise YamlProblem(path, *_mark(key_node), "a key must be a plain word",
+                                  "lists and mappings cannot be keys")
+            key = key_node.value
+            if key == "<<":
+                raise YamlProblem(path, *_mark(key_node), "merge keys (<<) are not supported",
+                                  "repeat the keys, or use ${vars}")
+            if key in out:
+                raise YamlProblem((*path, key), *_mark(key_node), f"duplicate key '{key}'",
+                                  "each key may appear once in a mapping")
+            self.positions.keys[(*path, key)] = _mark(key_node)
+            out[key] = self.convert(value_node, (*path, key), substitute)
+        return out
 
     def _scalar(self, node: yaml.ScalarNode, path: Path, substitute: bool) -> Any:
         text: str = node.value
         if substitute and "${" in text:
             whole = _VAR.fullmatch(text)
-            text = _VAR.sub(lambda m: str(self._lookup(m.group(1), node, path)), text)
             if whole and node.style is None:
-                value = self._lookup(whole.group(1), node, path)
+                value = self._lookup(whole, node, path)
                 if isinstance(value, str) and value.lower() not in _BOOL_OR_NULL:
                     return _plain(value)
                 return value
-            return text
+            return _VAR.sub(lambda m: _render(self._lookup(m, node, path)), text)
         if node.tag == "tag:yaml.org,2002:str" or node.style is not None:
             return text
+        if node.tag == _TIMESTAMP:
+            return text  # YAML 1.1 dates: no experiment value is a date, keep what was written
+        if node.tag not in _CORE_TAGS:
+            raise YamlProblem(path, *_mark(node), f"YAML tag '{node.tag}' is not supported",
+                              "write a plain value (strings, numbers, true/false)")
         loader = yaml.SafeLoader("")
         try:
             return loader.construct_object(node, deep=True)
-        except yaml.constructor.ConstructorError as e:
-            raise YamlProblem(path, *_mark(node),
-                              f"cannot read value {text!r}: {e.problem}") from None
+        except (yaml.YAMLError, ValueError, KeyError, AttributeError):
+            raise YamlProblem(path, *_mark(node), f"cannot read {text!r} as {node.tag[18:]}",
+                              "remove the !! tag or fix the value") from None
 
-    def _lookup(self, name: str, node: yaml.Node, path: Path) -> object:
-        name = name.strip()
+    def _lookup(self, match: re.Match[str], node: yaml.Node, path: Path) -> object:
+        name = match.group(1).strip()
         if name.startswith("env:"):
             env = name[4:]
             if env not in os.environ:
-                raise YamlProblem(path, *_mark(node), f"environment variable {env} is not set",
+                raise YamlProblem(path, *_within(node, match.group(0)),
+                                  f"environment variable {env} is not set",
                                   f"export {env}=... before running")
             self.secrets.add(os.environ[env])
             return os.environ[env]
@@ -120,8 +167,27 @@ class Converter:
             known = sorted(self.variables)
             hint = suggest(name, known) or (f"defined vars: {', '.join(known)}" if known
                                             else "define it under vars: or pass --var NAME=VALUE")
-            raise YamlProblem(path, *_mark(node), f"unknown variable ${{{name}}}", hint)
+            if name in self.later:
+                hint = f"a var can use only the vars above it; move {name} up"
+            raise YamlProblem(path, *_within(node, match.group(0)),
+                              f"unknown variable ${{{name}}}", hint)
         return self.variables[name]
+
+
+def _within(node: yaml.Node, needle: str) -> tuple[int, int]:
+    """The position of ``needle`` inside the source text of ``node`` (its start if not found,
+    e.g. when an escape sequence spells it differently)."""
+    start, end = node.start_mark, node.end_mark
+    buffer = start.buffer
+    if not isinstance(buffer, str):
+        return _mark(node)
+    offset = buffer.find(needle, start.index, end.index)
+    if offset < 0:
+        return _mark(node)
+    before = buffer[start.index:offset]
+    if "\n" not in before:
+        return start.line + 1, start.column + 1 + len(before)
+    return start.line + 1 + before.count("\n"), len(before) - before.rindex("\n")
 
 
 def _plain(text: str) -> object:
@@ -133,14 +199,48 @@ def _plain(text: str) -> object:
     return value if isinstance(value, int | float | str) and not isinstance(value, bool) else text
 
 
+# PyYAML's problems in words for people: (problem contains, use the context mark, message, hint)
+_YAML_PROBLEMS: tuple[tuple[str, bool, str, str], ...] = (
+    ("'\\t'", False, "a tab character here", "YAML indents with spaces; replace tabs"),
+    ("tab character", False, "a tab character here", "YAML indents with spaces; replace tabs"),
+    ("mapping values are not allowed here", False, "unexpected ':'",
+     "is this line indented too far? a value containing ': ' needs quotes"),
+    ("could not find expected ':'", True, "expected 'key: value'",
+     "add the missing ':' (with a space after it), or indent this line under its parent"),
+    ("expected <block end>", False, "indentation does not match the lines above",
+     "indent the keys of one mapping (and the items of one list) by the same spaces"),
+    ("but found another document", False, "a second YAML document ('---') in the file",
+     "keep one experiment per file"),
+    ("found unexpected end of stream", True, "this quoted string is never closed",
+     "add the closing quote"),
+    ("but got '<stream end>'", True, "this bracket is never closed", "add the closing ] or }"),
+    ("found undefined alias", False, "unknown YAML alias",
+     "define the anchor (&name) before using *name"),
+)
+
+
 def compose(text: str) -> yaml.Node | None:
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
+        problem = " ".join((e.problem or "invalid YAML").split())
+        message, hint, mark = f"invalid YAML: {problem}", "check indentation, quoting and colons", (
+            e.problem_mark or e.context_mark)
+        for needle, at_context, nice, nice_hint in _YAML_PROBLEMS:
+            if needle in problem:
+                message, hint = f"invalid YAML: {nice}", nice_hint
+                if at_context and e.context_mark is not None:
+                    mark = e.context_mark
+                break
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = (e.problem or "invalid YAML").strip()
-        raise YamlProblem((), line, col, f"invalid YAML: {problem}",
-                          "check indentation, quoting and colons") from None
+        raise YamlProblem((), line, col, message, hint) from None
+    except yaml.reader.ReaderError as e:
+        before = text[: e.position]
+        line = before.count("\n") + 1
+        col = len(before) - before.rfind("\n")
+        char = e.character if isinstance(e.character, int) else ord(str(e.character)[:1] or "?")
+        raise YamlProblem((), line, col,
+                          f"invalid YAML: control character U+{char:04X} is not allowed",
+                          "remove it; write it as an escape in a quoted string") from None
     except yaml.YAMLError as e:
-        raise YamlProblem((), 1, 1, f"invalid YAML: {e}") from None
+        raise YamlProblem((), 1, 1, "invalid YAML: " + " ".join(str(e).split())) from None

@@ -82,23 +82,38 @@ async def _execute(undo: Undo, services: Services | None) -> str:
 
 
 async def _proxy_call(p: dict[str, Any], call: Any, done: str) -> str:
-    from faultlab.proxy.client import ProxyApiError, ProxyClient
+    from faultlab.proxy.client import ProxyApiError, ProxyClient, ProxyUnreachable
 
     client = ProxyClient(p["api"])
     try:
         await call(client)
+    except ProxyUnreachable:
+        if p.get("owned") and _proxy_server_gone(p["api"]):
+            # Our own proxy server is gone, and every toxic with it.
+            return f"{done} (proxy server gone)"
+        raise
     except ProxyApiError as e:
         if e.status != 404:
             raise
         return f"{done} (already gone)"
-    except OSError:
-        if p.get("owned"):
-            # Our own proxy server is gone, and every toxic with it.
-            return f"{done} (proxy server gone)"
-        raise
     finally:
         await client.close()
     return done
+
+
+def _proxy_server_gone(api: str) -> bool:
+    """Nothing listens on the API address any more (connection refused)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(api)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), 1):
+            return False
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
 
 
 def _stop_keeper(pid: int, started: int | None) -> None:

@@ -7,7 +7,7 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 
-__all__ = ["AddressError", "HostPort", "bind_listener", "dial"]
+__all__ = ["AddressError", "HostPort", "bind_listener", "dial", "resolve_listen"]
 
 LISTEN_BACKLOG = 1024
 
@@ -66,6 +66,12 @@ async def _resolve(address: HostPort, *, passive: bool) -> list[tuple[int, tuple
         address.host or None, address.port, type=socket.SOCK_STREAM,
         flags=socket.AI_PASSIVE if passive else 0)
     return [(family, sockaddr) for family, _, _, _, sockaddr in infos]
+
+
+async def resolve_listen(address: HostPort) -> HostPort:
+    """The address :func:`bind_listener` would bind (``localhost:80`` -> ``127.0.0.1:80``)."""
+    _, sockaddr = (await _resolve(address, passive=True))[0]
+    return HostPort.from_sockname(sockaddr)
 
 
 async def bind_listener(address: HostPort) -> socket.socket:

@@ -270,8 +270,9 @@ class Connection:
             async with asyncio.timeout(self._limits.connect_timeout):
                 self._upstream = await dial(self._upstream_address)
         except TimeoutError:
-            self._finish(CloseReason.DIAL_FAILED, f"connecting to {self._upstream_address} "
-                                                  f"timed out after {self._limits.connect_timeout}s")
+            timeout = self._limits.connect_timeout
+            self._finish(CloseReason.DIAL_FAILED,
+                         f"connecting to {self._upstream_address} timed out after {timeout}s")
             return
         except OSError as exc:
             self._finish(CloseReason.DIAL_FAILED,

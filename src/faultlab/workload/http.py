@@ -151,7 +151,7 @@ class HttpLoad:
                             max_lag = lag
                         tg.create_task(flight.request(intended))
                     i += 1
-                    intended = intended + 1 / rate + 1e-7
+                    intended = start + i / rate
         return _summary(sent, dropped, max_lag, late, cap)
 
     def _session(self) -> aiohttp.ClientSession:

@@ -1,0 +1,273 @@
+"""The proxies of one server, every change made to them, and the leases that undo faults.
+
+Invariants:
+
+* Every change runs under one lock, so API calls and lease expiries never interleave half
+  way. Nothing done under the lock waits on a peer: toxic changes are synchronous, and
+  stopping a proxy only cancels its tasks and closes sockets (Toxiproxy can hang its whole
+  API on a blocked channel send while it holds its lock, #558).
+* A lease is state on the object it undoes (``Proxy.reenable_at``, ``Proxy.toxic_expiry``).
+  The lease task only reads that state, so deleting a toxic or a proxy deletes its lease,
+  and a toxic re-added under the same name does not inherit the old one. Leases are kept
+  by this process alone, so they lapse even when the client that set them is gone.
+* If re-enabling a proxy fails (its port was taken meanwhile) the lease is retried every
+  ``LEASE_RETRY`` seconds and each failure is logged; a fault is never silently kept.
+* Every change is logged as one event line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+
+from faultlab.clock import Clock, MonotonicClock
+from faultlab.proxy.addresses import AddressError, HostPort, resolve_listen
+from faultlab.proxy.events import EventLog
+from faultlab.proxy.listener import Proxy
+from faultlab.proxy.model import ApiError, ToxicSpec
+from faultlab.proxy.relay import RelayLimits
+from faultlab.proxy.schema import (
+    ProxyCreate,
+    ProxyUpdate,
+    ToxicCreate,
+    ToxicUpdate,
+    Unset,
+    apply_toxic_update,
+    proxy_json,
+    toxic_json,
+)
+
+__all__ = ["Registry"]
+
+LEASE_RETRY = 1.0
+
+
+def _start_error(exc: OSError | AddressError) -> ApiError:
+    return ApiError(400 if isinstance(exc, AddressError) else 500, str(exc))
+
+
+class Registry:
+    def __init__(self, *, events: EventLog, seed: int | None = None, clock: Clock | None = None,
+                 limits: RelayLimits | None = None) -> None:
+        self.seed = secrets.randbits(63) if seed is None else seed
+        self.events = events
+        self.clock: Clock = clock or MonotonicClock()
+        self.limits = limits or RelayLimits()
+        self.proxies: dict[str, Proxy] = {}
+        self._lock = asyncio.Lock()
+        self._leases_changed = asyncio.Event()
+        self._lease_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._lease_task = asyncio.create_task(self._lease_loop(), name="proxy leases")
+
+    async def close(self) -> None:
+        """Stop the lease task and every proxy (listeners and connections)."""
+        if self._lease_task is not None:
+            self._lease_task.cancel()
+            await asyncio.wait([self._lease_task])
+        async with self._lock:
+            for proxy in self.proxies.values():
+                await proxy.stop()
+
+    # ------------------------------------------------------------------------ reading
+
+    def get(self, name: str) -> Proxy:
+        try:
+            return self.proxies[name]
+        except KeyError:
+            raise ApiError(404, "proxy not found") from None
+
+    def _toxic(self, proxy: Proxy, name: str) -> ToxicSpec:
+        spec = proxy.toxic(name)
+        if spec is None:
+            raise ApiError(404, "toxic not found")
+        return spec
+
+    def proxy_json(self, proxy: Proxy) -> dict[str, Any]:
+        return proxy_json(proxy, self.clock.now())
+
+    def toxic_json(self, proxy: Proxy, spec: ToxicSpec) -> dict[str, Any]:
+        return toxic_json(spec, proxy.toxic_expiry.get(spec.name), self.clock.now())
+
+    # ------------------------------------------------------------------------ proxies
+
+    async def create_proxy(self, request: ProxyCreate) -> Proxy:
+        async with self._lock:
+            if request.name in self.proxies:
+                raise ApiError(409, "proxy already exists")
+            proxy = Proxy(request.name, request.listen, request.upstream, seed=self.seed,
+                          limits=self.limits, events=self.events)
+            if request.enabled:
+                try:
+                    await proxy.start()
+                except (OSError, AddressError) as exc:
+                    raise _start_error(exc) from None
+            elif request.ttl is not None:
+                proxy.reenable_at = self.clock.now() + request.ttl
+                self._leases_changed.set()
+            self.proxies[proxy.name] = proxy
+            self.events.emit("proxy_created", proxy=proxy.name, listen=proxy.listen,
+                             upstream=proxy.upstream, enabled=proxy.enabled, ttl=request.ttl)
+            return proxy
+
+    async def update_proxy(self, name: str, request: ProxyUpdate) -> Proxy:
+        """Toxiproxy's semantics: a new listen or upstream restarts the proxy (dropping its
+        connections); ``enabled`` stops or starts it; toxics survive both."""
+        async with self._lock:
+            proxy = self.get(name)
+            enabled = proxy.enabled if request.enabled is None else request.enabled
+            moved = request.upstream is not None and request.upstream != proxy.upstream
+            if request.listen is not None:
+                try:
+                    wanted = await resolve_listen(HostPort.parse(request.listen))
+                except OSError as exc:
+                    raise _start_error(exc) from None
+                # Port 0 never equals the bound port: a restart, as in Toxiproxy.
+                moved = moved or wanted != HostPort.parse(proxy.listen)
+            if moved:
+                await proxy.stop()
+                proxy.listen = request.listen or proxy.listen
+                proxy.upstream = request.upstream or proxy.upstream
+            if enabled and not proxy.enabled:
+                proxy.reenable_at = None
+                try:
+                    await proxy.start()
+                except (OSError, AddressError) as exc:
+                    raise _start_error(exc) from None
+            elif not enabled and proxy.enabled:
+                await proxy.stop()
+            if request.enabled is False:
+                proxy.reenable_at = (None if request.ttl is None
+                                     else self.clock.now() + request.ttl)
+            self._leases_changed.set()
+            self.events.emit("proxy_updated", proxy=name, listen=proxy.listen,
+                             upstream=proxy.upstream, enabled=proxy.enabled, ttl=request.ttl)
+            return proxy
+
+    async def delete_proxy(self, name: str) -> None:
+        async with self._lock:
+            proxy = self.get(name)
+            del self.proxies[name]
+            await proxy.stop()
+            self._leases_changed.set()
+            self.events.emit("proxy_deleted", proxy=name)
+
+    # ------------------------------------------------------------------------- toxics
+
+    async def add_toxic(self, proxy_name: str, request: ToxicCreate) -> ToxicSpec:
+        async with self._lock:
+            proxy = self.get(proxy_name)
+            spec = request.spec
+            if proxy.toxic(spec.name) is not None:
+                raise ApiError(409, "toxic already exists")
+            proxy.add_toxic(spec)
+            if request.ttl is not None:
+                proxy.toxic_expiry[spec.name] = self.clock.now() + request.ttl
+                self._leases_changed.set()
+            self._emit_toxic("toxic_added", proxy, spec, ttl=request.ttl)
+            return spec
+
+    async def update_toxic(self, proxy_name: str, toxic_name: str,
+                           request: ToxicUpdate) -> ToxicSpec:
+        async with self._lock:
+            proxy = self.get(proxy_name)
+            spec = apply_toxic_update(self._toxic(proxy, toxic_name), request)
+            proxy.update_toxic(spec)
+            if not isinstance(request.ttl, Unset):
+                if request.ttl is None:
+                    proxy.toxic_expiry.pop(toxic_name, None)
+                else:
+                    proxy.toxic_expiry[toxic_name] = self.clock.now() + request.ttl
+                self._leases_changed.set()
+            ttl = None if isinstance(request.ttl, Unset) else request.ttl
+            self._emit_toxic("toxic_updated", proxy, spec, ttl=ttl)
+            return spec
+
+    async def remove_toxic(self, proxy_name: str, toxic_name: str) -> None:
+        async with self._lock:
+            proxy = self.get(proxy_name)
+            spec = self._toxic(proxy, toxic_name)
+            proxy.remove_toxic(toxic_name)
+            self._emit_toxic("toxic_removed", proxy, spec)
+
+    def _emit_toxic(self, event: str, proxy: Proxy, spec: ToxicSpec, **extra: object) -> None:
+        self.events.emit(event, proxy=proxy.name, toxic=spec.name, type=spec.type,
+                         stream=spec.stream.value, toxicity=spec.toxicity,
+                         attributes=spec.attributes.to_json(), **extra)
+
+    # -------------------------------------------------------------------------- reset
+
+    async def reset(self) -> None:
+        """Enable every proxy and remove every toxic and lease.
+
+        Unlike Toxiproxy, a proxy that cannot start does not stop the reset of the others;
+        the failures are reported together afterwards.
+        """
+        failures: list[str] = []
+        async with self._lock:
+            for proxy in self.proxies.values():
+                for spec in list(proxy.toxics):
+                    proxy.remove_toxic(spec.name)
+                proxy.reenable_at = None
+                try:
+                    await proxy.start()
+                except (OSError, AddressError) as exc:
+                    failures.append(f"{proxy.name}: {exc}")
+            self._leases_changed.set()
+            self.events.emit("reset", failures=failures)
+        if failures:
+            raise ApiError(500, "; ".join(failures))
+
+    # ------------------------------------------------------------------------- leases
+
+    def _next_lease(self) -> float | None:
+        deadlines = [t for proxy in self.proxies.values() for t in proxy.toxic_expiry.values()]
+        deadlines += [p.reenable_at for p in self.proxies.values() if p.reenable_at is not None]
+        return min(deadlines, default=None)
+
+    async def _lease_loop(self) -> None:
+        while True:
+            self._leases_changed.clear()
+            due = self._next_lease()
+            if due is not None and due <= self.clock.now():
+                async with self._lock:
+                    await self._expire(self.clock.now())
+                continue
+            waiters: set[asyncio.Future[Any]] = {
+                asyncio.ensure_future(self._leases_changed.wait())}
+            if due is not None:
+                waiters.add(asyncio.ensure_future(self.clock.sleep_until(due)))
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+
+    async def _expire(self, now: float) -> None:
+        for proxy in list(self.proxies.values()):
+            for name, expires_at in list(proxy.toxic_expiry.items()):
+                if expires_at <= now:
+                    spec = proxy.remove_toxic(name)
+                    if spec is not None:
+                        self._emit_toxic("toxic_expired", proxy, spec)
+            if proxy.reenable_at is not None and proxy.reenable_at <= now:
+                try:
+                    await proxy.start()
+                except (OSError, AddressError) as exc:
+                    proxy.reenable_at = now + LEASE_RETRY
+                    self.events.emit("proxy_lease_retry", proxy=proxy.name, error=str(exc),
+                                     retry_in=LEASE_RETRY)
+                else:
+                    proxy.reenable_at = None
+                    self.events.emit("proxy_lease_expired", proxy=proxy.name,
+                                     listen=proxy.listen, enabled=True)
+
+    async def apply_config(self, entries: list[tuple[ProxyCreate, list[ToxicCreate]]]) -> None:
+        """Create the proxies of a ``--config`` file (and, unlike Toxiproxy, their toxics)."""
+        for request, toxics in entries:
+            await self.create_proxy(request)
+            for toxic in toxics:
+                await self.add_toxic(request.name, toxic)
+
