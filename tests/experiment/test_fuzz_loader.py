@@ -51,28 +51,32 @@ def check_outcome(text: str) -> None:
     try:
         loaded = load_experiment_text(text, SOURCE)
     except ExperimentError as e:
-        assert e.problems, "an ExperimentError without problems"
-        # YAML also breaks lines at \r, NEL and U+2028/9; a problem may sit past the last break
-        last_line = len(YAML_LINE_BREAK.split(text)) + 1
-        for problem in e.problems:
-            rendered = str(problem)
-            assert len(rendered.splitlines()) == 1, rendered
-            assert rendered.startswith(f"{SOURCE}:{problem.line}:{problem.column}: ")
-            assert 1 <= problem.line <= last_line, rendered
-            assert problem.column >= 1, rendered
-            assert problem.message, rendered
-            assert "Traceback" not in rendered
+        check_problems(e, text)
     else:
         assert isinstance(loaded, LoadedExperiment)
         assert loaded.experiment.name
+
+
+def check_problems(error: ExperimentError, text: str) -> None:
+    assert error.problems, "an ExperimentError without problems"
+    # YAML also breaks lines at \r, NEL and U+2028/9; a problem may sit past the last break
+    last_line = len(YAML_LINE_BREAK.split(text)) + 1
+    for problem in error.problems:
+        rendered = str(problem)
+        assert len(rendered.splitlines()) == 1, rendered
+        assert rendered.startswith(f"{SOURCE}:{problem.line}:{problem.column}: ")
+        assert 1 <= problem.line <= last_line, rendered
+        assert problem.column >= 1, rendered
+        assert problem.message, rendered
+        assert "Traceback" not in rendered
 
 
 # --- 1. random text ---------------------------------------------------------------------------
 
 yamlish_text = st.lists(
     st.sampled_from(
-        list("abcdefkmnprstuvy0123456789 \n\n\n  :-,.[]{}#&*!|>'\"%@`?$/\\\t~") +
-        ["\x00", "\x01", "\x85", "\u2028", "\ufeff", "é", "${", "${env:", "- ", ": "]),
+        [*"abcdefkmnprstuvy0123456789 \n\n\n  :-,.[]{}#&*!|>'\"%@`?$/\\\t~",
+         "\x00", "\x01", "\x85", "\u2028", "\ufeff", "é", "${", "${env:", "- ", ": "]),
     max_size=200).map("".join)
 
 
@@ -80,6 +84,7 @@ yamlish_text = st.lists(
 @given(yamlish_text)
 @example("a: &a [*a]\n")  # an alias inside its own anchor once recursed until RecursionError
 @example("name: x\nseed: !!float abc\n")  # a bad explicit tag once raised ValueError
+@example("name: !!float\n")  # ... and an empty one IndexError
 @example("name: a\x01b\n")  # PyYAML's ReaderError once became a two-line message
 def test_random_text(text: str) -> None:
     check_outcome(text)

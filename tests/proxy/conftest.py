@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import asyncio
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import pytest
 
@@ -10,6 +11,8 @@ from faultlab.proxy.events import EventLog
 from faultlab.proxy.server import ProxyServer
 
 from .helpers import Conn, TcpServer, echo
+
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 
 
 @pytest.fixture
@@ -45,3 +48,17 @@ async def conns() -> AsyncIterator[list[Conn]]:
     yield opened
     for conn in opened:
         await conn.aclose()
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config,
+                                  item: pytest.Item) -> Mapping[str, LoopFactory]:
+    """The data-path tests run on both loops: uvloop is what the server process uses."""
+    factories: dict[str, LoopFactory] = {"asyncio": asyncio.new_event_loop}
+    if item.path.name != "test_relay.py":
+        return factories
+    try:
+        import uvloop
+    except ImportError:
+        return factories
+    factories["uvloop"] = uvloop.new_event_loop
+    return factories

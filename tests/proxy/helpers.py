@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from faultlab.proxy.toxics import Command
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -106,3 +109,8 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0)
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(0.02)
+
+
+def r(commands: list[Command]) -> list[Command]:
+    """Commands with times rounded to the nanosecond, so transcripts compare exactly."""
+    return [dataclasses.replace(c, at=round(c.at, 9)) for c in commands]

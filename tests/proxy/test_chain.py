@@ -8,6 +8,8 @@ from faultlab.proxy.chain import Chain, ConnectionSeed
 from faultlab.proxy.model import Stream, ToxicSpec
 from faultlab.proxy.toxics import TOXIC_TYPES, Close, Deliver, Reset
 
+from .helpers import r
+
 
 def spec(name: str, type: str, toxicity: float = 1.0, **attributes: int) -> ToxicSpec:
     return ToxicSpec(name, type, Stream.DOWNSTREAM, toxicity,
@@ -21,8 +23,8 @@ def chain(*specs: ToxicSpec, connection: int = 1, seed: int = 42) -> Chain:
 def test_empty_chain_is_a_passthrough() -> None:
     empty = chain()
     assert empty.passthrough
-    assert empty.feed(b"x", 1.0) == [Deliver(b"x", 1.0)]
-    assert empty.feed_eof(2.0) == [Close(2.0)]
+    assert r(empty.feed(b"x", 1.0)) == [Deliver(b"x", 1.0)]
+    assert r(empty.feed_eof(2.0)) == [Close(2.0)]
 
 
 def test_toxics_apply_in_order_and_stacked_latencies_add_up() -> None:
@@ -32,13 +34,13 @@ def test_toxics_apply_in_order_and_stacked_latencies_add_up() -> None:
     assert both.deadline() == pytest.approx(0.1)
     assert both.tick(0.1) == []  # out of "a", into "b"
     assert both.deadline() == pytest.approx(0.15)
-    assert both.tick(0.16) == [Deliver(b"x", pytest.approx(0.15))]
+    assert r(both.tick(0.16)) == [Deliver(b"x", 0.15)]
 
 
 def test_one_tick_pass_moves_data_through_every_due_toxic() -> None:
     both = chain(spec("a", "latency", latency=100), spec("b", "latency", latency=0))
     both.feed(b"x", 0.0)
-    assert both.tick(0.2) == [Deliver(b"x", pytest.approx(0.1))]
+    assert r(both.tick(0.2)) == [Deliver(b"x", 0.1)]
 
 
 def test_reset_skips_the_toxics_after_it() -> None:
@@ -52,7 +54,7 @@ def test_removing_a_holding_toxic_flushes_through_the_rest() -> None:
     both.feed(b"x" * 100, 0.0)
     assert both.held_bytes() == 100
     assert both.remove("a", 0.5) == []  # handed to the bandwidth toxic, which holds it
-    assert both.tick(0.6) == [Deliver(b"x" * 100, pytest.approx(0.6))]
+    assert r(both.tick(0.6)) == [Deliver(b"x" * 100, 0.6)]
     assert both.remove("b", 0.7) == []
     assert both.passthrough
 
@@ -60,7 +62,7 @@ def test_removing_a_holding_toxic_flushes_through_the_rest() -> None:
 def test_update_keeps_state_and_changes_attributes() -> None:
     one = chain(spec("a", "latency", latency=1000))
     one.feed(b"x", 0.0)
-    assert one.update(spec("a", "latency", latency=10), 0.5) == [Deliver(b"x", 0.5)]
+    assert r(one.update(spec("a", "latency", latency=10), 0.5)) == [Deliver(b"x", 0.5)]
 
 
 def test_toxicity_zero_never_applies_and_one_always_does() -> None:
@@ -105,5 +107,5 @@ def test_toxicity_is_stable_when_other_toxics_change() -> None:
 def test_a_toxic_that_stops_applying_hands_back_what_it_holds() -> None:
     one = chain(spec("a", "latency", 1.0, latency=1000))
     one.feed(b"x", 0.0)
-    assert one.update(spec("a", "latency", 0.0, latency=1000), 0.2) == [Deliver(b"x", 0.2)]
+    assert r(one.update(spec("a", "latency", 0.0, latency=1000), 0.2)) == [Deliver(b"x", 0.2)]
     assert one.passthrough

@@ -29,6 +29,8 @@ from faultlab.proxy.toxics import (
     Toxic,
 )
 
+from .helpers import r
+
 
 def latency(ms: int, jitter: int = 0, seed: int = 0) -> LatencyToxic:
     return LatencyToxic(LatencyAttributes(ms, jitter), 0.0, random.Random(seed))
@@ -43,8 +45,8 @@ def bandwidth(rate: int) -> BandwidthToxic:
 
 def test_noop_passes_everything_through() -> None:
     toxic = NoopToxic(NoopAttributes(), 0.0, random.Random(0))
-    assert toxic.on_chunk(b"abc", 1.0) == [Deliver(b"abc", 1.0)]
-    assert toxic.on_eof(2.0) == [Close(2.0)]
+    assert r(toxic.on_chunk(b"abc", 1.0)) == [Deliver(b"abc", 1.0)]
+    assert r(toxic.on_eof(2.0)) == [Close(2.0)]
     assert toxic.deadline() is None
 
 
@@ -55,9 +57,9 @@ def test_latency_holds_each_chunk_from_its_own_arrival() -> None:
     assert toxic.held_bytes() == 2
     assert toxic.deadline() == pytest.approx(0.1)
     assert toxic.on_tick(0.05) == []
-    assert toxic.on_tick(0.1) == [Deliver(b"a", pytest.approx(0.1))]
+    assert r(toxic.on_tick(0.1)) == [Deliver(b"a", 0.1)]
     assert toxic.deadline() == pytest.approx(0.11)
-    assert toxic.on_tick(0.2) == [Deliver(b"b", pytest.approx(0.11))]
+    assert r(toxic.on_tick(0.2)) == [Deliver(b"b", 0.11)]
     assert toxic.held_bytes() == 0
     assert toxic.deadline() is None
 
@@ -66,12 +68,11 @@ def test_latency_delays_eof_behind_the_data() -> None:
     toxic = latency(100)
     toxic.on_chunk(b"a", 0.0)
     assert toxic.on_eof(0.02) == []
-    assert toxic.on_tick(1.0) == [Deliver(b"a", pytest.approx(0.1)),
-                                  Close(pytest.approx(0.12))]
+    assert r(toxic.on_tick(1.0)) == [Deliver(b"a", 0.1), Close(0.12)]
 
 
 def test_latency_zero_releases_at_once() -> None:
-    assert latency(0).on_chunk(b"a", 5.0) == [Deliver(b"a", 5.0)]
+    assert r(latency(0).on_chunk(b"a", 5.0)) == [Deliver(b"a", 5.0)]
 
 
 def test_latency_jitter_stays_in_bounds_and_never_reorders() -> None:
@@ -105,7 +106,7 @@ def test_latency_update_retimes_held_data() -> None:
     toxic.on_chunk(b"a", 0.0)
     toxic.on_chunk(b"b", 1.0)
     # Down to 500 ms at t=1.2: "a" is overdue and leaves now, "b" leaves at 1.5.
-    assert toxic.update(LatencyAttributes(500, 0), 1.2) == [Deliver(b"a", 1.2)]
+    assert r(toxic.update(LatencyAttributes(500, 0), 1.2)) == [Deliver(b"a", 1.2)]
     assert toxic.deadline() == pytest.approx(1.5)
 
 
@@ -113,7 +114,7 @@ def test_latency_removal_hands_everything_back_at_once() -> None:
     toxic = latency(10_000)
     toxic.on_chunk(b"a", 0.0)
     toxic.on_eof(0.5)
-    assert toxic.on_remove(1.0) == [Deliver(b"a", 1.0), Close(1.0)]
+    assert r(toxic.on_remove(1.0)) == [Deliver(b"a", 1.0), Close(1.0)]
     assert toxic.held_bytes() == 0
 
 
@@ -121,9 +122,8 @@ def test_bandwidth_sends_pieces_of_100ms_at_the_rate() -> None:
     toxic = bandwidth(1)  # 1 KB/s = 1000 B/s, pieces of 100 B
     assert toxic.on_chunk(b"x" * 250, 0.0) == []
     assert toxic.deadline() == pytest.approx(0.1)
-    assert toxic.on_tick(0.1) == [Deliver(b"x" * 100, pytest.approx(0.1))]
-    assert toxic.on_tick(0.3) == [Deliver(b"x" * 100, pytest.approx(0.2)),
-                                  Deliver(b"x" * 50, pytest.approx(0.25))]
+    assert r(toxic.on_tick(0.1)) == [Deliver(b"x" * 100, 0.1)]
+    assert r(toxic.on_tick(0.3)) == [Deliver(b"x" * 100, 0.2), Deliver(b"x" * 50, 0.25)]
     assert toxic.deadline() is None
 
 
@@ -133,19 +133,18 @@ def test_bandwidth_does_not_bank_idle_time() -> None:
     toxic.on_tick(0.1)
     toxic.on_chunk(b"y" * 100, 10.0)  # after a pause the rate still holds: no burst
     assert toxic.on_tick(10.05) == []
-    assert toxic.on_tick(10.1) == [Deliver(b"y" * 100, pytest.approx(10.1))]
+    assert r(toxic.on_tick(10.1)) == [Deliver(b"y" * 100, 10.1)]
 
 
 def test_bandwidth_eof_follows_the_held_bytes() -> None:
     toxic = bandwidth(1)
     toxic.on_chunk(b"x" * 100, 0.0)
     assert toxic.on_eof(0.01) == []
-    assert toxic.on_tick(0.1) == [Deliver(b"x" * 100, pytest.approx(0.1)),
-                                  Close(pytest.approx(0.1))]
+    assert r(toxic.on_tick(0.1)) == [Deliver(b"x" * 100, 0.1), Close(0.1)]
 
 
 def test_bandwidth_rate_zero_is_unlimited() -> None:
-    assert bandwidth(0).on_chunk(b"abc", 3.0) == [Deliver(b"abc", 3.0)]
+    assert r(bandwidth(0).on_chunk(b"abc", 3.0)) == [Deliver(b"abc", 3.0)]
 
 
 def test_bandwidth_rate_change_applies_to_held_bytes_at_once() -> None:
@@ -153,7 +152,7 @@ def test_bandwidth_rate_change_applies_to_held_bytes_at_once() -> None:
     toxic.on_chunk(b"x" * 10_000, 0.0)  # 10 s at 1 KB/s
     out = toxic.update(BandwidthAttributes(1000), 0.5)  # now 1 MB/s
     assert out == []
-    assert toxic.on_tick(0.52) == [Deliver(b"x" * 10_000, pytest.approx(0.51))]
+    assert r(toxic.on_tick(0.52)) == [Deliver(b"x" * 10_000, 0.51)]
     assert toxic.update(BandwidthAttributes(0), 1.0) == []
 
 
@@ -161,13 +160,13 @@ def test_bandwidth_removal_hands_back_the_rest() -> None:
     toxic = bandwidth(1)
     toxic.on_chunk(b"ab" * 100, 0.0)
     toxic.on_tick(0.1)
-    assert toxic.on_remove(0.15) == [Deliver(b"ab" * 50, 0.15)]
+    assert r(toxic.on_remove(0.15)) == [Deliver(b"ab" * 50, 0.15)]
     assert toxic.held_bytes() == 0
 
 
 def test_reset_peer_fires_once_timeout_after_it_started() -> None:
     toxic = ResetPeerToxic(ResetPeerAttributes(500), 10.0, random.Random(0))
-    assert toxic.on_chunk(b"data", 10.1) == [Deliver(b"data", 10.1)]  # data flows until then
+    assert r(toxic.on_chunk(b"data", 10.1)) == [Deliver(b"data", 10.1)]  # data flows until then
     assert toxic.deadline() == pytest.approx(10.5)
     assert toxic.on_tick(10.4) == []
     assert toxic.on_tick(10.5) == [Reset(10.5)]
@@ -262,7 +261,7 @@ def check_stream_invariants(out: list[tuple[float, Command]],
     assert b"".join(c.data for c in delivered) == b"".join(d for d, _ in arrivals)
     times = [c.at for c in commands if isinstance(c, Deliver | Close)]
     assert times == sorted(times)
-    assert all(command.at <= produced_at + 1e-9  # type: ignore[union-attr]
+    assert all(command.at <= produced_at + 1e-9
                for produced_at, command in out)
     # Each byte leaves no earlier than it arrived.
     arrival_of_byte: list[float] = []

@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.http_parser import HttpResponseParserPy
 
 import faultlab.workload.http as http_mod
 from faultlab.clock import MonotonicClock
@@ -36,17 +37,21 @@ class SpyRecorder(StatsRecorder):
         self.sends: list[tuple[float, float]] = []
         self.drops: list[float] = []
         self.dones: list[tuple[float, Outcome, float]] = []
+        self.events: list[str] = []  # "sent" / "done" / "dropped", in the order they happened
 
     def on_sent(self, intended: float, actual: float) -> None:
         self.sends.append((intended, actual))
+        self.events.append("sent")
         super().on_sent(intended, actual)
 
     def on_done(self, intended: float, outcome: Outcome, latency: float) -> None:
         self.dones.append((intended, outcome, latency))
+        self.events.append("done")
         super().on_done(intended, outcome, latency)
 
     def on_dropped(self, intended: float) -> None:
         self.drops.append(intended)
+        self.events.append("dropped")
         super().on_dropped(intended)
 
     def close_all(self, stop: float) -> list[SecondStats]:
@@ -74,6 +79,19 @@ class SteppingClock:
         if deadline > self._now:
             self._now = deadline + self.oversleep
         await asyncio.sleep(0)
+
+
+class BusyClock(SteppingClock):
+    """Virtual time in which every reading costs ``step`` seconds: a generator that is never
+    early enough to sleep."""
+
+    def __init__(self, step: float) -> None:
+        super().__init__()
+        self.step = step
+
+    def now(self) -> float:
+        self._now += self.step
+        return self._now
 
 
 @dataclass
@@ -329,6 +347,23 @@ async def test_overdue_requests_are_sent_at_once_and_measured_from_their_intende
     assert all(latency >= lag[intended] >= 0.5 for intended, _, latency in recorder.dones)
 
 
+async def test_a_generator_that_is_always_behind_still_lets_requests_progress(
+    server: Server,
+) -> None:
+    clock = BusyClock(step=0.001)
+    rate, start = 2000.0, clock.now()
+    recorder = SpyRecorder(origin=start)
+    load = HttpLoad(
+        HttpRequestSpec(f"{server.url}/status/200"), rate, clock=clock, recorder=recorder
+    )
+    summary = await load.run(start, start + 0.5)
+    assert_accounted(summary, recorder, aggregate(recorder.close_all(start + 0.5)))
+    assert summary.planned == 1000
+    # Requests completed while the plan was still being sent: the scheduler yielded.
+    last_send = len(recorder.events) - 1 - recorder.events[::-1].index("sent")
+    assert recorder.events.index("done") < last_send
+
+
 # --------------------------------------------------------------------------------------------
 # Outcomes
 
@@ -430,6 +465,44 @@ async def _reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
     writer.transport.abort()
 
 
+async def _bad_chunk_later(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n")
+    await writer.drain()
+    await asyncio.sleep(0.05)  # the bad chunk arrives after the headers were delivered
+    writer.write(b"zz\r\nxx\r\n0\r\n\r\n")
+    await writer.drain()
+    writer.close()
+
+
+async def test_malformed_body_is_failed_with_the_pure_python_parser(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pure-Python parser (no C extensions) raises HttpProcessingError, not a ClientError."""
+    monkeypatch.setattr("aiohttp.client_proto.HttpResponseParser", HttpResponseParserPy)
+    srv, url = await raw_server(_bad_chunk_later)
+    try:
+        summary, recorder, agg = await run_load(HttpRequestSpec(url, timeout=2.0), 40.0, 0.25)
+    finally:
+        srv.close()
+        await srv.wait_closed()
+    assert_accounted(summary, recorder, agg)
+    assert agg.failed == summary.sent == 10
+
+
+async def test_malformed_body_is_bounded_by_the_timeout_with_the_c_parser() -> None:
+    """aiohttp 3.14's C parser leaves the body read hanging here; the timeout still ends it."""
+    srv, url = await raw_server(_bad_chunk_later)
+    try:
+        summary, recorder, agg = await run_load(HttpRequestSpec(url, timeout=0.3), 40.0, 0.25)
+    finally:
+        srv.close()
+        await srv.wait_closed()
+    assert_accounted(summary, recorder, agg)
+    assert agg.failed + agg.timed_out == summary.sent == 10
+    assert agg.ok == 0
+
+
 @pytest.mark.parametrize("handler", [_garbage, _hang_up, _truncated, _bad_chunks, _reset])
 async def test_broken_responses_are_failed_not_exceptions(handler: RawHandler) -> None:
     srv, url = await raw_server(handler)
@@ -473,6 +546,8 @@ async def test_stall_shows_in_latency_of_every_request_planned_during_it(server:
     seconds = recorder.close_all(start + duration)
     assert_accounted(summary, recorder, aggregate(seconds))
     assert summary.dropped == 0
+    assert summary.max_lag < 0.5  # it never waited for the stalled server
+    assert summary.late <= 20  # loose: a closed-loop sender would be ~100 late
 
     slow = [lat for _, _, lat in recorder.dones if lat >= 0.25]
     assert len(slow) >= 50  # intended 0.2 s .. ~0.95 s: ~75 requests

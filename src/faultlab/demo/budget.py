@@ -18,8 +18,8 @@ storefront attempt). Per scenario, while the breakers are still closed:
   from its cache or fallback at ~120 ms; storefront sees a 200 and shows a degraded page.
 - data down: refused connections fail in ~1 ms, three attempts take ≤ ~20 ms, same fallback.
 - inventory killed: storefront's three attempts fail in ≤ ~20 ms, it renders ``in_stock: null``.
-- inventory paused: storefront times out at 200 ms, has no time left for a retry, answers at
-  ~250 ms.
+- inventory paused (not one of the demo's faults, but the worst case): storefront times out
+  at 200 ms, retries once with the ~45 ms left, and answers a degraded page at ~250 ms.
 
 Five consecutive failed attempts (two or three requests' worth) open a breaker, after which
 the fallback is immediate (~1 ms); a single probe each second (``cool_down``) finds the

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import sys
 from importlib import resources
 from pathlib import Path
@@ -21,6 +20,7 @@ from rich.table import Table
 from faultlab.clock import MonotonicClock
 from faultlab.experiment import ExperimentError, load_experiment
 from faultlab.experiment.loader import LoadedExperiment
+from faultlab.ports import free_ports
 from faultlab.run.execute import new_run_dir
 from faultlab.run.outputs import result_document, write_junit, write_result
 from faultlab.run.runner import Runner
@@ -39,20 +39,6 @@ PORT_VARS = ("storefront_port", "inventory_port", "inventory_proxy_port", "data_
 def experiment_files() -> dict[str, Path]:
     base = resources.files("faultlab.demo") / "experiments"
     return {name: Path(str(base / f"{name}.yaml")) for name in EXPERIMENTS}
-
-
-def free_ports(n: int) -> list[int]:
-    """Ports the kernel says are free now (held open together so they are distinct)."""
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 async def _run_pair(pair: list[Runner]) -> list[Verdict]:

@@ -222,9 +222,12 @@ def _named_key(loc: Path, message: str, hint: str, data: Any) -> tuple[Path, str
     if len(named) == 1 and named[0] in here:
         return (*loc, named[0]), hint
     if "exactly one of" in message and len(named) > 1 and not hint:
-        given = [k for k in here if k in named]
-        if given:
+        given = [k for k in here if k in named and here[k] is not None]
+        empty = [k for k in here if k in named and here[k] is None]
+        if len(given) > 1:
             hint = f"this sets {' and '.join(given)}; keep one"
+        elif empty:
+            hint = f"{' and '.join(empty)} is empty"
         else:
             hint = f"add one of {', '.join(named)}"
     return loc, hint

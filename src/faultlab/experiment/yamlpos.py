@@ -24,6 +24,7 @@ Path = tuple[str | int, ...]
 _VAR = re.compile(r"\$\{([^}]*)\}")
 _BOOL_OR_NULL = {"null", "~", "true", "false", "yes", "no", "on", "off"}
 _CORE_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null")}
+_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 #: an experiment has a few hundred values; anything near this is an alias bomb
 MAX_VALUES = 50_000
@@ -98,6 +99,8 @@ class Converter:
         if path in self.literal:
             substitute = False
         if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            if node.tag not in _COLLECTION_TAGS:
+                raise _unsupported_tag(node, path)
             if id(node) in self._open:
                 raise YamlProblem(path, *_mark(node), "a YAML alias refers to itself",
                                   "an anchored value cannot contain its own alias")
@@ -144,12 +147,12 @@ class Converter:
         if node.tag == _TIMESTAMP:
             return text  # YAML 1.1 dates: no experiment value is a date, keep what was written
         if node.tag not in _CORE_TAGS:
-            raise YamlProblem(path, *_mark(node), f"YAML tag '{node.tag}' is not supported",
-                              "write a plain value (strings, numbers, true/false)")
+            raise _unsupported_tag(node, path)
         loader = yaml.SafeLoader("")
         try:
             return loader.construct_object(node, deep=True)
-        except (yaml.YAMLError, ValueError, KeyError, AttributeError):
+        except (yaml.YAMLError, ValueError, LookupError, AttributeError, TypeError):
+            # PyYAML's constructors fail in assorted ways on explicitly tagged bad scalars
             raise YamlProblem(path, *_mark(node), f"cannot read {text!r} as {node.tag[18:]}",
                               "remove the !! tag or fix the value") from None
 
@@ -172,6 +175,11 @@ class Converter:
             raise YamlProblem(path, *_within(node, match.group(0)),
                               f"unknown variable ${{{name}}}", hint)
         return self.variables[name]
+
+
+def _unsupported_tag(node: yaml.Node, path: Path) -> YamlProblem:
+    return YamlProblem(path, *_mark(node), f"YAML tag '{node.tag}' is not supported",
+                       "write plain values, lists and mappings; no !tags")
 
 
 def _within(node: yaml.Node, needle: str) -> tuple[int, int]:
@@ -219,6 +227,28 @@ _YAML_PROBLEMS: tuple[tuple[str, bool, str, str], ...] = (
 )
 
 
+def _line(text: str, line: int) -> str:
+    lines = text.splitlines()
+    return lines[line] if 0 <= line < len(lines) else ""
+
+
+def _keyless_line_above(text: str, line: int) -> tuple[int, int] | None:
+    """Where PyYAML finds an unexpected ':' on ``line`` (0-based) because the line above has
+    no colon, the line above is a key that lost its colon (``url http://...``): PyYAML read
+    it and this line as one multi-line string. Its 1-based position, or None."""
+    lines = text.splitlines()
+    if line >= len(lines) or ": " in lines[line][: lines[line].find(":")]:
+        return None
+    for above in range(line - 1, -1, -1):
+        stripped = lines[above].strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if re.search(r":(\s|$)", stripped) or stripped.startswith(("-", "[", "{", "?")):
+            return None
+        return above + 1, len(lines[above]) - len(lines[above].lstrip()) + 1
+    return None
+
+
 def compose(text: str) -> yaml.Node | None:
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
@@ -233,6 +263,16 @@ def compose(text: str) -> yaml.Node | None:
                     mark = e.context_mark
                 break
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        if mark is not None and "'{'" in problem and "${" in _line(text, mark.line):
+            hint = "inside [ ] or { }, put ${...} in quotes: \"${port}\""
+            if _line(text, mark.line)[mark.column - 1: mark.column + 1] == "${":
+                col -= 1  # point at the '$', not at the brace PyYAML stumbled on
+        if "mapping values are not allowed here" in problem and mark is not None:
+            keyless = _keyless_line_above(text, mark.line)
+            if keyless is not None:
+                line, col = keyless
+                message, hint = "invalid YAML: expected 'key: value'", (
+                    "add the missing ':' (with a space after it)")
         raise YamlProblem((), line, col, message, hint) from None
     except yaml.reader.ReaderError as e:
         before = text[: e.position]

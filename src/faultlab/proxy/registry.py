@@ -249,6 +249,7 @@ class Registry:
         for proxy in list(self.proxies.values()):
             for name, expires_at in list(proxy.toxic_expiry.items()):
                 if expires_at <= now:
+                    del proxy.toxic_expiry[name]  # first, so a lease can only fire once
                     spec = proxy.remove_toxic(name)
                     if spec is not None:
                         self._emit_toxic("toxic_expired", proxy, spec)

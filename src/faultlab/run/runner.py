@@ -163,6 +163,10 @@ class Runner:
         self.reasons.append(reason)
 
     async def _run_phases(self, faults: list[Fault]) -> None:
+        # Second 0 of the experiment is now, after set-up: workload seconds, phase times and
+        # journal times all count from here (set-up events have negative times).
+        self.origin = self.clock.now()
+        self.journal.origin = self.origin
         async with asyncio.TaskGroup() as tg:
             load_task = self._start_workload(tg) if self.exp.workload is not None else None
             ticker = tg.create_task(self._ticker()) if load_task is not None else None

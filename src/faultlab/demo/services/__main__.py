@@ -35,8 +35,8 @@ class ServiceOptions:
     host: str
     port: int
     pid_file: Path | None
-    dependency_url: str | None
-    variant: str
+    dependency_url: str | None  # None for data, which depends on nothing
+    variant: str | None
 
 
 def _port(text: str) -> int:
@@ -93,7 +93,7 @@ def parse_args(argv: Sequence[str] | None = None) -> ServiceOptions:
         port=int(ns.port),
         pid_file=ns.pid_file,
         dependency_url=getattr(ns, "dependency_url", None),
-        variant=str(getattr(ns, "variant", "naive")),
+        variant=getattr(ns, "variant", None),
     )
 
 
@@ -105,8 +105,8 @@ def build_app(options: ServiceOptions) -> web.Application:
         return data.make_app()
     from faultlab.demo.dependency import Variant
 
-    if options.dependency_url is None:
-        raise ValueError(f"{options.service} needs the base URL of its dependency")
+    if options.dependency_url is None or options.variant is None:
+        raise ValueError(f"{options.service} needs its dependency's base URL and a variant")
     variant = Variant(options.variant)
     if options.service == "inventory":
         from faultlab.demo.services import inventory

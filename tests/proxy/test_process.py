@@ -1,0 +1,150 @@
+"""The proxy server as its own process: spawn, use, leases without a client, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from faultlab.proxy.client import ProxyClient
+from faultlab.proxy.process import (
+    ProxyServerError,
+    ProxyServerHandle,
+    spawn_proxy_server,
+    stop_pid,
+)
+
+from .helpers import Conn, TcpServer, events
+
+SERVE = [sys.executable, "-m", "faultlab.proxy", "serve"]
+
+
+@pytest.fixture
+async def spawned(tmp_path: Path) -> AsyncIterator[ProxyServerHandle]:
+    handle = await spawn_proxy_server(tmp_path / "proxy.log", seed=5)
+    try:
+        yield handle
+    finally:
+        await handle.stop()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_spawned_server_relays_and_stops_cleanly_on_sigterm(
+        spawned: ProxyServerHandle, echo_server: TcpServer, conns: list[Conn]) -> None:
+    # Its own session: the terminal's Ctrl-C (sent to our process group) cannot reach it.
+    assert os.getsid(spawned.pid) == spawned.pid != os.getsid(0)
+    async with ProxyClient(spawned.api_url) as client:
+        listen = (await client.create_proxy("db", "127.0.0.1:0", echo_server.address))["listen"]
+    conn = await Conn.open(listen)
+    conns.append(conn)
+    assert (await conn.round_trip(b"hello"))[0] == b"hello"
+    assert await spawned.stop() == 0
+    assert await asyncio.wait_for(conn.reader.read(), 5) == b""  # its connections closed
+    names = [e["event"] for e in events(spawned.log_path.read_text())]
+    assert names[0] == "api_listening"
+    assert names[-2:] == ["stopping", "stopped"]
+    assert "proxy_created" in names
+    assert await spawned.stop() == 0  # idempotent
+
+
+async def test_leases_lapse_with_no_client_left(spawned: ProxyServerHandle,
+                                                echo_server: TcpServer) -> None:
+    async with ProxyClient(spawned.api_url) as client:
+        await client.create_proxy("db", "127.0.0.1:0", echo_server.address)
+        await client.add_toxic("db", "latency", {"latency": 1000}, ttl=0.5)
+        await client.set_enabled("db", False, ttl=0.5)
+    # The client that set them is gone; the server alone must undo both faults.
+    await asyncio.sleep(0.6)
+    async with ProxyClient(spawned.api_url) as observer:
+        deadline = time.monotonic() + 5
+        while True:
+            proxy = await observer.get_proxy("db")
+            if proxy["enabled"] and not proxy["toxics"]:
+                break
+            assert time.monotonic() < deadline, proxy
+            await asyncio.sleep(0.05)
+
+
+async def test_a_server_that_cannot_start_is_reported_with_its_log(tmp_path: Path) -> None:
+    with pytest.raises(ProxyServerError, match="exited with status 1") as caught:
+        await spawn_proxy_server(tmp_path / "proxy.log", api_host="192.0.2.1")  # not ours
+    assert "startup_failed" in str(caught.value)
+
+
+async def test_config_file_creates_proxies_and_toxics(tmp_path: Path,
+                                                      echo_server: TcpServer) -> None:
+    config = tmp_path / "proxies.json"
+    config.write_text(json.dumps([{
+        "name": "db", "listen": "127.0.0.1:0", "upstream": echo_server.address,
+        "toxics": [{"type": "latency", "attributes": {"latency": 5}}]}]))
+    ready = tmp_path / "ready"
+    process = await asyncio.create_subprocess_exec(
+        *SERVE, "--api", "127.0.0.1:0", "--config", str(config), "--ready-file", str(ready),
+        stderr=asyncio.subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not ready.exists():
+            assert time.monotonic() < deadline and process.returncode is None
+            await asyncio.sleep(0.02)
+        async with ProxyClient(f"http://{ready.read_text()}") as client:
+            proxy = await client.get_proxy("db")
+        assert proxy["enabled"]
+        assert [t["name"] for t in proxy["toxics"]] == ["latency_downstream"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 10) == 0
+
+
+@pytest.mark.parametrize(("arguments", "code", "message"), [
+    (["--api", "nonsense"], 2, "missing port"),
+    (["--api", "127.0.0.1:0", "--config", "/nonexistent.json"], 1, "cannot read"),
+])
+def test_bad_command_lines_fail_with_a_message(arguments: list[str], code: int,
+                                               message: str) -> None:
+    result = subprocess.run([*SERVE, *arguments], capture_output=True, text=True, timeout=30,
+                            check=False)
+    assert result.returncode == code
+    assert message in result.stderr
+
+
+def test_stop_pid_stops_an_orphaned_server(tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    orphan = subprocess.Popen([*SERVE, "--api", "127.0.0.1:0", "--ready-file", str(ready)],
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while not ready.exists():
+            assert time.monotonic() < deadline and orphan.poll() is None
+            time.sleep(0.02)
+        assert stop_pid(orphan.pid) is True
+        assert not alive(orphan.pid)
+        assert stop_pid(orphan.pid) is False  # already gone
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()
+            orphan.wait()
+
+
+def test_stop_pid_leaves_other_programs_alone() -> None:
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert stop_pid(other.pid) is False
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()

@@ -1,0 +1,269 @@
+"""The data path with real sockets: bytes, delays, down, resets, half-close, toxicity.
+
+Timing assertions are one-sided (a delay is at least what was asked) or have margins of
+seconds, so that a slow machine cannot make them flake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import socket
+import time
+
+import pytest
+
+from faultlab.proxy.client import ProxyClient
+from faultlab.proxy.events import EventLog
+from faultlab.proxy.relay import RelayLimits
+from faultlab.proxy.server import ProxyServer
+
+from .helpers import Conn, TcpServer, events, eventually, reply_after_eof
+
+
+async def make_proxy(client: ProxyClient, upstream: str, name: str = "db") -> str:
+    return (await client.create_proxy(name, "127.0.0.1:0", upstream))["listen"]
+
+
+async def open_conn(address: str, conns: list[Conn]) -> Conn:
+    conn = await Conn.open(address)
+    conns.append(conn)
+    return conn
+
+
+async def test_bytes_pass_intact_both_ways(client: ProxyClient, echo_server: TcpServer,
+                                           conns: list[Conn]) -> None:
+    listen = await make_proxy(client, echo_server.address)
+    conn = await open_conn(listen, conns)
+    payload = os.urandom(8 * 1024 * 1024)
+    got, _ = await conn.round_trip(payload)
+    assert got == payload
+
+
+async def test_bytes_pass_intact_through_toxics(client: ProxyClient, echo_server: TcpServer,
+                                                conns: list[Conn]) -> None:
+    listen = await make_proxy(client, echo_server.address)
+    for stream in ("upstream", "downstream"):
+        await client.add_toxic("db", "noop", {}, stream=stream)
+        await client.add_toxic("db", "latency", {"latency": 1, "jitter": 1}, stream=stream,
+                               name=f"lat_{stream}")
+    conn = await open_conn(listen, conns)
+    payload = os.urandom(8 * 1024 * 1024)
+    got, _ = await conn.round_trip(payload)
+    assert got == payload
+
+
+async def test_latency_adds_at_least_the_requested_delay(
+        client: ProxyClient, echo_server: TcpServer, conns: list[Conn]) -> None:
+    listen = await make_proxy(client, echo_server.address)
+    await client.add_toxic("db", "latency", {"latency": 300})
+    conn = await open_conn(listen, conns)
+    _, elapsed = await conn.round_trip(b"ping")
+    assert elapsed >= 0.3
+    # Upstream too: the delays add up.
+    await client.add_toxic("db", "latency", {"latency": 200}, stream="upstream")
+    _, elapsed = await conn.round_trip(b"ping")
+    assert elapsed >= 0.5
+
+
+async def test_toxics_apply_to_open_connections_and_removal_releases_held_data(
+        client: ProxyClient, echo_server: TcpServer, conns: list[Conn]) -> None:
+    listen = await make_proxy(client, echo_server.address)
+    conn = await open_conn(listen, conns)
+    await conn.round_trip(b"warm")
+    await client.add_toxic("db", "latency", {"latency": 30_000})
+    conn.writer.write(b"held")
+    await conn.writer.drain()
+    read = asyncio.create_task(conn.reader.readexactly(4))
+    await asyncio.sleep(0.3)
+    assert not read.done()  # held by the toxic added to this live connection
+    start = time.monotonic()
+    await client.remove_toxic("db", "latency_downstream")
+    assert await asyncio.wait_for(read, 10) == b"held"
+    assert time.monotonic() - start < 10  # not the 30 s it was scheduled for
+
+
+async def test_bandwidth_limits_throughput(client: ProxyClient, echo_server: TcpServer,
+                                           conns: list[Conn]) -> None:
+    listen = await make_proxy(client, echo_server.address)
+    await client.add_toxic("db", "bandwidth", {"rate": 200})  # 200 KB/s
+    conn = await open_conn(listen, conns)
+    payload = os.urandom(100_000)
+    got, elapsed = await conn.round_trip(payload)
+    assert got == payload
+    assert elapsed >= 0.45  # 100 kB at 200 kB/s is 0.5 s
+
+
+async def test_down_refuses_connections_and_up_restores_them(
+        client: ProxyClient, echo_server: TcpServer, conns: list[Conn]) -> None:
+    listen = await make_proxy(client, echo_server.address)
+    existing = await open_conn(listen, conns)
+    await existing.round_trip(b"hi")
+    await client.set_enabled("db", False)
+    # The open connection is closed, and new ones are refused.
+    assert await asyncio.wait_for(existing.reader.read(), 5) == b""
+    with pytest.raises(ConnectionRefusedError):
+        await Conn.open(listen)
+    assert (await client.set_enabled("db", True))["listen"] == listen
+    conn = await open_conn(listen, conns)
+    assert (await conn.round_trip(b"back"))[0] == b"back"
+
+
+async def test_toxic_lease_lapses_by_itself(client: ProxyClient, echo_server: TcpServer,
+                                            conns: list[Conn]) -> None:
+    listen = await make_proxy(client, echo_server.address)
+    await client.add_toxic("db", "latency", {"latency": 5000}, ttl=0.5)
+    conn = await open_conn(listen, conns)
+    start = time.monotonic()
+    await conn.round_trip(b"x")  # held until the lease ends and the toxic hands it back
+    assert 0.4 <= time.monotonic() - start < 4.5
+    assert (await client.get_proxy("db"))["toxics"] == []
+
+
+async def test_down_lease_lapses_by_itself(client: ProxyClient, echo_server: TcpServer,
+                                           conns: list[Conn]) -> None:
+    listen = await make_proxy(client, echo_server.address)
+    down = await client.set_enabled("db", False, ttl=0.5)
+    assert down["enabled"] is False
+    with pytest.raises(ConnectionRefusedError):
+        await Conn.open(listen)
+
+    async def enabled() -> bool:
+        return (await client.get_proxy("db"))["enabled"]
+
+    await eventually(enabled)
+    conn = await open_conn(listen, conns)
+    assert (await conn.round_trip(b"up"))[0] == b"up"
+    assert (await client.get_proxy("db"))["ttl_remaining"] is None
+
+
+async def test_reset_peer_resets_an_open_connection(client: ProxyClient, echo_server: TcpServer,
+                                                    conns: list[Conn]) -> None:
+    listen = await make_proxy(client, echo_server.address)
+    conn = await open_conn(listen, conns)
+    assert (await conn.round_trip(b"before"))[0] == b"before"
+    await client.add_toxic("db", "reset_peer", {"timeout": 100})
+    with pytest.raises(ConnectionResetError):
+        await asyncio.wait_for(conn.reader.read(), 5)
+
+
+async def test_reset_peer_with_toxicity_zero_never_resets(
+        client: ProxyClient, server: ProxyServer, conns: list[Conn]) -> None:
+    # The server closes each connection itself after replying: a normal close must stay a
+    # FIN (Toxiproxy turns it into an RST when a reset_peer with toxicity 0 exists, #603).
+    replier = await TcpServer(reply_after_eof(1000)).start()
+    try:
+        listen = await make_proxy(client, replier.address)
+        await client.add_toxic("db", "reset_peer", {"timeout": 0}, toxicity=0.0)
+        for _ in range(10):
+            conn = await open_conn(listen, conns)
+            conn.writer.write(b"request")
+            conn.writer.write_eof()
+            reply = await asyncio.wait_for(conn.reader.read(), 5)
+            assert len(reply) == 1008
+        await asyncio.sleep(0.2)
+        assert (await client.get_proxy("db"))["toxics"][0]["toxicity"] == 0.0
+    finally:
+        await replier.close()
+
+
+async def test_half_close_passes_through(client: ProxyClient, conns: list[Conn]) -> None:
+    replier = await TcpServer(reply_after_eof(100_000)).start()
+    try:
+        listen = await make_proxy(client, replier.address)
+        for toxic in (None, "latency"):
+            if toxic:
+                await client.add_toxic("db", toxic, {"latency": 50}, stream="upstream")
+            conn = await open_conn(listen, conns)
+            conn.writer.write(b"q" * 5000)
+            conn.writer.write_eof()  # shutdown(SHUT_WR); then wait for the whole reply
+            reply = await asyncio.wait_for(conn.reader.read(), 5)
+            assert len(reply) == 100_008
+            assert int.from_bytes(reply[-8:], "big") == 5000  # the server saw all we sent
+    finally:
+        await replier.close()
+
+
+async def test_upstream_down_gives_the_client_eof(client: ProxyClient,
+                                                  conns: list[Conn]) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]  # nothing listens here once closed
+    listen = await make_proxy(client, f"127.0.0.1:{port}")
+    conn = await open_conn(listen, conns)
+    assert await asyncio.wait_for(conn.reader.read(), 5) == b""
+
+
+async def test_toxicity_is_stable_when_other_toxics_change(
+        client: ProxyClient, server: ProxyServer, echo_server: TcpServer,
+        conns: list[Conn]) -> None:
+    listen = await make_proxy(client, echo_server.address)
+    await client.add_toxic("db", "latency", {"latency": 1500}, toxicity=0.5, name="maybe")
+    opened = [await open_conn(listen, conns) for _ in range(16)]
+
+    async def delayed() -> list[bool]:
+        times = await asyncio.gather(*(conn.round_trip(b"?") for conn in opened))
+        return [elapsed >= 1.5 for _, elapsed in times]
+
+    proxy = server.registry.get("db")
+    spec = proxy.toxic("maybe")
+    assert spec is not None
+    before = await delayed()
+    assert before == [conn.applies(spec) for conn in sorted(proxy.connections,
+                                                            key=lambda c: c.number)]
+    assert 0 < sum(before) < 16  # toxicity 0.5 really splits them (fixed seed)
+    await client.add_toxic("db", "noop", {}, name="other")
+    await client.add_toxic("db", "latency", {"latency": 1}, name="third", stream="upstream")
+    await client.update_toxic("db", "other", toxicity=0.3)
+    await client.remove_toxic("db", "other")
+    assert await delayed() == before
+
+
+async def test_dial_timeout_ends_a_connection_instead_of_hanging(log: io.StringIO) -> None:
+    # A listener with a full backlog that never accepts: SYNs to it go unanswered.
+    blackhole = socket.socket()
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(0)
+    fillers = []
+    try:
+        for _ in range(4):
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(blackhole.getsockname())
+            fillers.append(filler)
+        limits = RelayLimits(connect_timeout=0.3)
+        async with ProxyServer(limits=limits, events=EventLog(log)) as server, \
+                ProxyClient(server.api_url) as client:
+            port = blackhole.getsockname()[1]
+            listen = await make_proxy(client, f"127.0.0.1:{port}")
+            first = await Conn.open(listen)
+            second = await Conn.open(listen)  # accepted although the first is still dialling
+            try:
+                results = await asyncio.wait_for(
+                    asyncio.gather(first.reader.read(), second.reader.read()), 5)
+                assert tuple(results) == (b"", b"")
+                await asyncio.sleep(0.05)
+                failures = [e for e in events(log.getvalue()) if e["event"] == "dial_failed"]
+                assert len(failures) == 2
+                assert all("timed out after 0.3s" in e["error"] for e in failures)
+            finally:
+                await first.aclose()
+                await second.aclose()
+    finally:
+        for filler in fillers:
+            filler.close()
+        blackhole.close()
+
+
+async def test_garbage_on_the_api_port_does_not_hurt(server: ProxyServer,
+                                                     client: ProxyClient) -> None:
+    assert server.address is not None
+    reader, writer = await asyncio.open_connection(server.address.host, server.address.port)
+    writer.write(b"\x00\xff garbage \r\n\r\n" * 100)
+    writer.write_eof()
+    await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert await client.version() == "2.12.0"
