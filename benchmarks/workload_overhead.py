@@ -6,8 +6,9 @@ A trivial aiohttp server runs in a child process (its own core where there is on
 process a sequential aiohttp client (one request at a time, keep-alive) first measures the
 baseline: latency and CPU per request with no scheduler at all. Then ``HttpLoad`` drives the same
 server at each rate. For each rate it prints the achieved rate, p50/p99/max latency (from the
-intended send time), late and dropped counts, and two ratios against the baseline of this run:
-p50 latency and generator CPU per request.
+intended send time), late and dropped counts, the median generator lag (actual - intended send)
+and median service time (completion - actual send), and ratios against the baseline of this
+run: p50 latency, p50 service time, and generator CPU per request.
 """
 
 from __future__ import annotations
@@ -149,7 +150,8 @@ async def bench(url: str, rates: list[float], seconds: float) -> None:
         f"{'max':>8} {'late':>5} {'drop':>5} {'maxlag':>7} {'lag50':>6} {'svc50':>6} "
         f"{'p50/base':>8} {'svc50/base':>10} {'cpu/base':>8}"
     )
-    for r in (await drive(url, rate, seconds) for rate in rates):
+    for rate in rates:
+        r = await drive(url, rate, seconds)
         print(
             f"{r.rate:>7.0f} {r.achieved:>10.1f} {r.ok:>6} {r.failed:>5} {r.p50 * 1e3:>7.3f} "
             f"{r.p99 * 1e3:>8.3f} {r.max * 1e3:>8.3f} {r.late:>5} {r.dropped:>5} "

@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from faultlab.proxy.toxics import Command
@@ -86,10 +87,14 @@ class Conn:
         return cls(reader, writer)
 
     async def round_trip(self, data: bytes) -> tuple[bytes, float]:
+        """Send ``data`` and read as much back; both at once, so no buffer can fill up."""
         start = time.monotonic()
-        self.writer.write(data)
-        await self.writer.drain()
-        got = await self.reader.readexactly(len(data))
+
+        async def send() -> None:
+            self.writer.write(data)
+            await self.writer.drain()
+
+        _, got = await asyncio.gather(send(), self.reader.readexactly(len(data)))
         return got, time.monotonic() - start
 
     async def aclose(self) -> None:
@@ -114,3 +119,11 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0)
 def r(commands: list[Command]) -> list[Command]:
     """Commands with times rounded to the nanosecond, so transcripts compare exactly."""
     return [dataclasses.replace(c, at=round(c.at, 9)) for c in commands]
+
+
+@contextlib.contextmanager
+def refusing_port() -> Iterator[int]:
+    """A port where connections are refused: bound (so no one else gets it), not listening."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield holder.getsockname()[1]

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
 import pytest
 
 from faultlab.proxy.client import ProxyApiError, ProxyClient, ProxyUnreachable
 
-from .helpers import TcpServer
+from .helpers import TcpServer, refusing_port
 
 
 async def test_every_call(client: ProxyClient, echo_server: TcpServer) -> None:
@@ -65,12 +64,10 @@ async def test_remove_toxic_is_idempotent(client: ProxyClient, echo_server: TcpS
 
 
 async def test_unreachable_server() -> None:
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        port = unused.getsockname()[1]
-    async with ProxyClient(f"http://127.0.0.1:{port}") as client:
-        with pytest.raises(ProxyUnreachable) as caught:
-            await client.list_proxies()
+    with refusing_port() as port:
+        async with ProxyClient(f"http://127.0.0.1:{port}") as client:
+            with pytest.raises(ProxyUnreachable) as caught:
+                await client.list_proxies()
     assert caught.value.status == 0
 
 

@@ -20,7 +20,7 @@ from faultlab.proxy.events import EventLog
 from faultlab.proxy.relay import RelayLimits
 from faultlab.proxy.server import ProxyServer
 
-from .helpers import Conn, TcpServer, events, eventually, reply_after_eof
+from .helpers import Conn, TcpServer, events, eventually, refusing_port, reply_after_eof
 
 
 async def make_proxy(client: ProxyClient, upstream: str, name: str = "db") -> str:
@@ -188,12 +188,10 @@ async def test_half_close_passes_through(client: ProxyClient, conns: list[Conn])
 
 async def test_upstream_down_gives_the_client_eof(client: ProxyClient,
                                                   conns: list[Conn]) -> None:
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        port = unused.getsockname()[1]  # nothing listens here once closed
-    listen = await make_proxy(client, f"127.0.0.1:{port}")
-    conn = await open_conn(listen, conns)
-    assert await asyncio.wait_for(conn.reader.read(), 5) == b""
+    with refusing_port() as port:
+        listen = await make_proxy(client, f"127.0.0.1:{port}")
+        conn = await open_conn(listen, conns)
+        assert await asyncio.wait_for(conn.reader.read(), 5) == b""
 
 
 async def test_toxicity_is_stable_when_other_toxics_change(

@@ -65,7 +65,7 @@ async def _run_pair(pair: list[Runner]) -> list[Verdict]:
 
 def run_demo(runs_dir: Path, quiet: bool = True, console: Console | None = None,
              experiments: tuple[str, ...] = EXPERIMENTS) -> int:
-    console = console or Console(highlight=False)
+    console = console or Console(highlight=False, width=None if sys.stdout.isatty() else 110)
     files = experiment_files()
     results: dict[str, dict[str, tuple[Verdict, Path]]] = {}
     console.print("[bold]faultlab demo[/]: storefront -> inventory -> data, with faultlab's "
@@ -108,39 +108,48 @@ def run_demo(runs_dir: Path, quiet: bool = True, console: Console | None = None,
     return _exit_code(results)
 
 
-def _clause_cell(verdict: Verdict) -> str:
-    lines = []
+def _figure(verdict: Verdict, phase: str, slo: str) -> str:
     for c in verdict.clauses:
-        if c.measured is None:
-            figure = "no data"
-        elif c.unit == "s":
-            figure = format_duration(c.measured)
-        else:
-            figure = f"{c.measured:.1%}"
-        if c.phase == "after":
-            figure = (f"recovered in {format_duration(c.recovery_time)}"
-                      if c.recovery_time is not None else "not recovered")
-        mark = "[green]✓[/]" if c.held else "[red]✗[/]"
-        lines.append(f"{mark} {c.phase} {c.slo}: {figure}")
-    return "\n".join(lines) or "-"
+        if c.phase == phase and c.slo == slo:
+            mark = "[green]✓[/]" if c.held else "[red]✗[/]"
+            if phase == "after":
+                text = (f"recovered in {format_duration(c.recovery_time)}"
+                        if c.recovery_time is not None else "not recovered")
+            elif c.measured is None:
+                text = "no data"
+            else:
+                text = (format_duration(c.measured) if c.unit == "s"
+                        else f"{c.measured:.1%}")
+            return f"{mark} {text}"
+    return "[dim]not judged[/]"
 
 
 def _print_table(console: Console, results: dict[str, dict[str, tuple[Verdict, Path]]]) -> None:
-    table = Table(title="faultlab demo: the same faults, two designs", show_lines=True)
+    """One row per experiment clause: the worst window each variant saw, side by side."""
+    table = Table(title="faultlab demo: the same faults, two designs", title_justify="left")
     table.add_column("experiment")
+    table.add_column("clause (worst window)")
     for variant in VARIANTS:
         table.add_column(variant)
     for name, by_variant in results.items():
-        cells = []
-        for variant in VARIANTS:
-            verdict, run_dir = by_variant[variant]
-            style = status_style(verdict.status)
-            cells.append(f"[{style}]{verdict.status.value.upper()}[/]\n"
-                         f"{_clause_cell(verdict)}\n[dim]{run_dir}[/]")
-        table.add_row(name, *cells)
+        verdicts = [by_variant[v][0] for v in VARIANTS]
+        keys: list[tuple[str, str, str]] = []
+        for c in verdicts[0].clauses + verdicts[1].clauses:
+            if (c.phase, c.slo, c.objective) not in keys:
+                keys.append((c.phase, c.slo, c.objective))
+        statuses = [f"[{status_style(v.status)}]{v.status.value.upper()}[/]" for v in verdicts]
+        table.add_row(f"[bold]{name}[/]", "", *statuses, end_section=False)
+        for phase, slo, objective in keys:
+            table.add_row("", f"{phase}: {objective}",
+                          *(_figure(v, phase, slo) for v in verdicts))
+        table.add_section()
     console.print(table)
-    console.print("Each run directory holds journal.jsonl, result.json and junit.xml. "
-                  "Re-run one by hand with: faultlab run <file> --var variant=naive")
+    console.print("Run directories (journal.jsonl, result.json, junit.xml, logs/):")
+    for name, by_variant in results.items():
+        for variant in VARIANTS:
+            console.print(f"  {name:18} {variant:9} {by_variant[variant][1]}")
+    console.print("Re-run one by hand: faultlab run "
+                  f"{experiment_files()[EXPERIMENTS[0]]} --var variant=naive")
 
 
 def _exit_code(results: dict[str, dict[str, tuple[Verdict, Path]]]) -> int:

@@ -64,7 +64,7 @@ class SloCheck:
         if self.slo.latency is not None:
             key, bound = self.slo.latency.bounds()[0]
             return f"{key} <= {format_duration(bound)}"
-        return f"success ratio >= {self.bound:.4%}".replace("0%", "%").replace(".00%", "%")
+        return f"success ratio >= {self.bound * 100:g}%"
 
     def measure(self, agg: Aggregate) -> float | None:
         if agg.planned == 0:

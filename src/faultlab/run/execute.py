@@ -66,7 +66,7 @@ def _event_loop_factory() -> None:
 def execute(loaded: LoadedExperiment, *, run_dir: Path | None, runs_dir: Path,
             seed: int | None, quiet: bool, console: Console | None = None,
             progress: Progress | None = None) -> int:
-    console = console or Console(stderr=False, highlight=False)
+    console = console or Console(highlight=False, width=None if sys.stdout.isatty() else 110)
     run_dir = run_dir or new_run_dir(runs_dir, loaded.experiment.name)
     if progress is None:
         progress = ConsoleProgress(console) if not quiet else None

@@ -8,8 +8,9 @@ coordinated omission).
 
 Scheduler invariants (``run``):
 
-- *Plan.* The planned requests are exactly the ``i >= 0`` with ``start + i / rate < stop``;
-  each one's intended time is computed from ``i`` (never accumulated), so there is no drift.
+- *Plan.* The planned requests are exactly the ``i >= 0`` with ``start + i / rate < stop``,
+  where :meth:`HttpLoad.stop_at` may lower ``stop`` during the run (``stop`` may be infinite);
+  each intended time is computed from ``i`` (never accumulated), so there is no drift.
 - *Every planned request is accounted for, once.* It is either sent
   (``recorder.on_sent(intended, actual)``, later exactly one ``recorder.on_done``) or dropped
   (``recorder.on_dropped(intended)``); ``planned == sent + dropped``. Nothing is skipped.
@@ -27,8 +28,17 @@ Scheduler invariants (``run``):
   is cancelled the in-flight requests are cancelled (they get no ``on_done``) and the session
   is closed before the cancellation propagates.
 
+A run is *saturated* (``LoadSummary.saturated``) when any request was dropped or more than 1% of
+sends were more than 10 ms late: its latency figures then say as much about the generator as
+about the system under test, and the verdict must say so.
+
 Times are readings of the injected :class:`~faultlab.clock.Clock`. Only the per-request timeout
-uses the event loop's timer, which is the clock the sockets live on anyway.
+uses the event loop's timer, which is the clock the sockets live on anyway. A wake-up is only as
+precise as the loop's timers (about 1 ms with asyncio on Linux); that lag is part of the
+measured latency, and only lag over 10 ms counts as late.
+
+Every planned request is the same request: redirects are not followed (a 3xx is the answer)
+and no cookies are kept between requests.
 """
 
 from __future__ import annotations
@@ -82,8 +92,9 @@ class LoadSummary:
 
     ``late`` counts sends more than 10 ms after their intended time and ``max_lag`` is the
     largest ``actual - intended`` of a send, in seconds. ``saturated`` means the figures are
-    partly the generator's doing (drops, or more than 1% of sends late); ``reason`` says how,
-    and is empty otherwise.
+    partly the generator's doing (drops, or more than 1% of sends late); ``reason`` gives the
+    figures (e.g. "3 of 900 planned requests were dropped because 5 requests were already in
+    flight"), for a verdict to frame, and is empty otherwise.
     """
 
     planned: int
@@ -116,48 +127,83 @@ class HttpLoad:
         self.max_in_flight = max_in_flight
         self._clock = clock
         self._recorder = recorder
+        self._stop = math.inf  # lowered by stop_at
+        self._next = math.nan  # the intended time the scheduler is waiting for
+        self._interrupt: asyncio.Timeout | None = None  # set while the scheduler plans
 
     async def run(self, start: float, stop: float) -> LoadSummary:
-        """Send the requests planned in ``[start, stop)`` (clock readings); wait for them all."""
+        """Send the requests planned in ``[start, stop)`` (clock readings); wait for them all.
+
+        ``stop`` may be ``math.inf``, the end being given later by :meth:`stop_at`.
+        """
+        try:
+            async with self._session() as session, asyncio.TaskGroup() as tg:
+                run = _Run(session, self.spec, self._clock, self._recorder)
+                try:
+                    async with asyncio.timeout(None) as interrupt:
+                        self._interrupt = interrupt
+                        await self._plan(tg, run, start, stop)
+                except TimeoutError:
+                    if not interrupt.expired():
+                        raise  # not ours
+                finally:
+                    self._interrupt = None
+            return run.summary(self.max_in_flight)
+        finally:
+            self._stop = math.inf
+            self._next = math.nan
+
+    def stop_at(self, t: float) -> None:
+        """End the plan of the current run at clock time ``t``, if that is before its ``stop``.
+
+        Requests intended before ``t`` are still planned; those in flight finish (each bounded
+        by its timeout) before ``run`` returns. A scheduler asleep until a request at or after
+        ``t`` stops at once. Called when no run is active, it applies to the next run.
+        """
+        self._stop = min(self._stop, t)
+        interrupt = self._interrupt
+        if interrupt is not None and not interrupt.expired() and not self._next < self._stop:
+            # Nothing left to plan: wake the scheduler out of its sleep (it only awaits there,
+            # never in the middle of a batch).
+            interrupt.reschedule(asyncio.get_running_loop().time())
+
+    async def _plan(self, tg: asyncio.TaskGroup, run: _Run, start: float, stop: float) -> None:
         clock, recorder, rate, cap = self._clock, self._recorder, self.rate, self.max_in_flight
-        sent = dropped = late = 0
-        max_lag = 0.0
         i = 0
-        async with self._session() as session, asyncio.TaskGroup() as tg:
-            flight = _Flight(session, self.spec, clock, recorder)
-            intended = start
-            while intended < stop:
+        intended = self._next = start
+        while intended < min(stop, self._stop):
+            now = clock.now()
+            if now < intended:
+                await clock.sleep_until(intended)
                 now = clock.now()
-                if now < intended:
-                    await clock.sleep_until(intended)
-                    now = clock.now()
+            else:
+                # Behind schedule: still let the requests in flight make progress.
+                await asyncio.sleep(0)
+            # Send everything due by now, each with its own intended time. `now` is read once
+            # per wake-up: the batch goes out together.
+            end = min(stop, self._stop)
+            while intended <= now and intended < end:
+                if run.in_flight >= cap:
+                    recorder.on_dropped(intended)
+                    run.dropped += 1
                 else:
-                    # Behind schedule: still let the requests in flight make progress.
-                    await asyncio.sleep(0)
-                # Send everything due by now, each with its own intended time. `now` is read
-                # once per wake-up: the batch goes out together.
-                while intended <= now and intended < stop:
-                    if flight.in_flight >= cap:
-                        recorder.on_dropped(intended)
-                        dropped += 1
-                    else:
-                        flight.in_flight += 1
-                        recorder.on_sent(intended, now)
-                        sent += 1
-                        lag = now - intended
-                        if lag > LATE_THRESHOLD_S:
-                            late += 1
-                        if lag > max_lag:
-                            max_lag = lag
-                        tg.create_task(flight.request(intended))
-                    i += 1
-                    intended = start + i / rate
-        return _summary(sent, dropped, max_lag, late, cap)
+                    run.in_flight += 1
+                    recorder.on_sent(intended, now)
+                    run.sent += 1
+                    lag = now - intended
+                    if lag > LATE_THRESHOLD_S:
+                        run.late += 1
+                    if lag > run.max_lag:
+                        run.max_lag = lag
+                    tg.create_task(run.request(intended))
+                i += 1
+                intended = start + i / rate
+            self._next = intended
 
     def _session(self) -> aiohttp.ClientSession:
         # One pool as large as the in-flight cap, so a sent request never queues for a
         # connection; keep-alive on. No cookies: each planned request is the same request.
-        # aiohttp's own timeouts are off; `_Flight.request` applies `spec.timeout` itself.
+        # aiohttp's own timeouts are off; `_Run.request` applies `spec.timeout` itself.
         connector = aiohttp.TCPConnector(
             limit=self.max_in_flight, limit_per_host=0, force_close=False, use_dns_cache=True
         )
@@ -171,16 +217,20 @@ class HttpLoad:
         )
 
 
-class _Flight:
-    """The state the request tasks of one ``run`` share."""
+class _Run:
+    """The state of one ``run``: what its request tasks share, and its counts."""
 
     __slots__ = (
         "body",
         "clock",
+        "dropped",
         "expect",
         "in_flight",
+        "late",
+        "max_lag",
         "method",
         "recorder",
+        "sent",
         "session",
         "timeout",
         "url",
@@ -202,6 +252,10 @@ class _Flight:
         self.timeout = spec.timeout
         self.expect = spec.expect_status
         self.in_flight = 0
+        self.sent = 0
+        self.dropped = 0
+        self.late = 0
+        self.max_lag = 0.0
 
     async def request(self, intended: float) -> None:
         try:
@@ -224,20 +278,26 @@ class _Flight:
         finally:
             self.in_flight -= 1
 
-
-def _summary(sent: int, dropped: int, max_lag: float, late: int, cap: int) -> LoadSummary:
-    planned = sent + dropped
-    reasons: list[str] = []
-    if dropped:
-        reasons.append(
-            f"{dropped} of {planned} planned requests were dropped because "
-            f"{cap} requests were already in flight"
+    def summary(self, cap: int) -> LoadSummary:
+        planned = self.sent + self.dropped
+        reasons: list[str] = []
+        if self.dropped:
+            reasons.append(
+                f"{self.dropped} of {planned} planned requests were dropped because "
+                f"{cap} requests were already in flight"
+            )
+        if self.late > SATURATION_LATE_FRACTION * self.sent:
+            reasons.append(
+                f"{self.late} of {self.sent} sends ({self.late / self.sent:.1%}) went out more "
+                f"than {LATE_THRESHOLD_S * 1e3:.0f} ms after their intended time "
+                f"(max lag {self.max_lag * 1e3:.0f} ms)"
+            )
+        return LoadSummary(
+            planned,
+            self.sent,
+            self.dropped,
+            self.max_lag,
+            self.late,
+            bool(reasons),
+            "; ".join(reasons),
         )
-    if late > SATURATION_LATE_FRACTION * sent:
-        reasons.append(
-            f"{late} of {sent} sends ({late / sent:.1%}) went out more than "
-            f"{LATE_THRESHOLD_S * 1e3:.0f} ms after their intended time "
-            f"(max lag {max_lag * 1e3:.0f} ms), so latency figures include generator lag"
-        )
-    reason = "the generator fell behind its schedule: " + "; ".join(reasons) if reasons else ""
-    return LoadSummary(planned, sent, dropped, max_lag, late, bool(reasons), reason)
