@@ -146,3 +146,27 @@ async def test_a_lease_that_cannot_reenable_is_retried(registry: Registry, clock
         squatter.close()
     await clock.advance(1.5)
     await settle(lambda: registry.get("db").enabled)
+
+
+async def test_a_bug_while_expiring_does_not_end_lease_enforcement(
+        registry: Registry, clock: ManualClock, log: io.StringIO,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy = registry.get("db")
+    await registry.update_proxy("db", parse_proxy_update({"enabled": False, "ttl": 5}))
+    real_start = proxy.start
+    calls = 0
+
+    async def start_failing_once() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("boom")
+        await real_start()
+
+    monkeypatch.setattr(proxy, "start", start_failing_once)
+    await clock.advance(6)
+    await settle(lambda: "lease_error" in log.getvalue())
+    assert not proxy.enabled
+    await clock.advance(1.5)
+    await settle(lambda: proxy.enabled)
+    assert calls == 2

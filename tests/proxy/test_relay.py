@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import io
 import os
 import socket
@@ -17,6 +18,8 @@ import pytest
 
 from faultlab.proxy.client import ProxyClient
 from faultlab.proxy.events import EventLog
+from faultlab.proxy.listener import Proxy
+from faultlab.proxy.model import Stream
 from faultlab.proxy.relay import RelayLimits
 from faultlab.proxy.server import ProxyServer
 
@@ -265,3 +268,75 @@ async def test_garbage_on_the_api_port_does_not_hurt(server: ProxyServer,
     await asyncio.wait_for(reader.read(), 5)
     writer.close()
     assert await client.version() == "2.12.0"
+
+
+async def test_a_slow_toxic_pushes_back_on_the_sender_instead_of_buffering() -> None:
+    async def discard(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(65536):
+            pass
+
+    sink = await TcpServer(discard).start()
+    limits = RelayLimits(max_buffered=64 * 1024, read_size=16 * 1024)
+    try:
+        async with ProxyServer(limits=limits, events=EventLog(io.StringIO())) as server, \
+                ProxyClient(server.api_url) as client:
+            listen = await make_proxy(client, sink.address)
+            await client.add_toxic("db", "bandwidth", {"rate": 10}, stream="upstream")
+            conn = await Conn.open(listen)
+            try:
+                total = 20 * 1024 * 1024
+                conn.writer.write(b"z" * total)
+                await asyncio.sleep(1.0)
+                # Most of it is still with the sender: TCP flow control, not proxy memory.
+                pushed = total - conn.writer.transport.get_write_buffer_size()
+                assert pushed < 12 * 1024 * 1024
+                (connection,) = server.registry.get("db").connections
+                held = connection.buffered(Stream.UPSTREAM)
+                assert 0 < held <= limits.max_buffered + limits.read_size
+            finally:
+                conn.writer.transport.abort()
+    finally:
+        await sink.close()
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning",
+                            "error::ResourceWarning")
+async def test_disabling_closes_connections_in_every_stage(
+        client: ProxyClient, echo_server: TcpServer) -> None:
+    listen = await make_proxy(client, echo_server.address)
+    host, _, port = listen.rpartition(":")
+    for _ in range(10):
+        # Some of these are still in the backlog, some accepted but not yet running, some
+        # dialling and some relaying when the proxy goes down.
+        sockets = [socket.create_connection((host, int(port))) for _ in range(10)]
+        try:
+            await asyncio.sleep(0)
+            await client.set_enabled("db", False)
+            for sock in sockets:
+                sock.settimeout(5)
+                with contextlib.suppress(ConnectionResetError):  # an RST is a close too
+                    assert sock.recv(1) == b""
+        finally:
+            for sock in sockets:
+                sock.close()
+        await client.set_enabled("db", True)
+    gc.collect()
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning",
+                            "error::ResourceWarning")
+async def test_a_connection_stopped_before_its_task_ran_is_still_closed() -> None:
+    proxy = Proxy("p", "127.0.0.1:0", "127.0.0.1:9", seed=1, limits=RelayLimits(),
+                  events=EventLog(io.StringIO()))
+    await proxy.start()
+    host, _, port = proxy.listen.rpartition(":")
+    client = socket.create_connection((host, int(port)))  # the kernel completes the handshake
+    try:
+        proxy._accept_ready()  # accept now, without yielding to the loop ...
+        assert len(proxy.connections) == 1
+        await proxy.stop()  # ... so its task is cancelled before its first step
+        client.settimeout(5)
+        assert client.recv(1) == b""
+    finally:
+        client.close()
+        await proxy.stop()

@@ -139,3 +139,15 @@ def test_abort_fires_only_after_the_first_fault_and_over_its_window() -> None:
     signal = f.add(second(5, ok=0, failed=10))
     assert signal is not None
     assert "below" in signal.reason  # type: ignore[attr-defined]
+
+
+def test_forced_completion_stops_at_the_last_second_with_requests() -> None:
+    from faultlab.workload.stats import Outcome, StatsRecorder
+
+    rec = StatsRecorder(origin=100.0)
+    rec.on_sent(100.2, 100.2)
+    rec.on_done(100.2, Outcome.OK, 0.01)
+    rec.on_sent(102.5, 102.5)  # still in flight at the end
+    closed = rec.complete_until(5000.0, force=True)
+    assert [s.index for s in closed] == [0, 1, 2]
+    assert closed[2].in_flight == 1

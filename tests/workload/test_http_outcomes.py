@@ -47,6 +47,7 @@ def test_spec_defaults() -> None:
     [
         {"url": "127.0.0.1:8080/x"},
         {"url": "ftp://example.com/"},
+        {"url": "http://[::1/"},
         {"url": "http://h/", "timeout": 0},
         {"url": "http://h/", "timeout": math.inf},
         {"url": "http://h/", "method": ""},

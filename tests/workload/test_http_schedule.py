@@ -284,7 +284,7 @@ async def test_requests_beyond_max_in_flight_are_dropped_and_counted(server: Ser
     assert agg.ok == summary.sent
     assert agg.success_ratio < 0.25
     assert summary.saturated
-    assert summary.reason == (
+    assert summary.reason.startswith(  # a loaded machine may add a note about late sends
         f"{summary.dropped} of 100 planned requests were dropped because 5 requests were "
         "already in flight"
     )

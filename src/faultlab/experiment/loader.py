@@ -283,7 +283,7 @@ def _describe(err: Any, loc: Path, data: Any, labels: tuple[str, ...]
     if kind == "literal_error" and loc == ("version",):
         return (f"unsupported file format version {_shown(value)}",
                 "this faultlab reads version: 1 files", False)
-    if kind == "literal_error":
+    if kind in ("literal_error", "enum"):
         choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
         same = [c for c in choices if c.lower() == str(value).lower()]
         hint = f"write '{same[0]}'" if same else (suggest(str(value), choices)

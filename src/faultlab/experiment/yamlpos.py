@@ -22,6 +22,7 @@ import yaml
 Path = tuple[str | int, ...]
 
 _VAR = re.compile(r"\$\{([^}]*)\}")
+_UNCLOSED = re.compile(r"\$\{[\w.:-]*")
 _BOOL_OR_NULL = {"null", "~", "true", "false", "yes", "no", "on", "off"}
 _CORE_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null")}
 _COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
@@ -135,6 +136,12 @@ class Converter:
     def _scalar(self, node: yaml.ScalarNode, path: Path, substitute: bool) -> Any:
         text: str = node.value
         if substitute and "${" in text:
+            unclosed = _VAR.sub(lambda m: " " * len(m.group(0)), text).find("${")
+            if unclosed >= 0:
+                start = _UNCLOSED.match(text, unclosed)
+                assert start is not None
+                raise YamlProblem(path, *_within(node, start.group(0)),
+                                  f"'{start.group(0)}' is never closed", "write ${name}")
             whole = _VAR.fullmatch(text)
             if whole and node.style is None:
                 value = self._lookup(whole, node, path)
@@ -158,6 +165,10 @@ class Converter:
 
     def _lookup(self, match: re.Match[str], node: yaml.Node, path: Path) -> object:
         name = match.group(1).strip()
+        if name in ("", "env:"):
+            raise YamlProblem(path, *_within(node, match.group(0)),
+                              f"'{match.group(0)}' names no variable",
+                              "write ${name} or ${env:NAME}")
         if name.startswith("env:"):
             env = name[4:]
             if env not in os.environ:

@@ -4,9 +4,11 @@ The server runs as its own process (:func:`spawn_proxy_server`, or
 ``python -m faultlab.proxy serve``) so that its faults keep their leases if the runner dies;
 faults and the runner drive it with :class:`ProxyClient`.
 
-Layers, from the inside out: ``toxics`` (sans-IO toxic core), ``chain`` (a direction's toxics
-and the toxicity draw), ``relay`` (one connection's sockets), ``listener`` (one proxy),
-``registry`` (all proxies and their leases), ``server`` (the HTTP API and the process).
+Layers, from the inside out: ``toxics`` (the sans-IO toxic core), ``chain`` (a direction's
+toxics and the toxicity draw), ``relay`` (one connection's sockets), ``listener`` (one
+proxy), ``registry`` (all proxies and their leases), ``schema`` (JSON in and out), ``api``
+(the HTTP routes), ``server`` (the server and its process), ``client`` and ``process`` (what
+the rest of faultlab uses).
 
 Names are imported lazily so that ``import faultlab.proxy`` (and the CLI) stays cheap.
 """

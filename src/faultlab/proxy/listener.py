@@ -16,6 +16,7 @@ __all__ = ["Proxy"]
 
 STOP_TIMEOUT = 5.0  # connection tasks only close sockets when cancelled; this is a safety net
 ACCEPT_BACKOFF = 0.1  # after an accept error such as EMFILE, instead of spinning
+ACCEPT_BATCH = 64  # clients accepted per wake-up, so a flood cannot starve the loop
 
 
 class Proxy:
@@ -40,7 +41,7 @@ class Proxy:
         self._limits = limits
         self._events = events
         self._listener: socket.socket | None = None
-        self._accept_task: asyncio.Task[None] | None = None
+        self._backoff: asyncio.TimerHandle | None = None  # accepting paused after an error
         self._connections: dict[Connection, asyncio.Task[ConnectionOutcome]] = {}
         self._next_number = 1
 
@@ -102,17 +103,18 @@ class Proxy:
         sock = await bind_listener(HostPort.parse(self.listen))
         self.listen = str(HostPort.from_sockname(sock.getsockname()))
         self._listener = sock
-        self._accept_task = asyncio.create_task(self._accept_loop(sock),
-                                                name=f"proxy {self.name} accept")
+        # A reader callback rather than an accept task: an accepted socket can never be
+        # lost in a future whose task is cancelled, and there is no future per client.
+        asyncio.get_running_loop().add_reader(sock, self._accept_ready)
 
     async def stop(self) -> None:
         """Close the listener and every connection (the "down" fault). Idempotent."""
-        task, sock = self._accept_task, self._listener
-        self._accept_task = self._listener = None
-        if task is not None:
-            task.cancel()
-            await asyncio.wait([task])
+        sock, self._listener = self._listener, None
+        if self._backoff is not None:
+            self._backoff.cancel()
+            self._backoff = None
         if sock is not None:
+            asyncio.get_running_loop().remove_reader(sock)
             sock.close()
         tasks = list(self._connections.values())
         for conn_task in tasks:
@@ -122,29 +124,48 @@ class Proxy:
             if pending:
                 self._events.emit("connections_stuck", proxy=self.name, count=len(pending))
 
-    async def _accept_loop(self, listener: socket.socket) -> None:
+    def _accept_ready(self) -> None:
+        """Accept every pending client (up to a batch) and start its connection task.
+
+        The upstream is dialled in the connection's own task, never here, so a slow
+        upstream cannot hold up other clients.
+        """
+        listener = self._listener
+        if listener is None:
+            return
         loop = asyncio.get_running_loop()
-        while True:
+        for _ in range(ACCEPT_BATCH):
             try:
-                client, _ = await loop.sock_accept(listener)
+                client, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
             except OSError as exc:
+                # EMFILE and friends: stop watching for a moment instead of spinning.
                 self._events.emit("accept_failed", proxy=self.name, error=str(exc))
-                await asyncio.sleep(ACCEPT_BACKOFF)
-                continue
+                loop.remove_reader(listener)
+                self._backoff = loop.call_later(ACCEPT_BACKOFF, self._resume_accepting)
+                return
             client.setblocking(False)
             number = self._next_number
             self._next_number += 1
             conn = Connection(number=number, client=client, upstream=self._upstream_address,
                               seed=ConnectionSeed(self._seed, self.name, number),
                               toxics=self.toxics, limits=self._limits, now=loop.time())
-            task = asyncio.create_task(conn.run(), name=f"proxy {self.name} #{number}")
+            task = loop.create_task(conn.run(), name=f"proxy {self.name} #{number}")
             self._connections[conn] = task
             task.add_done_callback(functools.partial(self._connection_done, conn))
+
+    def _resume_accepting(self) -> None:
+        self._backoff = None
+        if self._listener is not None:
+            asyncio.get_running_loop().add_reader(self._listener, self._accept_ready)
 
     def _connection_done(self, conn: Connection,
                          task: asyncio.Task[ConnectionOutcome]) -> None:
         self._connections.pop(conn, None)
         if task.cancelled():
+            # A task cancelled before its first step never ran its cleanup.
+            conn.close_sockets()
             return
         if (exc := task.exception()) is not None:
             self._events.emit("internal_error", proxy=self.name, connection=conn.number,

@@ -232,8 +232,14 @@ class Registry:
             self._leases_changed.clear()
             due = self._next_lease()
             if due is not None and due <= self.clock.now():
-                async with self._lock:
-                    await self._expire(self.clock.now())
+                try:
+                    async with self._lock:
+                        await self._expire(self.clock.now())
+                except Exception as exc:
+                    # A bug must not end lease enforcement for the rest of the run: log it,
+                    # pause (so a persistent failure cannot spin), and keep going.
+                    self.events.emit("lease_error", error=repr(exc))
+                    await self.clock.sleep_until(self.clock.now() + LEASE_RETRY)
                 continue
             waiters: set[asyncio.Future[Any]] = {
                 asyncio.ensure_future(self._leases_changed.wait())}

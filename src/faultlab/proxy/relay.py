@@ -47,6 +47,8 @@ from faultlab.proxy.toxics import Close, Command, Deliver, Reset
 
 __all__ = ["CloseReason", "Connection", "ConnectionOutcome", "RelayLimits"]
 
+INITIAL_READ_SIZE = 16 * 1024
+
 
 class CloseReason(enum.Enum):
     COMPLETED = "completed"  # both directions closed cleanly
@@ -62,7 +64,7 @@ class CloseReason(enum.Enum):
 class RelayLimits:
     """Sizes and timeouts of the data path."""
 
-    read_size: int = 256 * 1024
+    read_size: int = 256 * 1024  # the most one read takes; buffers start at 16 KiB
     max_buffered: int = 4 * 1024 * 1024  # per direction; Toxiproxy holds up to ~32 MiB (#232)
     connect_timeout: float = 5.0  # seconds for resolving and connecting to the upstream
 
@@ -118,7 +120,7 @@ class _Pipe:
         # Also on an empty list: a chain change may have moved the deadline.
         self._wake.set()
 
-    def _buffered(self) -> int:
+    def buffered(self) -> int:
         return self._queued_bytes + self.chain.held_bytes()
 
     async def _send(self, data: bytes | memoryview) -> bool:
@@ -132,7 +134,8 @@ class _Pipe:
 
     async def read_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        buffer = bytearray(self.limits.read_size)
+        # Start small so that idle connections stay cheap; grow while reads fill the buffer.
+        buffer = bytearray(min(INITIAL_READ_SIZE, self.limits.read_size))
         view = memoryview(buffer)
         while True:
             try:
@@ -150,9 +153,12 @@ class _Pipe:
                 async with self._send_lock:
                     if not await self._send(view[:size]):
                         return
-                continue
-            self.apply(self.chain.feed(bytes(view[:size]), now))
-            while self._buffered() > self.limits.max_buffered:
+            else:
+                self.apply(self.chain.feed(bytes(view[:size]), now))
+            if size == len(buffer) < self.limits.read_size:
+                buffer = bytearray(min(4 * size, self.limits.read_size))
+                view = memoryview(buffer)
+            while self.buffered() > self.limits.max_buffered:
                 self._space.clear()
                 await self._space.wait()
 
@@ -179,7 +185,7 @@ class _Pipe:
                             return
                         self.closed = True
                         self.conn.pipe_closed()
-                if self._buffered() <= self.limits.max_buffered // 2:
+                if self.buffered() <= self.limits.max_buffered // 2:
                     self._space.set()
                 continue
             # Nothing to send: sleep until the next toxic deadline or until woken. The event
@@ -223,6 +229,11 @@ class Connection:
 
     def remove_toxic(self, spec: ToxicSpec, now: float) -> None:
         self._apply(spec.stream, self._chains[spec.stream].remove(spec.name, now))
+
+    def buffered(self, stream: Stream) -> int:
+        """Bytes of ``stream`` read from its source and not yet sent on (queued or held)."""
+        pipe = self._pipes.get(stream)
+        return pipe.buffered() if pipe is not None else 0
 
     def applies(self, spec: ToxicSpec) -> bool:
         """Whether ``spec`` applies to this connection (its once-per-connection draw)."""
@@ -302,12 +313,16 @@ class Connection:
                 # the file descriptors until then).
                 await asyncio.wait(self._tasks)
         finally:
-            reason = self._outcome[0] if self._outcome else CloseReason.STOPPED
-            abortive = reason not in (CloseReason.COMPLETED, CloseReason.STOPPED,
-                                      CloseReason.DIAL_FAILED)
-            for sock in (self._client, self._upstream):
-                if sock is not None:
-                    _close(sock, reset=abortive)
+            self.close_sockets()
+
+    def close_sockets(self) -> None:
+        """Close both sockets (again: idempotent); with an RST after an error or a reset."""
+        reason = self._outcome[0] if self._outcome else CloseReason.STOPPED
+        abortive = reason not in (CloseReason.COMPLETED, CloseReason.STOPPED,
+                                  CloseReason.DIAL_FAILED)
+        for sock in (self._client, self._upstream):
+            if sock is not None:
+                _close(sock, reset=abortive)
 
     def outcome(self) -> ConnectionOutcome:
         reason, detail = self._outcome or (CloseReason.STOPPED, "")

@@ -137,7 +137,10 @@ def _bool(value: object, field: str) -> bool | None:
 def _number(value: object, field: str, low: float, high: float, *, low_open: bool) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _bad(f"{field} must be a number, got {value!r:.40}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float: out of range, not a server error
+        number = math.inf
     if math.isnan(number) or number > high or number < low or (low_open and number == low):
         bound = f"above {low:g}" if low_open else f"at least {low:g}"
         raise _bad(f"{field} must be {bound} and at most {high:g}, got {value!r:.40}")

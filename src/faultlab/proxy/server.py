@@ -1,23 +1,16 @@
-"""The control API and the server process around it.
+"""The proxy server: the registry and its HTTP API in one event loop, and the process.
 
-The API speaks Toxiproxy's dialect (routes, JSON shapes, status codes, error bodies,
-the ``Mozilla/`` user-agent refusal) so that existing Toxiproxy clients work unchanged.
-faultlab's additions are fields those clients ignore: ``ttl`` in requests (a lease) and
-``ttl_remaining`` in responses. Deliberate differences from Toxiproxy, all on inputs it
-mishandles: attribute values are range-checked (400 instead of a crash), a malformed
-address is a 400, ``stream`` is stored in lower case, a proxy with no ``listen`` binds
-127.0.0.1 rather than every interface, and ``/reset`` resets every proxy it can before
-reporting the ones it could not.
+:class:`ProxyServer` is what tests start in their own loop; :func:`serve` adds what the
+process needs (signals, the ``--config`` file, the ready file) and :func:`run` gives it a
+loop of its own, on uvloop when it is installed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import secrets
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,177 +18,16 @@ from aiohttp import web
 
 from faultlab.clock import Clock
 from faultlab.proxy.addresses import HostPort
+from faultlab.proxy.api import build_app
 from faultlab.proxy.events import EventLog
 from faultlab.proxy.model import ApiError
 from faultlab.proxy.registry import Registry
 from faultlab.proxy.relay import RelayLimits
-from faultlab.proxy.schema import (
-    ProxyCreate,
-    ToxicCreate,
-    parse_config,
-    parse_json,
-    parse_proxy_create,
-    parse_proxy_update,
-    parse_toxic_create,
-    parse_toxic_update,
-)
+from faultlab.proxy.schema import ProxyCreate, ToxicCreate, parse_config, parse_json
 
-__all__ = ["TOXIPROXY_VERSION", "ProxyServer", "ServeOptions", "build_app", "run", "serve"]
+__all__ = ["DEFAULT_API", "ProxyServer", "ServeOptions", "run", "serve"]
 
-TOXIPROXY_VERSION = "2.12.0"  # the Toxiproxy API this server implements
 DEFAULT_API = HostPort("127.0.0.1", 8474)
-HANDLER_TIMEOUT = 25.0  # as Toxiproxy; no handler should come close
-REGISTRY = web.AppKey("registry", Registry)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _json(data: object, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=json.dumps(data).encode(),
-                        content_type="application/json")
-
-
-def _error(status: int, message: str) -> web.Response:
-    """Toxiproxy's error body, written like Go's http.Error (text/plain, nosniff)."""
-    body = json.dumps({"error": message, "status": status}, separators=(",", ":")) + "\n"
-    response = web.Response(status=status, text=body, content_type="text/plain")
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-@web.middleware
-async def _toxiproxy_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response: web.StreamResponse
-    if request.headers.get("User-Agent", "").startswith("Mozilla/"):
-        # A browser page must not drive the proxy (CSRF, DNS rebinding), as in Toxiproxy.
-        response = web.Response(status=403, text="User agent not allowed\n",
-                                content_type="text/plain")
-    else:
-        try:
-            async with asyncio.timeout(HANDLER_TIMEOUT):
-                response = await handler(request)
-        except ApiError as exc:
-            response = _error(exc.status, exc.message)
-        except web.HTTPMethodNotAllowed:
-            response = web.Response(status=405)
-        except web.HTTPNotFound:
-            response = web.Response(status=404, text="404 page not found\n",
-                                    content_type="text/plain")
-        except web.HTTPException as exc:  # e.g. 413 for an oversized body
-            response = _error(exc.status, exc.reason)
-        except TimeoutError:
-            response = _error(503, f"request took longer than {HANDLER_TIMEOUT:g}s")
-        except Exception as exc:  # a bug: report it, keep serving
-            request.app[REGISTRY].events.emit("api_error", method=request.method,
-                                              path=request.path, error=repr(exc))
-            response = _error(500, f"internal error: {exc!r}")
-    response.headers["X-Toxiproxy-Request-Id"] = secrets.token_hex(8)
-    return response
-
-
-async def _body(request: web.Request) -> object:
-    return parse_json(await request.read())
-
-
-def _registry(request: web.Request) -> Registry:
-    return request.app[REGISTRY]
-
-
-async def _version(request: web.Request) -> web.Response:
-    return web.Response(body=f'{{"version": "{TOXIPROXY_VERSION}"}}\n'.encode(),
-                        headers={"Content-Type": "application/json;charset=utf-8"})
-
-
-async def _list_proxies(request: web.Request) -> web.Response:
-    registry = _registry(request)
-    return _json({name: registry.proxy_json(proxy) for name, proxy in registry.proxies.items()})
-
-
-async def _create_proxy(request: web.Request) -> web.Response:
-    registry = _registry(request)
-    proxy = await registry.create_proxy(parse_proxy_create(await _body(request)))
-    return _json(registry.proxy_json(proxy), status=201)
-
-
-async def _get_proxy(request: web.Request) -> web.Response:
-    registry = _registry(request)
-    return _json(registry.proxy_json(registry.get(request.match_info["proxy"])))
-
-
-async def _update_proxy(request: web.Request) -> web.Response:
-    registry = _registry(request)
-    update = parse_proxy_update(await _body(request))
-    proxy = await registry.update_proxy(request.match_info["proxy"], update)
-    return _json(registry.proxy_json(proxy))
-
-
-async def _delete_proxy(request: web.Request) -> web.Response:
-    await _registry(request).delete_proxy(request.match_info["proxy"])
-    return web.Response(status=204)
-
-
-async def _list_toxics(request: web.Request) -> web.Response:
-    registry = _registry(request)
-    proxy = registry.get(request.match_info["proxy"])
-    return _json([registry.toxic_json(proxy, spec) for spec in proxy.ordered_toxics()])
-
-
-async def _create_toxic(request: web.Request) -> web.Response:
-    registry = _registry(request)
-    proxy_name = request.match_info["proxy"]
-    registry.get(proxy_name)  # 404 for a missing proxy before 400 for a bad body
-    spec = await registry.add_toxic(proxy_name, parse_toxic_create(await _body(request)))
-    return _json(registry.toxic_json(registry.get(proxy_name), spec))
-
-
-async def _get_toxic(request: web.Request) -> web.Response:
-    registry = _registry(request)
-    proxy = registry.get(request.match_info["proxy"])
-    spec = proxy.toxic(request.match_info["toxic"])
-    if spec is None:
-        raise ApiError(404, "toxic not found")
-    return _json(registry.toxic_json(proxy, spec))
-
-
-async def _update_toxic(request: web.Request) -> web.Response:
-    registry = _registry(request)
-    proxy_name, toxic_name = request.match_info["proxy"], request.match_info["toxic"]
-    update = parse_toxic_update(await _body(request))
-    spec = await registry.update_toxic(proxy_name, toxic_name, update)
-    return _json(registry.toxic_json(registry.get(proxy_name), spec))
-
-
-async def _delete_toxic(request: web.Request) -> web.Response:
-    registry = _registry(request)
-    await registry.remove_toxic(request.match_info["proxy"], request.match_info["toxic"])
-    return web.Response(status=204)
-
-
-async def _reset(request: web.Request) -> web.Response:
-    await _registry(request).reset()
-    return web.Response(status=204)
-
-
-def build_app(registry: Registry) -> web.Application:
-    app = web.Application(middlewares=[_toxiproxy_middleware])
-    app[REGISTRY] = registry
-    proxy, toxic = "/proxies/{proxy}", "/proxies/{proxy}/toxics/{toxic}"
-    app.router.add_routes([
-        web.get("/version", _version),
-        web.get("/proxies", _list_proxies),
-        web.post("/proxies", _create_proxy),
-        web.get(proxy, _get_proxy),
-        web.post(proxy, _update_proxy),  # deprecated in Toxiproxy, still used by clients
-        web.patch(proxy, _update_proxy),
-        web.delete(proxy, _delete_proxy),
-        web.get(f"{proxy}/toxics", _list_toxics),
-        web.post(f"{proxy}/toxics", _create_toxic),
-        web.get(toxic, _get_toxic),
-        web.post(toxic, _update_toxic),
-        web.patch(toxic, _update_toxic),
-        web.delete(toxic, _delete_toxic),
-        web.post("/reset", _reset),
-    ])
-    return app
 
 
 class ProxyServer:

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import aiohttp
 from aiohttp.http_exceptions import HttpProcessingError
@@ -58,8 +58,9 @@ __all__ = ["HttpLoad", "HttpRequestSpec", "LoadSummary"]
 
 SATURATION_LATE_FRACTION = 0.01  # more late sends than this fraction: the generator fell behind
 
-# Errors that mean "the request failed", as seen by a user. Anything else is a bug and
-# propagates (and, through the task group, ends the run).
+# Errors that mean "the request failed", as seen by a user. HttpProcessingError is not a
+# ClientError but escapes body reads with aiohttp's pure-Python parser (a malformed chunk).
+# Anything else is a bug and propagates (and, through the task group, ends the run).
 _REQUEST_ERRORS = (aiohttp.ClientError, OSError, HttpProcessingError)
 
 
@@ -72,10 +73,13 @@ class HttpRequestSpec:
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes | None = None
     timeout: float = 5.0
-    expect_status: frozenset[int] = field(default=frozenset(range(200, 400)))
+    expect_status: frozenset[int] = frozenset(range(200, 400))
 
     def __post_init__(self) -> None:
-        url = URL(self.url)
+        try:
+            url = URL(self.url)
+        except ValueError:
+            url = URL()
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError(f"request url must be an absolute http(s) URL, got {self.url!r}")
         if not (self.timeout > 0 and math.isfinite(self.timeout)):

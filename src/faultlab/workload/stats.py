@@ -181,10 +181,13 @@ class StatsRecorder:
         """Close every second that has ended by ``now`` and has nothing in flight.
 
         Seconds close in order: one with requests still in flight holds back the later ones.
-        With ``force`` (end of run), every second up to ``now`` closes regardless.
+        With ``force`` (end of run), every second up to ``now`` that saw a request closes
+        regardless of what is in flight; empty seconds after the last request are not made up.
         """
         closed: list[SecondStats] = []
         last = math.floor(now - self.origin) - 1  # the last second whose window has passed
+        if force:
+            last = max(self._open, default=-1)
         while self._next_complete <= last:
             b = self._open.get(self._next_complete) or SecondStats(self._next_complete)
             if b.in_flight > 0 and not force:

@@ -1,0 +1,57 @@
+"""The command line: exit codes, one-line errors, schema."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from faultlab.demo.suite import experiment_files
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "faultlab", *args], capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+def test_schema_is_json_schema_with_the_top_level_keys() -> None:
+    result = cli("schema")
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    assert {"name", "targets", "faults", "slos", "hypothesis", "workload"} <= set(
+        schema["properties"])
+
+
+def test_validate_ok_and_errors() -> None:
+    ok = cli("validate", str(experiment_files()["slow-data"]))
+    assert ok.returncode == 0
+    assert "ok" in ok.stdout
+
+
+def test_run_missing_file_is_invalid_input(tmp_path: Path) -> None:
+    result = cli("run", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"{tmp_path / 'nope.yaml'}:1:1:")
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_var_is_invalid_input() -> None:
+    result = cli("validate", str(experiment_files()["slow-data"]), "--var", "novalue")
+    assert result.returncode == 2
+    assert "NAME=VALUE" in result.stderr
+
+
+def test_recover_on_a_directory_without_journal(tmp_path: Path) -> None:
+    result = cli("recover", str(tmp_path))
+    assert result.returncode == 2
+    assert "journal.jsonl" in result.stderr
+
+
+def test_help_lists_every_command() -> None:
+    result = cli("--help")
+    assert result.returncode == 0
+    for command in ("run", "validate", "schema", "recover", "demo", "proxy"):
+        assert command in result.stdout
