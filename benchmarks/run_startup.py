@@ -60,7 +60,8 @@ def main() -> None:
     print(f"runs: {args.runs} each (medians)")
     print(f"python -c pass        {b * 1000:8.1f} ms   1.00x")
     print(f"faultlab validate     {v * 1000:8.1f} ms   {v / b:5.2f}x")
-    print(f"faultlab run trivial  {r * 1000:8.1f} ms   {r / b:5.2f}x   (min {min(run) * 1000:.1f} ms)")
+    print(f"faultlab run trivial  {r * 1000:8.1f} ms   {r / b:5.2f}x   "
+          f"(min {min(run) * 1000:.1f} ms)")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from faultlab import procutil
-from faultlab.proxy.client import ProxyClient, ProxyUnreachable
+from faultlab.proxy.client import ProxyClient, ProxyInfo, ProxyUnreachable
 
 from .conftest import faultlab, free_port, journal, run_faultlab, started_pids, wait_for
 
@@ -49,11 +49,11 @@ def write_experiment(tmp_path: Path, duration: str) -> Path:
 
 
 def all_injected(run_dir: Path) -> bool:
-    return sum(e["event"] == "fault_injected" for e in journal(run_dir)) == 3
+    return sum(1 for e in journal(run_dir) if e["event"] == "fault_injected") == 3
 
 
-def proxy_state(api: str) -> dict[str, dict[str, object]]:
-    async def get() -> dict[str, dict[str, object]]:
+def proxy_state(api: str) -> dict[str, ProxyInfo]:
+    async def get() -> dict[str, ProxyInfo]:
         client = ProxyClient(api)
         try:
             return await client.list_proxies()
