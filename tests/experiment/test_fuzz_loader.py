@@ -47,9 +47,9 @@ TOKENS = (
 )
 
 
-def check_outcome(text: str) -> None:
+def check_outcome(text: str, overrides: dict[str, str] | None = None) -> None:
     try:
-        loaded = load_experiment_text(text, SOURCE)
+        loaded = load_experiment_text(text, SOURCE, overrides)
     except ExperimentError as e:
         check_problems(e, text)
     else:
@@ -148,6 +148,15 @@ def mutated_demo(draw: st.DrawFn) -> str:
 @given(mutated_demo())
 def test_mutated_demos(text: str) -> None:
     check_outcome(text)
+
+
+@FUZZ
+@given(st.sampled_from(DEMOS),
+       st.dictionaries(st.sampled_from(["variant", "data_port", "python", "storefront_port",
+                                        "other"]),
+                       st.one_of(st.sampled_from(TOKENS), st.text(max_size=10)), max_size=3))
+def test_random_var_overrides(text: str, overrides: dict[str, str]) -> None:
+    check_outcome(text, overrides)
 
 
 def test_the_mutation_strategy_reaches_both_outcomes() -> None:

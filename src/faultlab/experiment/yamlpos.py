@@ -179,8 +179,8 @@ class Converter:
             return os.environ[env]
         if name not in self.variables:
             known = sorted(self.variables)
-            hint = suggest(name, known) or (f"defined vars: {', '.join(known)}" if known
-                                            else "define it under vars: or pass --var NAME=VALUE")
+            hint = suggest(name, known) or (
+                f"define it under vars: or pass --var {name}=...; defined: {', '.join(known)}")
             if name in self.later:
                 hint = f"a var can use only the vars above it; move {name} up"
             raise YamlProblem(path, *_within(node, match.group(0)),
