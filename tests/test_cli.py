@@ -55,3 +55,12 @@ def test_help_lists_every_command() -> None:
     assert result.returncode == 0
     for command in ("run", "validate", "schema", "recover", "demo", "proxy"):
         assert command in result.stdout
+
+
+def test_run_refuses_a_run_directory_that_holds_a_run(tmp_path: Path) -> None:
+    (tmp_path / "journal.jsonl").write_text("")
+    exp = tmp_path / "e.yaml"
+    exp.write_text("name: e\n")
+    result = cli("run", str(exp), "--run-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "already holds a run" in result.stderr

@@ -88,6 +88,9 @@ def run(
 ) -> None:
     """Run an experiment: start the system, drive load, inject faults, judge, revert."""
     loaded = _load(file, var)
+    if run_dir is not None and (run_dir / "journal.jsonl").exists():
+        raise _error(f"{run_dir}: already holds a run (hint: give a new --run-dir, or use "
+                     "--runs-dir to get a fresh one)")
     from faultlab.run.execute import execute
 
     code = execute(loaded, run_dir=run_dir, runs_dir=runs_dir, seed=seed, quiet=quiet)

@@ -1,0 +1,207 @@
+"""The JSON Lines history file: the only place history lines become :class:`Op` objects.
+
+One operation per line, paired (invocation and completion together), written when the
+operation completes; see :mod:`faultlab.history` for the field reference. The reader never
+raises anything but :class:`HistoryError`, whose problems are one line each with
+file:line:column and a hint.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from faultlab.history.errors import HistoryError, HistoryProblem, suggest
+from faultlab.history.model import History, Op, Outcome, Value
+
+__all__ = ["FIELDS", "dump_op", "parse_jsonl", "read_jsonl", "to_json_value", "write_jsonl"]
+
+FIELDS = ("index", "process", "f", "key", "value", "invoke_ns", "complete_ns", "outcome",
+          "error")
+_REQUIRED = ("process", "f", "invoke_ns", "outcome")
+_MAX_PROBLEMS = 20
+
+
+class _Bad(Exception):
+    def __init__(self, field: str | None, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.field, self.message, self.hint = field, message, hint
+
+
+def read_jsonl(path: str | Path) -> History:
+    """Read a history file; raises :class:`HistoryError` for unreadable or invalid input."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise HistoryError([HistoryProblem(name, 1, 1, f"cannot read the history: {reason}",
+                                           "give the path of a JSON Lines history file")]
+                           ) from None
+    return parse_jsonl(text, name)
+
+
+def parse_jsonl(text: str, file: str = "<history>") -> History:
+    """Parse JSON Lines history text (``file`` only names the source in problems)."""
+    ops: list[Op] = []
+    problems: list[HistoryProblem] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            ops.append(_parse_line(line, len(ops)))
+        except _Bad as bad:
+            problems.append(HistoryProblem(file, number, _column(line, bad.field), bad.message,
+                                           bad.hint))
+            if len(problems) >= _MAX_PROBLEMS:
+                break
+    if problems:
+        raise HistoryError(problems)
+    return History(tuple(ops))
+
+
+def _column(line: str, field: str | None) -> int:
+    if field is None:
+        return 1
+    found = re.search(r'"' + re.escape(field) + r'"\s*:', line)
+    return found.start() + 1 if found else 1
+
+
+def _parse_line(line: str, position: int) -> Op:
+    try:
+        data = json.loads(line, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise _Bad(None, f"not JSON: {exc.msg} at column {exc.colno}",
+                   "each line must be one JSON object describing one operation") from None
+    except RecursionError:
+        raise _Bad(None, "JSON nested too deeply", "values are nested at most a few hundred "
+                   "levels") from None
+    if not isinstance(data, dict):
+        raise _Bad(None, f"expected a JSON object, found {_kind(data)}",
+                   'write {"process": 0, "f": "read", ...} on each line')
+    for field in data:
+        if field not in FIELDS:
+            raise _Bad(field, f"unknown field {field!r}", suggest(field, FIELDS))
+    for field in _REQUIRED:
+        if field not in data:
+            raise _Bad(None, f"missing field {field!r}", "each operation needs "
+                       + ", ".join(_REQUIRED))
+    outcome = _outcome(data["outcome"])
+    invoke = _time(data, "invoke_ns")
+    complete = _time(data, "complete_ns") if data.get("complete_ns") is not None else None
+    if complete is None and outcome is not Outcome.INFO:
+        raise _Bad("outcome", f"an '{outcome.value}' operation needs complete_ns",
+                   "only an 'info' operation may lack a completion time")
+    if complete is not None and complete < invoke:
+        raise _Bad("complete_ns", f"complete_ns {complete} is before invoke_ns {invoke}",
+                   "times are nanoseconds from one monotonic clock")
+    f = data["f"]
+    if not isinstance(f, str) or not f:
+        raise _Bad("f", f"f must be a non-empty string, found {_kind(f)}", 'e.g. "read"')
+    index = data.get("index", position)
+    if not _is_int(index) or index < 0:
+        raise _Bad("index", f"index must be a non-negative integer, found {_kind(index)}")
+    process = data["process"]
+    if not (_is_int(process) or (isinstance(process, str) and process)):
+        raise _Bad("process", f"process must be an integer or a name, found {_kind(process)}",
+                   'clients are numbered; fault injectors are named, e.g. "nemesis"')
+    key = data.get("key")
+    if key is not None and not (_is_int(key) or isinstance(key, str)):
+        raise _Bad("key", f"key must be a string or an integer, found {_kind(key)}")
+    error = data.get("error")
+    if error is not None and not isinstance(error, str):
+        raise _Bad("error", f"error must be a string, found {_kind(error)}")
+    try:
+        value = from_json_value(data.get("value"))
+    except RecursionError:
+        raise _Bad("value", "value nested too deeply") from None
+    return Op(index, process, f, value, invoke, complete, outcome, key, error)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _Bad(k, f"field {k!r} appears twice", "keep one of them")
+        out[k] = v
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise _Bad(None, f"{name} is not a JSON number", "write null or a finite number")
+
+
+def _outcome(raw: Any) -> Outcome:
+    try:
+        return Outcome(raw)
+    except (ValueError, TypeError):
+        word = raw if isinstance(raw, str) else str(raw)
+        raise _Bad("outcome", f"unknown outcome {_kind(raw)}",
+                   suggest(word, [o.value for o in Outcome])) from None
+
+
+def _time(data: dict[str, Any], field: str) -> int:
+    raw = data[field]
+    if not _is_int(raw) or raw < 0:
+        raise _Bad(field, f"{field} must be a non-negative integer, found {_kind(raw)}",
+                   "times are integer nanoseconds, e.g. 1500000000 for 1.5 s")
+    return int(raw)
+
+
+def _is_int(raw: object) -> bool:
+    return isinstance(raw, int) and not isinstance(raw, bool)
+
+
+def _kind(raw: object) -> str:
+    text = json.dumps(raw) if isinstance(raw, (str, int, float, bool, type(None))) else None
+    if text is not None and len(text) <= 40:
+        return text
+    return {dict: "an object", list: "an array", str: "a long string"}.get(type(raw), "a value")
+
+
+def from_json_value(raw: Any) -> Value:
+    """JSON arrays become tuples (hashable), objects dicts; scalars stay as they are."""
+    if isinstance(raw, list):
+        return tuple(from_json_value(v) for v in raw)
+    if isinstance(raw, dict):
+        return {k: from_json_value(v) for k, v in raw.items()}
+    return raw  # type: ignore[no-any-return]
+
+
+def to_json_value(value: Value) -> Any:
+    """The inverse of :func:`from_json_value`; sets become sorted arrays where sortable."""
+    if isinstance(value, tuple):
+        return [to_json_value(v) for v in value]
+    if isinstance(value, frozenset):
+        items = [to_json_value(v) for v in value]
+        try:
+            return sorted(items)
+        except TypeError:
+            return items
+    if isinstance(value, dict):
+        return {str(k): to_json_value(v) for k, v in value.items()}
+    return value
+
+
+def dump_op(op: Op) -> str:
+    """One history line for ``op`` (no trailing newline)."""
+    data: dict[str, Any] = {"index": op.index, "process": op.process, "f": op.f}
+    if op.key is not None:
+        data["key"] = op.key
+    data["value"] = to_json_value(op.value)
+    data["invoke_ns"] = op.invoke_ns
+    data["complete_ns"] = op.complete_ns
+    data["outcome"] = op.outcome.value
+    if op.error is not None:
+        data["error"] = op.error
+    return json.dumps(data, separators=(", ", ": "))
+
+
+def write_jsonl(ops: Iterable[Op], path: str | Path) -> None:
+    """Write ``ops`` as a history file, one line each."""
+    with Path(path).open("w", encoding="utf-8") as out:
+        for op in ops:
+            out.write(dump_op(op) + "\n")
