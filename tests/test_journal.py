@@ -129,3 +129,15 @@ def test_read_journal_skips_garbage_but_keeps_later_good_lines(tmp_path: Path) -
     path.write_bytes(b'{"event":"a"}\n\xff\xfe not json\n[1, 2]\n{"no_event": 1}\n'
                      b'\n{"event":"b"}\n')
     assert [r["event"] for r in read_journal(path)] == ["a", "b"]
+
+
+def test_redactor_masks_header_pairs_passwords_with_at_and_non_finite_numbers() -> None:
+    from faultlab.journal import MASK, Redactor
+
+    r = Redactor()
+    out = r.value({"headers": [["Authorization", "Bearer abc"], ["Accept", "text/plain"]],
+                   "url": "postgres://bob:p@ss@db.example:5432/x", "p99": float("nan")})
+    assert out["headers"] == [["Authorization", MASK], ["Accept", "text/plain"]]
+    assert "ss@db" not in out["url"]
+    assert out["url"] == f"postgres://bob:{MASK}@db.example:5432/x"
+    assert out["p99"] is None

@@ -9,6 +9,7 @@ line. Every event passes through a :class:`Redactor` first: secrets never reach 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -48,7 +49,8 @@ class Event(StrEnum):
 
 _SENSITIVE_KEY = re.compile(r"(authorization|cookie|token|secret|password|passwd|api[-_]?key)",
                             re.IGNORECASE)
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):[^@/\s]+@",
+# The password runs to the *last* '@' before the host, so one containing '@' is masked whole.
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):[^/\s]*@",
                            re.IGNORECASE)
 _QUERY_SECRET = re.compile(
     r"(?P<k>[?&](?:access_token|token|api_key|apikey|key|password|secret|sig)=)[^&#\s]+",
@@ -83,9 +85,14 @@ class Redactor:
                         and isinstance(v, str | bytes) else self.value(v))
                     for k, v in value.items()}
         if isinstance(value, list | tuple):
+            if (len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], str)
+                    and _SENSITIVE_KEY.search(value[0])):
+                return [value[0], MASK]  # a header given as a (name, value) pair
             return [self.value(v) for v in value]
         if isinstance(value, Enum):
             return value.value
+        if isinstance(value, float) and not math.isfinite(value):
+            return None  # JSON has no NaN or Infinity
         return value
 
 

@@ -270,3 +270,12 @@ def test_tags_that_make_objects_are_refused(value: str) -> None:
 
 def test_a_date_like_value_stays_text() -> None:
     assert load("name: 2024-01-01\n").experiment.name == "2024-01-01"
+
+
+def test_double_dollar_escapes_a_literal_placeholder() -> None:
+    from faultlab.experiment import load_experiment_text
+
+    exp = load_experiment_text(
+        "name: t\nvars: {a: 1}\n"
+        "system: {services: {s: {command: [sh, -c, 'echo $${HOME} ${a}']}}}\n").experiment
+    assert exp.system.services["s"].command == ("sh", "-c", "echo ${HOME} 1")

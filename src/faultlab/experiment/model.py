@@ -53,7 +53,7 @@ __all__ = [
     "Workload",
 ]
 
-_DURATION_SCHEMA = {"type": "string", "pattern": r"^\d+(\.\d+)?(us|ms|s|m|h)$",
+_DURATION_SCHEMA = {"type": "string", "pattern": r"^(\d+(\.\d+)?(us|µs|ms|s|m|h))+$",
                     "examples": ["250ms", "30s"]}
 Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA)]
 Rate = Annotated[
@@ -77,7 +77,8 @@ def _parse_ratio(value: object) -> float:
     else:
         raise ValueError(f"{value!r} is not a ratio; write 99.5% or 0.995")
     if not 0 < number <= 1:
-        raise ValueError(f"ratio {value!r} must be above 0 and at most 1 (or 100%)")
+        raise ValueError(f"ratio {value!r} must be above 0 and at most 1; "
+                         "write e.g. 99.9% or 0.999")
     return number
 
 
@@ -115,7 +116,11 @@ SignalName = Annotated[str, BeforeValidator(_signal_name)]
 
 def _command(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
-        parts = shlex.split(value)
+        try:
+            parts = shlex.split(value)
+        except ValueError as e:
+            raise ValueError(f"cannot split the command: {e}; quote it as a list, "
+                             "e.g. [sh, -c, 'echo hi']") from None
     elif isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
         parts = [str(v) for v in value]
     else:
@@ -182,7 +187,8 @@ class ProxyTarget(Strict):
     @model_validator(mode="after")
     def _shape(self) -> ProxyTarget:
         if self.api is None and (self.listen is None or self.upstream is None):
-            raise ValueError("a proxy target needs listen and upstream (or api and name)")
+            raise ValueError("a proxy target needs listen and upstream; or give api and name "
+                             "of an already running proxy")
         if self.api is not None and self.name is None:
             raise ValueError("a proxy target with api needs the proxy's name")
         return self
@@ -308,14 +314,15 @@ class HttpWorkload(Strict):
     @classmethod
     def _url(cls, v: str) -> str:
         if not re.match(r"^https?://[^/\s]+", v):
-            raise ValueError(f"{v!r} is not an http:// or https:// URL")
+            raise ValueError(f"{v!r} is not an http:// or https:// URL; "
+                             "write e.g. http://127.0.0.1:8080/")
         return v
 
     @field_validator("timeout")
     @classmethod
     def _timeout(cls, v: float) -> float:
         if v <= 0:
-            raise ValueError("the request timeout must be above zero")
+            raise ValueError("the request timeout must be above zero; write e.g. 2s")
         return v
 
 
@@ -356,12 +363,17 @@ class Slo(Strict):
     success_ratio: Ratio | None = None
     window: Duration = 5.0
 
+    @field_validator("window")
+    @classmethod
+    def _window(cls, v: float) -> float:
+        if v < 1:
+            raise ValueError("an SLO window must be at least 1s; statistics are per second")
+        return v
+
     @model_validator(mode="after")
     def _one_kind(self) -> Slo:
         if (self.latency is None) == (self.success_ratio is None):
             raise ValueError("an SLO is exactly one of latency, success_ratio")
-        if self.window < 1:
-            raise ValueError("an SLO window must be at least 1s (statistics are per second)")
         return self
 
 
@@ -395,12 +407,18 @@ class AbortCondition(Strict):
     duration: Duration = Field(default=3.0, alias="for")
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    @field_validator("duration")
+    @classmethod
+    def _for(cls, v: float) -> float:
+        if v < 1:
+            raise ValueError("an abort condition's 'for' must be at least 1s; "
+                             "statistics are per second")
+        return v
+
     @model_validator(mode="after")
     def _one(self) -> AbortCondition:
         if (self.success_ratio_below is None) == (self.p99_above is None):
             raise ValueError("an abort condition is exactly one of success_ratio_below, p99_above")
-        if self.duration < 1:
-            raise ValueError("an abort condition's 'for' must be at least 1s")
         return self
 
 

@@ -21,7 +21,7 @@ import yaml
 
 Path = tuple[str | int, ...]
 
-_VAR = re.compile(r"\$\{([^}]*)\}")
+_VAR = re.compile(r"(?<!\$)\$\{([^}]*)\}")  # `$${` is an escaped, literal `${`
 _UNCLOSED = re.compile(r"\$\{[\w.:-]*")
 _BOOL_OR_NULL = {"null", "~", "true", "false", "yes", "no", "on", "off"}
 _CORE_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null")}
@@ -135,8 +135,11 @@ class Converter:
 
     def _scalar(self, node: yaml.ScalarNode, path: Path, substitute: bool) -> Any:
         text: str = node.value
+        if substitute and "$${" in text and _VAR.search(text) is None:
+            return text.replace("$${", "${")
         if substitute and "${" in text:
-            unclosed = _VAR.sub(lambda m: " " * len(m.group(0)), text).find("${")
+            unclosed = _VAR.sub(lambda m: " " * len(m.group(0)), text).replace(
+                "$${", "   ").find("${")
             if unclosed >= 0:
                 start = _UNCLOSED.match(text, unclosed)
                 assert start is not None
@@ -148,7 +151,8 @@ class Converter:
                 if isinstance(value, str) and value.lower() not in _BOOL_OR_NULL:
                     return _plain(value)
                 return value
-            return _VAR.sub(lambda m: _render(self._lookup(m, node, path)), text)
+            return _VAR.sub(lambda m: _render(self._lookup(m, node, path)), text).replace(
+                "$${", "${")
         if node.tag == "tag:yaml.org,2002:str" or node.style is not None:
             return text
         if node.tag == _TIMESTAMP:

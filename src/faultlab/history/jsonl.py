@@ -76,6 +76,9 @@ def _parse_line(line: str, position: int) -> Op:
     except json.JSONDecodeError as exc:
         raise _Bad(None, f"not JSON: {exc.msg} at column {exc.colno}",
                    "each line must be one JSON object describing one operation") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise _Bad(None, f"not a usable JSON value: {exc}", "use numbers of ordinary size"
+                   ) from None
     except RecursionError:
         raise _Bad(None, "JSON nested too deeply", "values are nested at most a few hundred "
                    "levels") from None
@@ -159,7 +162,8 @@ def _kind(raw: object) -> str:
     text = json.dumps(raw) if isinstance(raw, (str, int, float, bool, type(None))) else None
     if text is not None and len(text) <= 40:
         return text
-    return {dict: "an object", list: "an array", str: "a long string"}.get(type(raw), "a value")
+    kinds: dict[type, str] = {dict: "an object", list: "an array", str: "a long string"}
+    return kinds.get(type(raw), "a value")
 
 
 def from_json_value(raw: Any) -> Value:

@@ -24,7 +24,7 @@ from typing import TypeAlias, overload
 __all__ = ["History", "Key", "Op", "Outcome", "Process", "Value"]
 
 Value: TypeAlias = (
-    "None | bool | int | float | str | tuple[Value, ...] | frozenset[Value] | dict[Value, Value]"
+    "bool | int | float | str | tuple[Value, ...] | frozenset[Value] | dict[Value, Value] | None"
 )
 Key: TypeAlias = "str | int | None"
 Process: TypeAlias = "int | str"  # int: a client; str: a fault injector such as "nemesis"
