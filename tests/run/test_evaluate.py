@@ -42,13 +42,17 @@ class Feed:
         self.seconds.append(s)
         return self.ev.on_second(s)
 
+    def healthy_then_inject(self) -> None:
+        """Four seconds of steady state, then the fault injected at t=4."""
+        for i in range(4):
+            self.add(second(i))
+        self.ev.end_before(4.0)
+        self.ev.fault_injected("latency-link", 4.0)
+
 
 def test_healthy_run_holds_every_clause_and_measures_zero_recovery() -> None:
     f = Feed()
-    for i in range(4):
-        f.add(second(i))
-    f.ev.end_before(4.0)
-    f.ev.fault_injected("latency-link", 4.0)
+    f.healthy_then_inject()
     for i in range(4, 7):
         f.add(second(i))
     f.ev.fault_reverted("latency-link", 7.0)
@@ -64,10 +68,7 @@ def test_healthy_run_holds_every_clause_and_measures_zero_recovery() -> None:
 
 def test_violation_during_fault_is_reported_with_the_worst_window() -> None:
     f = Feed()
-    for i in range(4):
-        f.add(second(i))
-    f.ev.end_before(4.0)
-    f.ev.fault_injected("latency-link", 4.0)
+    f.healthy_then_inject()
     f.add(second(4))
     f.add(second(5, ok=5, failed=5))  # 50% success: below 90%
     f.add(second(6))
@@ -83,10 +84,7 @@ def test_violation_during_fault_is_reported_with_the_worst_window() -> None:
 
 def test_slow_recovery_is_measured_and_fails_recover_within() -> None:
     f = Feed()
-    for i in range(4):
-        f.add(second(i))
-    f.ev.end_before(4.0)
-    f.ev.fault_injected("latency-link", 4.0)
+    f.healthy_then_inject()
     for i in range(4, 7):
         f.add(second(i, latency=1.0))
     f.ev.fault_reverted("latency-link", 7.0)
@@ -106,10 +104,7 @@ def test_slow_recovery_is_measured_and_fails_recover_within() -> None:
 
 def test_no_recovery_before_the_end_is_a_violation() -> None:
     f = Feed()
-    for i in range(4):
-        f.add(second(i))
-    f.ev.end_before(4.0)
-    f.ev.fault_injected("latency-link", 4.0)
+    f.healthy_then_inject()
     f.ev.fault_reverted("latency-link", 5.0)
     for i in range(4, 10):
         f.add(second(i, latency=0.5))
