@@ -98,6 +98,24 @@ def run(
 
 
 @app.command()
+def report(
+    run_dirs: list[Path],
+    out: Annotated[Path | None, typer.Option(
+        help="Output directory (required to compare several runs).")] = None,
+) -> None:
+    """Write report.html (self-contained) and report.md for one run, or a comparison."""
+    from faultlab.report import ReportError, write_report
+
+    if len(run_dirs) > 1 and out is None:
+        raise _error("comparing several runs needs --out DIR (hint: --out runs/compare)")
+    try:
+        html, md = write_report(run_dirs, out)
+    except ReportError as e:
+        raise _error(str(e)) from None
+    typer.echo(f"wrote {html}\nwrote {md}")
+
+
+@app.command()
 def recover(run_dir: Path) -> None:
     """Revert every fault a crashed run left active, and stop what it started."""
     import asyncio

@@ -30,8 +30,11 @@ json_values = st.recursive(
     max_leaves=8)
 numbers = (st.integers(-(10**20), 10**20) | st.floats(allow_nan=False)
            | st.sampled_from([10**400, -(10**400)]) | json_values)  # beyond any float
-attributes = st.dictionaries(st.sampled_from(["latency", "jitter", "rate", "timeout", "x"]),
-                             numbers, max_size=4) | json_values
+attribute_names = st.sampled_from(["latency", "jitter", "rate", "timeout", "delay", "bytes",
+                                   "average_size", "size_variation", "status", "method",
+                                   "path_prefix", "x"])
+attributes = st.dictionaries(attribute_names, numbers | st.text(max_size=5),
+                             max_size=4) | json_values
 toxic_bodies = st.fixed_dictionaries({}, optional={
     "type": st.sampled_from([*TOXIC_TYPES, "slowness"]) | json_values,
     "name": st.sampled_from(["t", "", "a/b"]) | json_values,
@@ -76,7 +79,8 @@ def test_any_toxic_body_is_parsed_or_refused_with_400(body: dict[str, Any]) -> N
         spec = created.spec
         assert 0.0 <= spec.toxicity <= 1.0
         assert "/" not in spec.name and spec.name
-        assert all(isinstance(v, int) and v >= 0 for v in spec.attributes.to_json().values())
+        assert all((isinstance(v, int) and v >= 0) or (isinstance(v, str) and " " not in v)
+                   for v in spec.attributes.to_json().values())
 
 
 @settings(max_examples=300, deadline=None)

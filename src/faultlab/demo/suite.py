@@ -21,7 +21,7 @@ from faultlab.clock import MonotonicClock
 from faultlab.experiment import ExperimentError, load_experiment
 from faultlab.experiment.loader import LoadedExperiment
 from faultlab.ports import free_ports
-from faultlab.run.execute import new_run_dir
+from faultlab.run.execute import new_run_dir, write_reports
 from faultlab.run.outputs import result_document, write_junit, write_result
 from faultlab.run.runner import Runner
 from faultlab.run.summary import status_style
@@ -68,6 +68,7 @@ def run_demo(runs_dir: Path, quiet: bool = True, console: Console | None = None,
     console = console or Console(highlight=False, width=None if sys.stdout.isatty() else 110)
     files = experiment_files()
     results: dict[str, dict[str, tuple[Verdict, Path]]] = {}
+    reports: list[Path] = []
     console.print("[bold]faultlab demo[/]: storefront -> inventory -> data, with faultlab's "
                   "proxy in front of each dependency; 50 requests/s at the storefront.\n"
                   "Each experiment runs against the [red]naive[/] variant (no timeouts, no "
@@ -102,9 +103,15 @@ def run_demo(runs_dir: Path, quiet: bool = True, console: Console | None = None,
             style = status_style(verdict.status)
             console.print(f"  {variant:9} [{style}]{verdict.status.value}[/]  "
                           f"{verdict.reasons[0] if verdict.reasons else ''}")
+        dirs = [results[name][v][1] for v in VARIANTS]
+        html = write_reports(console, dirs, runs_dir / f"demo-{name}-comparison")
+        if html is not None:
+            reports.append(html)
         if any(v.status is Status.INTERRUPTED for v in verdicts):
             break
     _print_table(console, results)
+    for html in reports:
+        console.print(f"comparison report: {html}")
     return _exit_code(results)
 
 

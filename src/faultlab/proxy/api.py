@@ -7,7 +7,11 @@ faultlab's additions are fields those clients ignore: ``ttl`` in requests (a lea
 mishandles: attribute values are range-checked (400 instead of a crash), a malformed
 address is a 400, ``stream`` is stored in lower case, a proxy with no ``listen`` binds
 127.0.0.1 rather than every interface, and ``/reset`` resets every proxy it can before
-reporting the ones it could not.
+reporting the ones it could not, ``/populate`` is all or nothing, ``/metrics`` is always on
+(counted live), and ``/openapi.json`` describes it all.
+
+With a token (required when the API listens beyond loopback) every request must carry
+``Authorization: Bearer <token>``; otherwise it gets a 401 in Toxiproxy's error shape.
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from faultlab.proxy.metrics import CONTENT_TYPE, render
 from faultlab.proxy.model import ApiError
+from faultlab.proxy.openapi import openapi_document
 from faultlab.proxy.registry import Registry
 from faultlab.proxy.schema import (
+    parse_config,
     parse_json,
     parse_proxy_create,
     parse_proxy_update,
@@ -34,6 +41,7 @@ __all__ = ["TOXIPROXY_VERSION", "build_app"]
 TOXIPROXY_VERSION = "2.12.0"  # the Toxiproxy API this server implements
 HANDLER_TIMEOUT = 25.0  # as Toxiproxy; no handler should come close
 REGISTRY = web.AppKey("registry", Registry)
+TOKEN = web.AppKey("token", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -53,10 +61,15 @@ def _error(status: int, message: str) -> web.Response:
 @web.middleware
 async def _toxiproxy_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     response: web.StreamResponse
+    token = request.app.get(TOKEN)
     if request.headers.get("User-Agent", "").startswith("Mozilla/"):
         # A browser page must not drive the proxy (CSRF, DNS rebinding), as in Toxiproxy.
         response = web.Response(status=403, text="User agent not allowed\n",
                                 content_type="text/plain")
+    elif token is not None and not secrets.compare_digest(
+            request.headers.get("Authorization", "").encode(), f"Bearer {token}".encode()):
+        response = _error(401, "missing or wrong API token: send Authorization: Bearer <token>")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="faultlab-proxy"'
     else:
         try:
             async with asyncio.timeout(HANDLER_TIMEOUT):
@@ -158,14 +171,36 @@ async def _delete_toxic(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def _populate(request: web.Request) -> web.Response:
+    """All or nothing; errors carry ``proxies`` (always empty here) and are JSON, as in
+    Toxiproxy's populate errors."""
+    registry = _registry(request)
+    try:
+        proxies = await registry.populate(parse_config(await _body(request)))
+    except ApiError as exc:
+        return _json({"error": exc.message, "status": exc.status, "proxies": []}, exc.status)
+    return _json({"proxies": [registry.proxy_json(p) for p in proxies] or None}, status=201)
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = render(_registry(request).metrics)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+async def _openapi(request: web.Request) -> web.Response:
+    return _json(openapi_document())
+
+
 async def _reset(request: web.Request) -> web.Response:
     await _registry(request).reset()
     return web.Response(status=204)
 
 
-def build_app(registry: Registry) -> web.Application:
+def build_app(registry: Registry, token: str | None = None) -> web.Application:
     app = web.Application(middlewares=[_toxiproxy_middleware])
     app[REGISTRY] = registry
+    if token is not None:
+        app[TOKEN] = token
     proxy, toxic = "/proxies/{proxy}", "/proxies/{proxy}/toxics/{toxic}"
     app.router.add_routes([
         web.get("/version", _version),
@@ -182,5 +217,8 @@ def build_app(registry: Registry) -> web.Application:
         web.patch(toxic, _update_toxic),
         web.delete(toxic, _delete_toxic),
         web.post("/reset", _reset),
+        web.post("/populate", _populate),
+        web.route("*", "/metrics", _metrics),  # any method, as in Toxiproxy
+        web.get("/openapi.json", _openapi),
     ])
     return app

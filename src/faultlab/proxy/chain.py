@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,8 +62,10 @@ class _Link:
 class Chain:
     """The toxics of one direction of one connection, in the order they were added."""
 
-    def __init__(self, seed: ConnectionSeed, specs: Iterable[ToxicSpec], now: float) -> None:
+    def __init__(self, seed: ConnectionSeed, specs: Iterable[ToxicSpec], now: float, *,
+                 on_activate: Callable[[ToxicSpec], None] | None = None) -> None:
         self._seed = seed
+        self._on_activate = on_activate  # counts activations for the metrics
         self._links: list[_Link] = []
         for spec in specs:
             self.add(spec, now)
@@ -101,6 +103,8 @@ class Chain:
         if link.draw < link.spec.toxicity:
             name = link.spec.name
             link.toxic = link.spec.kind.create(link.spec.attributes, now, self._seed.rng(name))
+            if self._on_activate is not None:
+                self._on_activate(link.spec)
 
     def _index(self, name: str) -> int:
         for index, link in enumerate(self._links):
@@ -157,8 +161,17 @@ class Chain:
 
     @property
     def passthrough(self) -> bool:
-        """True when no toxic applies and nothing is held: the relay may copy directly."""
-        return all(link.toxic is None for link in self._links)
+        """True when no toxic that touches data applies (so nothing is held either): the
+        relay may copy directly."""
+        return all(link.toxic is None or not link.toxic.touches_data for link in self._links)
+
+    def connect_delay(self) -> float:
+        """Seconds the applying connect-time toxics want before the upstream is dialled."""
+        return sum(link.toxic.connect_delay() for link in self._links if link.toxic is not None)
+
+    def refuses_connection(self) -> bool:
+        return any(link.toxic.refuses_connection() for link in self._links
+                   if link.toxic is not None)
 
     def held_bytes(self) -> int:
         return sum(link.toxic.held_bytes() for link in self._links if link.toxic is not None)

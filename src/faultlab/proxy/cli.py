@@ -35,6 +35,10 @@ def serve(
     seed: Annotated[int | None, typer.Option(
         "--seed", help="Seed of the toxicity and jitter draws; random (and logged) if "
         "omitted.")] = None,
+    token: Annotated[str | None, typer.Option(
+        "--token", envvar="FAULTLAB_PROXY_TOKEN", show_envvar=True,
+        help="API token; clients send 'Authorization: Bearer <token>'. Required when --api "
+        "is not a loopback address.")] = None,
 ) -> None:
     """Serve proxies until SIGTERM or SIGINT. The event log is JSON lines on stderr."""
     from faultlab.proxy.addresses import AddressError, HostPort
@@ -45,4 +49,4 @@ def serve(
     except AddressError as exc:
         raise typer.BadParameter(str(exc), param_hint="--api") from None
     raise typer.Exit(run(ServeOptions(api=address, config=config, ready_file=ready_file,
-                                      seed=seed)))
+                                      seed=seed, token=token)))

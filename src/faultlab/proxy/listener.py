@@ -9,6 +9,7 @@ import socket
 from faultlab.proxy.addresses import HostPort, bind_listener
 from faultlab.proxy.chain import ConnectionSeed
 from faultlab.proxy.events import EventLog
+from faultlab.proxy.metrics import ProxyStats
 from faultlab.proxy.model import Stream, ToxicSpec
 from faultlab.proxy.relay import CloseReason, Connection, ConnectionOutcome, RelayLimits
 
@@ -44,6 +45,7 @@ class Proxy:
         self._backoff: asyncio.TimerHandle | None = None  # accepting paused after an error
         self._connections: dict[Connection, asyncio.Task[ConnectionOutcome]] = {}
         self._next_number = 1
+        self.stats = ProxyStats()
 
     @property
     def upstream(self) -> str:
@@ -96,26 +98,35 @@ class Proxy:
 
     # ---------------------------------------------------------------------- lifecycle
 
-    async def start(self) -> None:
-        """Listen on ``listen``; raises AddressError or OSError and stays stopped then."""
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """Listen on ``listen``, or on ``sock`` if given (already bound and listening, as
+        ``/populate`` prepares them); raises AddressError or OSError and stays stopped then.
+        """
         if self._listener is not None:
             return
-        sock = await bind_listener(HostPort.parse(self.listen))
+        if sock is None:
+            sock = await bind_listener(HostPort.parse(self.listen))
         self.listen = str(HostPort.from_sockname(sock.getsockname()))
         self._listener = sock
         # A reader callback rather than an accept task: an accepted socket can never be
         # lost in a future whose task is cancelled, and there is no future per client.
         asyncio.get_running_loop().add_reader(sock, self._accept_ready)
 
-    async def stop(self) -> None:
-        """Close the listener and every connection (the "down" fault). Idempotent."""
+    async def stop(self, *, keep_listener: bool = False) -> socket.socket | None:
+        """Close the listener and every connection (the "down" fault). Idempotent.
+
+        With ``keep_listener`` the listening socket is not closed but handed back (still
+        bound, no longer watched), for a replacement proxy to adopt.
+        """
         sock, self._listener = self._listener, None
         if self._backoff is not None:
             self._backoff.cancel()
             self._backoff = None
         if sock is not None:
             asyncio.get_running_loop().remove_reader(sock)
-            sock.close()
+            if not keep_listener:
+                sock.close()
+                sock = None
         tasks = list(self._connections.values())
         for conn_task in tasks:
             conn_task.cancel()
@@ -123,6 +134,7 @@ class Proxy:
             _, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
             if pending:
                 self._events.emit("connections_stuck", proxy=self.name, count=len(pending))
+        return sock
 
     def _accept_ready(self) -> None:
         """Accept every pending client (up to a batch) and start its connection task.
@@ -150,7 +162,10 @@ class Proxy:
             self._next_number += 1
             conn = Connection(number=number, client=client, upstream=self._upstream_address,
                               seed=ConnectionSeed(self._seed, self.name, number),
-                              toxics=self.toxics, limits=self._limits, now=loop.time())
+                              toxics=self.toxics, limits=self._limits, now=loop.time(),
+                              stats=self.stats)
+            self.stats.accepted += 1
+            self.stats.active += 1
             task = loop.create_task(conn.run(), name=f"proxy {self.name} #{number}")
             self._connections[conn] = task
             task.add_done_callback(functools.partial(self._connection_done, conn))
@@ -163,15 +178,19 @@ class Proxy:
     def _connection_done(self, conn: Connection,
                          task: asyncio.Task[ConnectionOutcome]) -> None:
         self._connections.pop(conn, None)
+        self.stats.active -= 1
         if task.cancelled():
+            self.stats.closed[CloseReason.STOPPED.value] += 1
             # A task cancelled before its first step never ran its cleanup.
             conn.close_sockets()
             return
         if (exc := task.exception()) is not None:
+            self.stats.closed[CloseReason.INTERNAL_ERROR.value] += 1
             self._events.emit("internal_error", proxy=self.name, connection=conn.number,
                               error=repr(exc))
             return
         outcome = task.result()
+        self.stats.closed[outcome.reason.value] += 1
         # Routine endings are not logged (one line per connection would drown the changes);
         # the ones that point at a misconfiguration or a bug are.
         if outcome.reason in (CloseReason.DIAL_FAILED, CloseReason.INTERNAL_ERROR):

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import socket
 from typing import Any
 
 from faultlab.clock import Clock, MonotonicClock
 from faultlab.proxy.addresses import AddressError, HostPort, resolve_listen
 from faultlab.proxy.events import EventLog
 from faultlab.proxy.listener import Proxy
+from faultlab.proxy.metrics import MetricsCollector
 from faultlab.proxy.model import ApiError, ToxicSpec
+from faultlab.proxy.populate import populate
 from faultlab.proxy.relay import RelayLimits
 from faultlab.proxy.schema import (
     ProxyCreate,
@@ -58,6 +61,7 @@ class Registry:
         self._lock = asyncio.Lock()
         self._leases_changed = asyncio.Event()
         self._lease_task: asyncio.Task[None] | None = None
+        self.metrics = MetricsCollector(lambda: list(self.proxies.values()))
 
     async def start(self) -> None:
         self._lease_task = asyncio.create_task(self._lease_loop(), name="proxy leases")
@@ -97,20 +101,36 @@ class Registry:
         async with self._lock:
             if request.name in self.proxies:
                 raise ApiError(409, "proxy already exists")
-            proxy = Proxy(request.name, request.listen, request.upstream, seed=self.seed,
-                          limits=self.limits, events=self.events)
-            if request.enabled:
-                try:
-                    await proxy.start()
-                except (OSError, AddressError) as exc:
-                    raise _start_error(exc) from None
-            elif request.ttl is not None:
-                proxy.reenable_at = self.clock.now() + request.ttl
-                self._leases_changed.set()
-            self.proxies[proxy.name] = proxy
-            self.events.emit("proxy_created", proxy=proxy.name, listen=proxy.listen,
-                             upstream=proxy.upstream, enabled=proxy.enabled, ttl=request.ttl)
-            return proxy
+            return await self.install(request, None)
+
+    async def install(self, request: ProxyCreate, sock: socket.socket | None) -> Proxy:
+        """Create, start (on ``sock`` if given) and register a proxy; the lock is held."""
+        proxy = Proxy(request.name, request.listen, request.upstream, seed=self.seed,
+                      limits=self.limits, events=self.events)
+        if request.enabled:
+            try:
+                await proxy.start(sock)
+            except (OSError, AddressError) as exc:
+                raise _start_error(exc) from None
+        elif request.ttl is not None:
+            proxy.reenable_at = self.clock.now() + request.ttl
+            self._leases_changed.set()
+        self.proxies[proxy.name] = proxy
+        self.events.emit("proxy_created", proxy=proxy.name, listen=proxy.listen,
+                         upstream=proxy.upstream, enabled=proxy.enabled, ttl=request.ttl)
+        return proxy
+
+    def forget(self, proxy: Proxy) -> None:
+        """Unregister a stopped proxy (its leases go with it); the lock is held."""
+        del self.proxies[proxy.name]
+        self._leases_changed.set()
+        self.events.emit("proxy_deleted", proxy=proxy.name)
+
+    async def populate(self, entries: list[tuple[ProxyCreate, list[ToxicCreate]]]
+                       ) -> list[Proxy]:
+        """``/populate``: all entries or none; see :mod:`faultlab.proxy.populate`."""
+        async with self._lock:
+            return await populate(self, entries)
 
     async def update_proxy(self, name: str, request: ProxyUpdate) -> Proxy:
         """Toxiproxy's semantics: a new listen or upstream restarts the proxy (dropping its
@@ -149,25 +169,27 @@ class Registry:
     async def delete_proxy(self, name: str) -> None:
         async with self._lock:
             proxy = self.get(name)
-            del self.proxies[name]
             await proxy.stop()
-            self._leases_changed.set()
-            self.events.emit("proxy_deleted", proxy=name)
+            self.forget(proxy)
 
     # ------------------------------------------------------------------------- toxics
 
     async def add_toxic(self, proxy_name: str, request: ToxicCreate) -> ToxicSpec:
         async with self._lock:
             proxy = self.get(proxy_name)
-            spec = request.spec
-            if proxy.toxic(spec.name) is not None:
+            if proxy.toxic(request.spec.name) is not None:
                 raise ApiError(409, "toxic already exists")
-            proxy.add_toxic(spec)
-            if request.ttl is not None:
-                proxy.toxic_expiry[spec.name] = self.clock.now() + request.ttl
-                self._leases_changed.set()
-            self._emit_toxic("toxic_added", proxy, spec, ttl=request.ttl)
-            return spec
+            return self.install_toxic(proxy, request)
+
+    def install_toxic(self, proxy: Proxy, request: ToxicCreate) -> ToxicSpec:
+        """Add a toxic whose name is free, with its lease; the lock is held."""
+        spec = request.spec
+        proxy.add_toxic(spec)
+        if request.ttl is not None:
+            proxy.toxic_expiry[spec.name] = self.clock.now() + request.ttl
+            self._leases_changed.set()
+        self._emit_toxic("toxic_added", proxy, spec, ttl=request.ttl)
+        return spec
 
     async def update_toxic(self, proxy_name: str, toxic_name: str,
                            request: ToxicUpdate) -> ToxicSpec:
@@ -272,9 +294,7 @@ class Registry:
                                      listen=proxy.listen, enabled=True)
 
     async def apply_config(self, entries: list[tuple[ProxyCreate, list[ToxicCreate]]]) -> None:
-        """Create the proxies of a ``--config`` file (and, unlike Toxiproxy, their toxics)."""
-        for request, toxics in entries:
-            await self.create_proxy(request)
-            for toxic in toxics:
-                await self.add_toxic(request.name, toxic)
+        """Create the proxies of a ``--config`` file (and, unlike Toxiproxy, their toxics),
+        all or none, as ``/populate``."""
+        await self.populate(entries)
 

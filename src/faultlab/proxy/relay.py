@@ -40,10 +40,12 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from faultlab.proxy import splice
 from faultlab.proxy.addresses import HostPort, dial
 from faultlab.proxy.chain import Chain, ConnectionSeed
+from faultlab.proxy.metrics import ProxyStats
 from faultlab.proxy.model import Stream, ToxicSpec
-from faultlab.proxy.toxics import Close, Command, Deliver, Reset
+from faultlab.proxy.toxics import Close, Command, Deliver, Drop, Hangup, Reply, Reset
 
 __all__ = ["CloseReason", "Connection", "ConnectionOutcome", "RelayLimits"]
 
@@ -56,6 +58,8 @@ class CloseReason(enum.Enum):
     CLIENT_ERROR = "client_error"  # the client's socket failed (reset, broken pipe)
     UPSTREAM_ERROR = "upstream_error"
     TOXIC_RESET = "toxic_reset"
+    TOXIC_CLOSE = "toxic_close"  # a toxic hung up (timeout, limit_data, http_abort): FINs
+    REFUSED = "refused"  # connect_refuse: the client got an RST, the upstream no dial
     STOPPED = "stopped"  # the proxy was disabled, deleted, or the server is stopping
     INTERNAL_ERROR = "internal_error"  # a bug in the relay; logged by the proxy
 
@@ -67,6 +71,7 @@ class RelayLimits:
     read_size: int = 256 * 1024  # the most one read takes; buffers start at 16 KiB
     max_buffered: int = 4 * 1024 * 1024  # per direction; Toxiproxy holds up to ~32 MiB (#232)
     connect_timeout: float = 5.0  # seconds for resolving and connecting to the upstream
+    zero_copy: bool = True  # splice(2) bulk transfers with no data toxic (Linux only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,30 +103,47 @@ class _Pipe:
         upstream = stream is Stream.UPSTREAM
         self._src_error = CloseReason.CLIENT_ERROR if upstream else CloseReason.UPSTREAM_ERROR
         self._dst_error = CloseReason.UPSTREAM_ERROR if upstream else CloseReason.CLIENT_ERROR
-        self._queue: deque[Deliver | Close] = deque()
+        self._queue: deque[Deliver | Close | Hangup] = deque()
         self._queued_bytes = 0
         self._wake = asyncio.Event()  # the writer has something new to look at
         self._space = asyncio.Event()  # the reader may read again
         self._send_lock = asyncio.Lock()
+        self.stats = conn.stats.directions[stream]
         self.delivered = 0
-        self.dropped = 0
         self.closed = False  # Close carried out: the destination's write half is shut
 
     def apply(self, commands: Iterable[Command]) -> None:
         for command in commands:
-            if isinstance(command, Deliver | Close):
+            if isinstance(command, Deliver | Close | Hangup):
                 self._queue.append(command)
                 if isinstance(command, Deliver):
                     self._queued_bytes += len(command.data)
             elif isinstance(command, Reset):
                 self.conn.abort(CloseReason.TOXIC_RESET, f"reset by a toxic on {self.stream.value}")
-            else:
-                self.dropped += command.size
+            elif isinstance(command, Reply):
+                self.conn.reply(self.stream, command)
+            elif isinstance(command, Drop):
+                self.stats.dropped += command.size
         # Also on an empty list: a chain change may have moved the deadline.
         self._wake.set()
 
     def buffered(self) -> int:
         return self._queued_bytes + self.chain.held_bytes()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued and no send under way: new bytes may bypass the queue."""
+        return not self._queue and not self._send_lock.locked()
+
+    @property
+    def send_lock(self) -> asyncio.Lock:
+        return self._send_lock
+
+    def source_failed(self, exc: OSError) -> None:
+        self.conn.abort(self._src_error, _describe(exc))
+
+    def destination_failed(self, exc: OSError) -> None:
+        self.conn.abort(self._dst_error, _describe(exc))
 
     async def _send(self, data: bytes | memoryview) -> bool:
         try:
@@ -130,6 +152,7 @@ class _Pipe:
             self.conn.abort(self._dst_error, _describe(exc))
             return False
         self.delivered += len(data)
+        self.stats.sent += len(data)
         return True
 
     async def read_loop(self) -> None:
@@ -147,7 +170,8 @@ class _Pipe:
             if size == 0:
                 self.apply(self.chain.feed_eof(now))
                 return
-            if self.chain.passthrough and not self._queue and not self._send_lock.locked():
+            self.stats.received += size
+            if self.chain.passthrough and self.idle:
                 # Fast path: nothing can be ahead of these bytes, so send them from the
                 # receive buffer without a copy.
                 async with self._send_lock:
@@ -155,9 +179,16 @@ class _Pipe:
                         return
             else:
                 self.apply(self.chain.feed(bytes(view[:size]), now))
-            if size == len(buffer) < self.limits.read_size:
-                buffer = bytearray(min(4 * size, self.limits.read_size))
-                view = memoryview(buffer)
+            if size == len(buffer):
+                if self.limits.zero_copy and splice.AVAILABLE and self.chain.passthrough:
+                    # A bulk transfer: move it in the kernel while no data toxic applies.
+                    if await splice.relay(self) is splice.Ended.EOF:
+                        self.apply(self.chain.feed_eof(loop.time()))
+                    if self.conn.finished:
+                        return
+                elif size < self.limits.read_size:
+                    buffer = bytearray(min(4 * size, self.limits.read_size))
+                    view = memoryview(buffer)
             while self.buffered() > self.limits.max_buffered:
                 self._space.clear()
                 await self._space.wait()
@@ -174,9 +205,13 @@ class _Pipe:
                     if isinstance(item, Deliver):
                         self._queued_bytes -= len(item.data)
                         if self.closed:
-                            self.dropped += len(item.data)  # a toxic broke the rules; count it
+                            # Data after a close (the server answering an aborted request).
+                            self.stats.dropped += len(item.data)
                         elif not await self._send(item.data):
                             return
+                    elif isinstance(item, Hangup):
+                        self.conn.hangup(f"closed by a toxic on {self.stream.value}")
+                        return
                     elif not self.closed:
                         try:
                             self.dst.shutdown(socket.SHUT_WR)
@@ -205,14 +240,16 @@ class Connection:
 
     def __init__(self, *, number: int, client: socket.socket, upstream: HostPort,
                  seed: ConnectionSeed, toxics: Iterable[ToxicSpec], limits: RelayLimits,
-                 now: float) -> None:
+                 now: float, stats: ProxyStats | None = None) -> None:
         self.number = number
+        self.stats = stats if stats is not None else ProxyStats()
         self._client = client
         self._upstream_address = upstream
         self._upstream: socket.socket | None = None
         self._limits = limits
         specs = list(toxics)
-        self._chains = {stream: Chain(seed, [s for s in specs if s.stream is stream], now)
+        self._chains = {stream: Chain(seed, [s for s in specs if s.stream is stream], now,
+                                      on_activate=self.stats.activated)
                         for stream in Stream}
         self._pipes: dict[Stream, _Pipe] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -252,6 +289,21 @@ class Connection:
         """End the connection now; the first reason given is the one reported."""
         self._finish(reason, detail)
 
+    def hangup(self, detail: str) -> None:
+        """End the connection with FINs both ways (a toxic closing it, not an error)."""
+        self._finish(CloseReason.TOXIC_CLOSE, detail)
+
+    def reply(self, stream: Stream, reply: Reply) -> None:
+        """Send ``reply`` back to the sender of ``stream``, past the other chain, then FIN."""
+        other = Stream.DOWNSTREAM if stream is Stream.UPSTREAM else Stream.UPSTREAM
+        pipe = self._pipes.get(other)
+        if pipe is not None:
+            pipe.apply([Deliver(reply.data, reply.at), Close(reply.at)])
+
+    @property
+    def finished(self) -> bool:
+        return self._finished.is_set()
+
     def pipe_closed(self) -> None:
         if self._pipes and all(pipe.closed for pipe in self._pipes.values()):
             self._finish(CloseReason.COMPLETED, "")
@@ -277,6 +329,13 @@ class Connection:
         return self.outcome()
 
     async def _relay(self) -> None:
+        chains = self._chains.values()
+        if any(chain.refuses_connection() for chain in chains):
+            self._finish(CloseReason.REFUSED, "refused by connect_refuse")
+            return
+        delay = sum(chain.connect_delay() for chain in chains)
+        if delay > 0:
+            await asyncio.sleep(delay)
         try:
             async with asyncio.timeout(self._limits.connect_timeout):
                 self._upstream = await dial(self._upstream_address)
@@ -319,7 +378,7 @@ class Connection:
         """Close both sockets (again: idempotent); with an RST after an error or a reset."""
         reason = self._outcome[0] if self._outcome else CloseReason.STOPPED
         abortive = reason not in (CloseReason.COMPLETED, CloseReason.STOPPED,
-                                  CloseReason.DIAL_FAILED)
+                                  CloseReason.DIAL_FAILED, CloseReason.TOXIC_CLOSE)
         for sock in (self._client, self._upstream):
             if sock is not None:
                 _close(sock, reset=abortive)

@@ -193,7 +193,11 @@ def parse_toxic_create(raw: object) -> ToxicCreate:
     toxic_type = body.get("type")
     if not isinstance(toxic_type, str) or toxic_type not in TOXIC_TYPES:
         raise ApiError(400, "invalid toxic type")
-    stream = Stream.parse(body.get("stream") or "downstream")
+    kind = TOXIC_TYPES[toxic_type]
+    stream = Stream.parse(body.get("stream") or kind.default_stream)
+    if stream.value not in kind.streams:
+        raise _bad(f"a {toxic_type} toxic works on the {' or '.join(sorted(kind.streams))} "
+                   f"stream, not {stream.value}")
     name = _name(body.get("name"), "name", required=False) or f"{toxic_type}_{stream.value}"
     toxicity = 1.0 if body.get("toxicity") is None else _toxicity(body["toxicity"])
     attributes = _attributes(toxic_type, body.get("attributes"), None)

@@ -8,6 +8,7 @@ loop of its own, on uvloop when it is installed.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import signal
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from faultlab.proxy.registry import Registry
 from faultlab.proxy.relay import RelayLimits
 from faultlab.proxy.schema import ProxyCreate, ToxicCreate, parse_config, parse_json
 
-__all__ = ["DEFAULT_API", "ProxyServer", "ServeOptions", "run", "serve"]
+__all__ = ["DEFAULT_API", "ProxyServer", "ServeOptions", "is_loopback", "run", "serve"]
 
 DEFAULT_API = HostPort("127.0.0.1", 8474)
 
@@ -35,8 +36,9 @@ class ProxyServer:
 
     def __init__(self, *, api: HostPort | None = None, seed: int | None = None,
                  events: EventLog | None = None, clock: Clock | None = None,
-                 limits: RelayLimits | None = None) -> None:
+                 limits: RelayLimits | None = None, token: str | None = None) -> None:
         self.events = events or EventLog()
+        self._token = token
         self.registry = Registry(events=self.events, seed=seed, clock=clock, limits=limits)
         self._api = api or HostPort("127.0.0.1", 0)
         self._runner: web.AppRunner | None = None
@@ -50,7 +52,8 @@ class ProxyServer:
     async def start(self) -> HostPort:
         """Start the lease keeper and the API; raises OSError if the API cannot bind."""
         await self.registry.start()
-        runner = web.AppRunner(build_app(self.registry), access_log=None, shutdown_timeout=2.0)
+        runner = web.AppRunner(build_app(self.registry, self._token), access_log=None,
+                               shutdown_timeout=2.0)
         try:
             await runner.setup()
             await web.TCPSite(runner, self._api.host or None, self._api.port).start()
@@ -62,7 +65,7 @@ class ProxyServer:
         sockname = runner.addresses[0]
         self.address = HostPort.from_sockname(tuple(sockname))
         self.events.emit("api_listening", address=str(self.address), seed=self.registry.seed,
-                         pid=os.getpid())
+                         pid=os.getpid(), token_required=self._token is not None)
         return self.address
 
     async def close(self) -> None:
@@ -86,6 +89,17 @@ class ServeOptions:
     config: Path | None = None
     ready_file: Path | None = None
     seed: int | None = None
+    token: str | None = None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is only reachable from this machine ("" is every interface)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -102,14 +116,21 @@ def _load_config(path: Path) -> list[tuple[ProxyCreate, list[ToxicCreate]]]:
 
 
 async def serve(options: ServeOptions, events: EventLog | None = None) -> int:
-    """Serve until SIGTERM or SIGINT; 0 after a clean stop, 1 if it could not start."""
+    """Serve until SIGTERM or SIGINT; 0 after a clean stop, 1 if it could not start, 2 if
+    it refused to (an API beyond loopback without a token)."""
     events = events or EventLog()
+    if not is_loopback(options.api.host) and not options.token:
+        events.emit("startup_failed", error=f"refusing to serve the API on {options.api}, "
+                    "beyond loopback, without a token: give --token or set "
+                    "FAULTLAB_PROXY_TOKEN (clients then send Authorization: Bearer <token>)")
+        return 2
     try:
         config = _load_config(options.config) if options.config else []
     except ApiError as exc:
         events.emit("startup_failed", error=f"config {options.config}: {exc.message}")
         return 1
-    server = ProxyServer(api=options.api, seed=options.seed, events=events)
+    server = ProxyServer(api=options.api, seed=options.seed, events=events,
+                         token=options.token or None)
     try:
         await server.start()
     except OSError as exc:

@@ -16,9 +16,15 @@ Exceptions: ``ReportError`` (a directory that is not a readable run directory).
 from faultlab.report.builtin import ensure_registered
 from faultlab.report.model import ReportError, RunData, load_run
 from faultlab.report.page import build_report, write_report
-from faultlab.report.sections import (Rendered, ReportContext, Section, Slot,
-                                      register_section, registered_sections,
-                                      unregister_section)
+from faultlab.report.sections import (
+                                      Rendered,
+                                      ReportContext,
+                                      Section,
+                                      Slot,
+                                      register_section,
+                                      registered_sections,
+                                      unregister_section,
+)
 
 __all__ = ["Rendered", "ReportContext", "ReportError", "RunData", "Section", "Slot",
            "build_report", "load_run", "register_section", "registered_sections",

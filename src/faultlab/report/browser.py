@@ -72,6 +72,10 @@ class _Cdp:
         return result
 
 
+def _file_url(path: Path) -> str:
+    return path.resolve().as_uri()
+
+
 def _error_text(event: dict[str, Any]) -> str | None:
     method, p = event.get("method"), event.get("params", {})
     if method == "Runtime.exceptionThrown":
@@ -139,7 +143,7 @@ async def _drive(port: int, path: Path, width: int, height: int, evaluate: str |
                 await cdp.call("Emulation.setDeviceMetricsOverride", width=width,
                                height=height, deviceScaleFactor=1, mobile=False)
                 start = time.perf_counter()
-                await cdp.call("Page.navigate", url=path.resolve().as_uri())
+                await cdp.call("Page.navigate", url=_file_url(path))
                 while True:
                     r = await cdp.call("Runtime.evaluate", expression=f"!!({ready})",
                                        returnByValue=True)

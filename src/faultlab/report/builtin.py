@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from faultlab.report.charts import ChartsSection
-from faultlab.report.details import (ClausesSection, FaultsSection, ReproduceSection,
-                                     TimelineSection)
+from faultlab.report.details import ClausesSection, FaultsSection, ReproduceSection, TimelineSection
 from faultlab.report.sections import Section, register_section
 from faultlab.report.summary import FindingsSection, VerdictSection
 

@@ -69,7 +69,7 @@ def _timeline(ctx: ReportContext, end: float) -> dict[str, Any]:
                          else None)
             cls = ("bad" if f.revert_ok is False or f.error else
                    "open" if f.reverted_at is None else "ok")
-            rows.append({"short": (prefix + f.name)[:22], "label": f"{f.kind} on {f.target}",
+            rows.append({"label": f"{prefix}{f.name}: {f.kind} on {f.target}",
                          "start": f.injected_at, "end": f.reverted_at
                          if f.reverted_at is not None else end,
                          "lease_end": lease_end, "cls": cls})

@@ -24,7 +24,7 @@ def _table(header: list[str], rows: list[list[str]], cls: str = "") -> str:
 
 def _mark(held: bool) -> str:
     return ('<span class="pass">✓ held</span>' if held
-            else '<span class="fail">✗ violated</span>')
+            else '<span class="fail nowrap">✗ violated</span>')
 
 
 def _measured(c: Clause) -> str:

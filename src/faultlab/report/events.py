@@ -42,7 +42,7 @@ class JournalScan:
 
     def add(self, r: dict[str, Any]) -> None:
         try:
-            event = Event(r.get("event"))
+            event = Event(_str(r.get("event")))
         except ValueError:
             return
         t = _num(r.get("t")) or 0.0
@@ -83,7 +83,9 @@ class JournalScan:
             index, _int(r.get("sent")), _int(r.get("ok")), _int(r.get("failed")),
             _int(r.get("timed_out")), _int(r.get("dropped")), _int(r.get("late")),
             _num(r.get("max_lag")) or 0.0, _num(r.get("p50")), _num(r.get("p90")),
-            _num(r.get("p99")), _num(r.get("max")), hdr if isinstance(hdr, str) else None)
+            _num(r.get("p99")), _num(r.get("max")), hdr if isinstance(hdr, str) else None,
+            # a second is closed after it ends, unless the run stopped inside it
+            partial=(_num(r.get("t")) or 0.0) < index + 1 - 0.001)
 
     def _fault(self, event: Event, r: dict[str, Any], t: float) -> None:
         name = _str(r.get("fault"))

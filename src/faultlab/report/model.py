@@ -18,7 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from faultlab.journal import JOURNAL_NAME, Event, read_journal
+from faultlab.journal import JOURNAL_NAME, read_journal
 from faultlab.run.verdict import Status
 
 __all__ = ["Clause", "FaultView", "Moment", "MomentKind", "ReportError", "RunData",
@@ -70,6 +70,7 @@ class Second:
     p99: float | None
     max: float | None
     hdr: str | None = None
+    partial: bool = False  # closed early because the run ended inside it
 
     @property
     def planned(self) -> int:

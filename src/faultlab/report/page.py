@@ -63,7 +63,7 @@ def build_report(runs: list[RunData]) -> tuple[str, str]:
              else f"faultlab comparison: {' vs '.join(ctx.labels)}")
     nav = "".join(f'<a href="#{esc(p.section.id)}">{esc(p.section.title)}</a>'
                   for p in placed if p.section.slot.name != "BANNER")
-    when = ", ".join(w for w in (_when(r) for r in runs) if w)
+    when = ", ".join(dict.fromkeys(w for w in (_when(r) for r in runs) if w))
     body = "".join(_section_html(p) for p in placed)
     page_class = "single st-" + status_class(runs[0]) if len(runs) == 1 else "comparison"
     html = (

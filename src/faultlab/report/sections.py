@@ -57,9 +57,14 @@ class ReportContext:
 
 @runtime_checkable
 class Section(Protocol):
-    id: str
-    title: str
-    slot: Slot
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def slot(self) -> Slot: ...
 
     def render(self, ctx: ReportContext) -> Rendered | None: ...
 

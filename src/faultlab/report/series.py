@@ -45,7 +45,9 @@ def _by_index(run: RunData, length: int) -> list[Second | None]:
 
 
 def counts(run: RunData, length: int, field: str) -> list[float | None]:
-    return [float(getattr(s, field)) if s is not None else None
+    """Requests of one outcome per second; a partial last second is left out (its counts
+    would read as a collapse of traffic)."""
+    return [float(getattr(s, field)) if s is not None and not s.partial else None
             for s in _by_index(run, length)]
 
 

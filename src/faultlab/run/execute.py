@@ -18,7 +18,7 @@ from faultlab.run.runner import Progress, Runner
 from faultlab.run.summary import ConsoleProgress, print_summary
 from faultlab.run.verdict import Verdict
 
-__all__ = ["execute", "new_run_dir", "run_async"]
+__all__ = ["execute", "new_run_dir", "run_async", "write_reports"]
 
 
 def new_run_dir(runs_dir: Path, name: str) -> Path:
@@ -63,6 +63,18 @@ def _event_loop_factory() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
+def write_reports(console: Console, run_dirs: list[Path], out_dir: Path | None) -> Path | None:
+    """Write the HTML and Markdown report; a report problem never changes a run's outcome."""
+    from faultlab.report import write_report
+
+    try:
+        html, _ = write_report(run_dirs, out_dir)
+    except Exception as e:
+        console.print(f"[yellow]warning: no report written: {type(e).__name__}: {e}[/]")
+        return None
+    return html
+
+
 def execute(loaded: LoadedExperiment, *, run_dir: Path | None, runs_dir: Path,
             seed: int | None, quiet: bool, console: Console | None = None,
             progress: Progress | None = None) -> int:
@@ -79,5 +91,6 @@ def execute(loaded: LoadedExperiment, *, run_dir: Path | None, runs_dir: Path,
     doc = result_document(verdict, loaded, run_dir, runner.seed, list(sys.argv))
     write_result(doc, run_dir, runner.redactor)
     write_junit(verdict, loaded.experiment.name, run_dir, runner.redactor)
+    write_reports(console, [run_dir], None)
     print_summary(console, verdict, loaded.experiment.name, str(run_dir))
     return int(verdict.exit_code)

@@ -14,7 +14,9 @@ event (method)        meaning
 ====================  ===========================================================
 
 Commands (:data:`Command`): :class:`Deliver` bytes, :class:`Close` the direction (a FIN),
-:class:`Reset` the whole connection (an RST) and :class:`Drop` bytes on the floor.
+:class:`Reset` the whole connection (an RST), :class:`Hangup` (close the whole connection
+with FINs), :class:`Reply` (answer the sender in the proxy's name, then close its side) and
+:class:`Drop` bytes on the floor.
 
 Rules every toxic keeps, which the relay and the chain rely on:
 
@@ -29,13 +31,24 @@ Rules every toxic keeps, which the relay and the chain rely on:
 * **Conservation.** Every byte given to a toxic is eventually delivered, dropped (an explicit
   :class:`Drop`), handed back by :meth:`Toxic.on_remove`, or lost with a :class:`Reset`.
 
-A new toxic type (slow_close, timeout, slicer and limit_data are next) is one module here:
+Toxiproxy's toxics: ``noop``, ``latency``, ``bandwidth``, ``slow_close``, ``timeout``,
+``reset_peer``, ``slicer``, ``limit_data``. faultlab's own: ``http_abort`` and
+``http_delay`` (HTTP/1.1 requests), ``connect_delay`` and ``connect_refuse`` (when a client
+is accepted).
+
+A new toxic type is one module here:
 a subclass of :class:`Toxic`, an attribute dataclass deriving from :class:`Attributes`
 (fields made with :func:`int_attribute`), and one :func:`register` call below; nothing else
 in the proxy needs to change.
 """
 
 from faultlab.proxy.toxics.bandwidth import BandwidthAttributes, BandwidthToxic
+from faultlab.proxy.toxics.connect import (
+    ConnectDelayAttributes,
+    ConnectDelayToxic,
+    ConnectRefuseAttributes,
+    ConnectRefuseToxic,
+)
 from faultlab.proxy.toxics.core import (
     TOXIC_TYPES,
     Attributes,
@@ -43,17 +56,29 @@ from faultlab.proxy.toxics.core import (
     Command,
     Deliver,
     Drop,
+    Hangup,
     InvalidAttributes,
     NoopAttributes,
     NoopToxic,
+    Reply,
     Reset,
     Toxic,
     ToxicType,
     int_attribute,
     register,
 )
+from faultlab.proxy.toxics.http import (
+    HttpAbortAttributes,
+    HttpAbortToxic,
+    HttpDelayAttributes,
+    HttpDelayToxic,
+)
 from faultlab.proxy.toxics.latency import LatencyAttributes, LatencyToxic
+from faultlab.proxy.toxics.limit_data import LimitDataAttributes, LimitDataToxic
 from faultlab.proxy.toxics.reset_peer import ResetPeerAttributes, ResetPeerToxic
+from faultlab.proxy.toxics.slicer import SlicerAttributes, SlicerToxic
+from faultlab.proxy.toxics.slow_close import SlowCloseAttributes, SlowCloseToxic
+from faultlab.proxy.toxics.timeout import TimeoutAttributes, TimeoutToxic
 
 __all__ = [
     "TOXIC_TYPES",
@@ -62,16 +87,34 @@ __all__ = [
     "BandwidthToxic",
     "Close",
     "Command",
+    "ConnectDelayAttributes",
+    "ConnectDelayToxic",
+    "ConnectRefuseAttributes",
+    "ConnectRefuseToxic",
     "Deliver",
     "Drop",
+    "Hangup",
+    "HttpAbortAttributes",
+    "HttpAbortToxic",
+    "HttpDelayAttributes",
+    "HttpDelayToxic",
     "InvalidAttributes",
     "LatencyAttributes",
     "LatencyToxic",
+    "LimitDataAttributes",
+    "LimitDataToxic",
     "NoopAttributes",
     "NoopToxic",
+    "Reply",
     "Reset",
     "ResetPeerAttributes",
     "ResetPeerToxic",
+    "SlicerAttributes",
+    "SlicerToxic",
+    "SlowCloseAttributes",
+    "SlowCloseToxic",
+    "TimeoutAttributes",
+    "TimeoutToxic",
     "Toxic",
     "ToxicType",
     "int_attribute",
@@ -82,4 +125,15 @@ __all__ = [
 register(ToxicType("noop", NoopAttributes, NoopToxic))
 register(ToxicType("latency", LatencyAttributes, LatencyToxic))
 register(ToxicType("bandwidth", BandwidthAttributes, BandwidthToxic))
+register(ToxicType("slow_close", SlowCloseAttributes, SlowCloseToxic))
+register(ToxicType("timeout", TimeoutAttributes, TimeoutToxic))
 register(ToxicType("reset_peer", ResetPeerAttributes, ResetPeerToxic))
+register(ToxicType("slicer", SlicerAttributes, SlicerToxic))
+register(ToxicType("limit_data", LimitDataAttributes, LimitDataToxic))
+_REQUESTS = frozenset({"upstream"})
+register(ToxicType("http_abort", HttpAbortAttributes, HttpAbortToxic,
+                   default_stream="upstream", streams=_REQUESTS))
+register(ToxicType("http_delay", HttpDelayAttributes, HttpDelayToxic,
+                   default_stream="upstream", streams=_REQUESTS))
+register(ToxicType("connect_delay", ConnectDelayAttributes, ConnectDelayToxic))
+register(ToxicType("connect_refuse", ConnectRefuseAttributes, ConnectRefuseToxic))

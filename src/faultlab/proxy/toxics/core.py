@@ -10,7 +10,7 @@ import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 __all__ = [
     "DAY_MS",
@@ -20,16 +20,20 @@ __all__ = [
     "Command",
     "Deliver",
     "Drop",
+    "Hangup",
     "IntRange",
     "InvalidAttributes",
     "NoopAttributes",
     "NoopToxic",
+    "Reply",
     "Reset",
+    "TextRange",
     "Toxic",
     "ToxicType",
     "int_attribute",
     "parse_attributes",
     "register",
+    "text_attribute",
 ]
 
 
@@ -63,7 +67,24 @@ class Drop:
     at: float
 
 
-Command = Deliver | Close | Reset | Drop
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    """Close the whole connection gracefully (FIN both ways) at ``at``, after the bytes
+    this direction delivered before it; what is still queued the other way is dropped."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Answer the *sender* with ``data`` instead of the receiver, then close the sender's
+    side (the HTTP toxics answer a request in the proxy's name)."""
+
+    data: bytes
+    at: float
+
+
+Command = Deliver | Close | Reset | Drop | Hangup | Reply
 
 
 # ---------------------------------------------------------------------------- attributes
@@ -81,8 +102,20 @@ class IntRange:
     unit: str
 
 
-def int_attribute(maximum: int, unit: str) -> Any:
-    return field(default=0, metadata={"range": IntRange(maximum, unit)})
+def int_attribute(maximum: int, unit: str, default: int = 0) -> Any:
+    return field(default=default, metadata={"range": IntRange(maximum, unit)})
+
+
+@dataclass(frozen=True, slots=True)
+class TextRange:
+    """Bounds of a string attribute: at most ``maximum`` printable ASCII characters."""
+
+    maximum: int
+
+
+def text_attribute(maximum: int) -> Any:
+    """A string attribute (the HTTP toxics' method and path), empty by default."""
+    return field(default="", metadata={"text": TextRange(maximum)})
 
 
 DAY_MS = 86_400_000  # no delay attribute may exceed a day: anything longer is a typo
@@ -101,7 +134,7 @@ class Attributes:
     def check(self) -> None:
         """Raise :class:`InvalidAttributes` if the combination of values is invalid."""
 
-    def to_json(self) -> dict[str, int]:
+    def to_json(self) -> dict[str, int | str]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
 
 
@@ -132,6 +165,15 @@ def _as_int(value: object, where: str, bounds: IntRange) -> int:
     return value
 
 
+def _as_text(value: object, where: str, bounds: TextRange) -> str:
+    if not isinstance(value, str):
+        raise InvalidAttributes(f"{where} must be a string, got {_short(value)}")
+    if len(value) > bounds.maximum or not all(" " < c <= "~" for c in value):
+        raise InvalidAttributes(f"{where} must be at most {bounds.maximum} printable ASCII "
+                                f"characters without spaces, got {_short(value)}")
+    return value
+
+
 def parse_attributes(cls: type[A], raw: object, *, toxic_type: str, base: A | None = None) -> A:
     """Build ``cls`` from a JSON object, starting from ``base`` (a partial merge) or zeros.
 
@@ -142,12 +184,15 @@ def parse_attributes(cls: type[A], raw: object, *, toxic_type: str, base: A | No
     if not isinstance(raw, Mapping):
         raise InvalidAttributes(f"attributes must be a JSON object, got {_short(raw)}")
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-    values: dict[str, int] = {f.name: (getattr(base, f.name) if base is not None else 0)
-                              for f in fields}
+    start = base if base is not None else cls()
+    values: dict[str, int | str] = {f.name: getattr(start, f.name) for f in fields}
     for f in fields:
         if f.name in raw:
-            values[f.name] = _as_int(raw[f.name], f"attribute {f.name} of {toxic_type}",
-                                     f.metadata["range"])
+            where = f"attribute {f.name} of {toxic_type}"
+            if "text" in f.metadata:
+                values[f.name] = _as_text(raw[f.name], where, f.metadata["text"])
+            else:
+                values[f.name] = _as_int(raw[f.name], where, f.metadata["range"])
     attributes = cls(**values)
     attributes.check()
     return attributes
@@ -163,6 +208,10 @@ class Toxic(Generic[A]):
     toxic added, or toxicity raised so that it applies). ``rng`` is this connection's own
     generator for this toxic, so draws do not depend on other connections or toxics.
     """
+
+    #: False for toxics that act only when a connection opens: they leave the relay's
+    #: zero-copy fast path on.
+    touches_data: ClassVar[bool] = True
 
     def __init__(self, attributes: A, started_at: float, rng: random.Random) -> None:
         self.attributes = attributes
@@ -194,6 +243,15 @@ class Toxic(Generic[A]):
         """Bytes held back right now; the relay stops reading while too much is held."""
         return 0
 
+    def connect_delay(self) -> float:
+        """Seconds to wait before dialling the upstream (asked once, when a client is
+        accepted); a toxic added later to an open connection has no say."""
+        return 0.0
+
+    def refuses_connection(self) -> bool:
+        """True to turn the accepted client away (an RST) without dialling the upstream."""
+        return False
+
 
 @dataclass(frozen=True, slots=True)
 class NoopAttributes(Attributes):
@@ -214,6 +272,10 @@ class ToxicType(Generic[A]):
     name: str
     attributes: type[A]
     factory: Callable[[A, float, random.Random], Toxic[A]]
+    #: The stream a toxic of this type gets when the request names none, and the streams
+    #: it may be put on (the HTTP toxics read requests, so they live on ``upstream``).
+    default_stream: str = "downstream"
+    streams: frozenset[str] = frozenset({"upstream", "downstream"})
 
     def parse(self, raw: object, base: A | None = None) -> A:
         return parse_attributes(self.attributes, raw, toxic_type=self.name, base=base)

@@ -21,6 +21,7 @@
   }
   function fmt(unit, v) {
     if (v === null || v === undefined || isNaN(v)) return "–";
+    if (v === 0) return "0";
     if (unit === "s") {
       if (v < 0.001) return (v * 1000).toFixed(2) + " ms";
       if (v < 1) return (v * 1000).toFixed(v < 0.01 ? 1 : 0) + " ms";
@@ -39,9 +40,16 @@
     var f = raw / mag;
     return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10) * mag;
   }
-  function ticks(lo, hi, n) {
+  function timeStep(span, n) {
+    // Minutes read best in steps of whole seconds and minutes (0:30, 1:00), not 0:50.
+    var raw = span / Math.max(1, n), steps = [5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
+    if (domain[1] - domain[0] <= 120) return niceStep(span, n);
+    for (var i = 0; i < steps.length; i++) { if (steps[i] >= raw) return steps[i]; }
+    return niceStep(span, n);
+  }
+  function ticks(lo, hi, n, time) {
     if (!(hi > lo)) return [lo];
-    var step = niceStep(hi - lo, n), out = [];
+    var step = time ? timeStep(hi - lo, n) : niceStep(hi - lo, n), out = [];
     for (var v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {
       out.push(Math.round(v / step) * step);
     }
@@ -81,9 +89,22 @@
     });
     host.appendChild(lg);
   };
+  Chart.prototype.yrange = function () {
+    var s = this.spec, self = this;
+    if (s.unit !== "ratio") return [0, this.ymax()];
+    // Ratios: zoom in when every value is near the top, so 99% and 100% stay apart.
+    var lo = 1;
+    s.series.forEach(function (ser, i) {
+      if (self.hidden[i]) return;
+      ser.values.forEach(function (v) { if (v !== null && v < lo) lo = v; });
+    });
+    (s.thresholds || []).forEach(function (t) { if (t.value < lo) lo = t.value; });
+    lo = Math.max(0, lo - Math.max(0.005, (1 - lo) * 0.6));
+    lo = lo < 0.5 ? 0 : Math.floor(lo * 200) / 200;
+    return [lo, 1 + (1 - lo) * 0.04];
+  };
   Chart.prototype.ymax = function () {
     var s = this.spec;
-    if (s.unit === "ratio") return 1;
     if (s.ymax) return s.ymax;
     var m = 0, self = this;
     s.series.forEach(function (ser, i) {
@@ -96,7 +117,8 @@
   Chart.prototype.draw = function () {
     var s = this.spec, self = this;
     var W = Math.max(320, this.box.clientWidth || 800);
-    var H = s.kind === "timeline" ? M.t + M.b + 22 * s.rows.length + 4 : (s.height || 210);
+    var phaseRow = (data.phases || []).length ? 1 : 0;
+    var H = s.kind === "timeline" ? M.t + M.b + 22 * (s.rows.length + phaseRow) + 4 : (s.height || 210);
     if (this.svg) this.box.removeChild(this.svg);
     var svg = el("svg", { viewBox: "0 0 " + W + " " + H, width: "100%", role: "img",
                           "aria-label": s.title, preserveAspectRatio: "none" });
@@ -116,20 +138,21 @@
     (data.phases || []).forEach(function (p) {
       if (p.t > view[0] && p.t < view[1]) el("line", { x1: X(p.t), x2: X(p.t), y1: M.t, y2: M.t + ph, "class": "phase-line" }, plot);
     });
-    ticks(view[0], view[1], Math.max(3, Math.floor(pw / 90))).forEach(function (t) {
+    ticks(view[0], view[1], Math.max(3, Math.floor(pw / 90)), true).forEach(function (t) {
       el("line", { x1: X(t), x2: X(t), y1: M.t + ph, y2: M.t + ph + 4, "class": "axis" }, svg);
       el("text", { x: X(t), y: H - 6, "class": "tick", "text-anchor": "middle" }, svg, fmtTime(t));
     });
     el("line", { x1: M.l, x2: M.l + pw, y1: M.t + ph, y2: M.t + ph, "class": "axis" }, svg);
     if (s.kind === "timeline") { this.drawTimeline(plot, X); this.overlay(pw, ph); return; }
-    var ymax = this.ymax(), Y = function (v) { return M.t + ph - v / ymax * ph; };
-    ticks(0, ymax, Math.max(2, Math.floor(ph / 45))).forEach(function (v) {
-      if (v > ymax) return;
+    var yr = this.yrange(), ymin = yr[0], ymax = yr[1];
+    var Y = function (v) { return M.t + ph - (v - ymin) / (ymax - ymin) * ph; };
+    ticks(ymin, s.unit === "ratio" ? 1 : ymax, Math.max(2, Math.floor(ph / 35))).forEach(function (v) {
+      if (v > ymax || v < ymin) return;
       el("line", { x1: M.l, x2: M.l + pw, y1: Y(v), y2: Y(v), "class": "grid" }, svg);
       el("text", { x: M.l - 6, y: Y(v) + 4, "class": "tick", "text-anchor": "end" }, svg, fmt(s.unit, v));
     });
     (s.thresholds || []).forEach(function (t) {
-      if (t.value > ymax) return;
+      if (t.value > ymax || t.value < ymin) return;
       el("line", { x1: M.l, x2: M.l + pw, y1: Y(t.value), y2: Y(t.value), "class": "threshold" }, svg);
       el("text", { x: M.l + pw - 4, y: Y(t.value) - 4, "class": "thr-label", "text-anchor": "end" }, svg, "SLO " + t.label);
     });
@@ -140,7 +163,7 @@
       for (var k = 0; k < s.x.length; k++) {
         var v = ser.values[k], t = s.x[k];
         if (v === null || t < view[0] - 1 || t > view[1] + 1) { pen = false; continue; }
-        d += (pen ? "L" : "M") + X(t).toFixed(1) + "," + Y(Math.min(v, ymax)).toFixed(1);
+        d += (pen ? "L" : "M") + X(t).toFixed(1) + "," + Y(Math.max(ymin, Math.min(v, ymax))).toFixed(1);
         pen = true; points++;
       }
       if (d) el("path", { d: d, "class": "line", stroke: ser.color, "stroke-dasharray": ser.dash ? "5 3" : undefined, "stroke-width": ser.width || 1.8 }, plot);
@@ -150,17 +173,23 @@
     this.overlay(pw, ph);
   };
   Chart.prototype.drawTimeline = function (plot, X) {
-    var s = this.spec, n = 0;
+    var s = this.spec, n = 0, ph = data.phases || [], off = ph.length ? 1 : 0;
+    ph.forEach(function (p, i) {
+      var end = i + 1 < ph.length ? ph[i + 1].t : domain[1], x0 = X(p.t), x1 = X(end);
+      el("rect", { x: x0 + 1, y: M.t + 6, width: Math.max(1, x1 - x0 - 2), height: 12, "class": "phase-seg" }, plot);
+      el("text", { x: x0 + 5, y: M.t + 16, "class": "phase-label" }, plot, "phase: " + p.label);
+    });
     s.rows.forEach(function (r, i) {
-      var y = M.t + 4 + i * 22;
-      el("text", { x: M.l - 6, y: y + 13, "class": "tick row-label", "text-anchor": "end" }, this.svg, r.short);
+      var y = M.t + 4 + (i + off) * 22;
       if (r.lease_end !== null && r.lease_end !== undefined && r.start !== null) {
         el("line", { x1: X(r.start), x2: X(r.lease_end), y1: y + 9, y2: y + 9, "class": "lease" }, plot);
       }
       if (r.start !== null) {
         var x0 = X(r.start), x1 = X(r.end);
         el("rect", { x: x0, y: y + 2, width: Math.max(2, x1 - x0), height: 14, rx: 3, "class": "bar " + r.cls }, plot);
-        el("text", { x: x0 + 5, y: y + 13, "class": "bar-label" }, plot, r.label);
+        // Inside the bar when it fits, else just after it, in dark text.
+        var inside = r.label.length * 6.4 + 10 < x1 - x0;
+        el("text", { x: inside ? x0 + 5 : x1 + 5, y: y + 13, "class": inside ? "bar-label" : "bar-label out" }, plot, r.label);
         n++;
       }
     }, this);

@@ -1,0 +1,312 @@
+"""The linearizability checker: Wing & Gong's search with Lowe's memo, per partition.
+
+A history is linearizable for a model if each ``ok`` operation, and any subset of the
+``info`` operations, can be given an instant between its invocation and its completion (for
+``info``: any instant after its invocation) such that applying them in the order of those
+instants to the model is legal. ``fail`` operations are dropped: they did not happen. ``info``
+operations that only read are dropped too: they observed nothing and changed nothing.
+
+Per partition (P-compositionality: a history is linearizable iff every independent object's
+sub-history is), :func:`_search` works on *entries*: a call node per operation and a return
+node per ``ok`` operation, sorted by time (calls before returns at equal times: such ops are
+concurrent), in a doubly linked list. ``info`` operations have no return node: their
+completion is +infinity, so they never force anything and may stay unplaced forever.
+
+Invariants of the search loop:
+
+- the list holds exactly the operations not yet linearized, in time order;
+- ``bits`` (a Python int) has bit ``i`` set iff operation ``i`` is linearized, and ``state``
+  is the model state after the linearized operations in ``stack`` order;
+- ``cache`` holds every ``(bits, state)`` configuration ever entered; re-entering one cannot
+  succeed where the first visit failed, so it is skipped (Lowe's memo) — this makes the
+  search a walk over distinct configurations rather than over orders;
+- walking from the head, a call node is a candidate to linearize next (its invocation precedes
+  every remaining completion); reaching a return node means that operation must be placed
+  before anything later and none of the candidates before it worked: backtrack (pop the last
+  linearized operation, relink it — dancing links, O(1) — and try the node after it);
+- success when no ``ok`` operation remains (unplaced ``info`` operations never happened);
+  failure when a return node is reached with an empty stack.
+
+Cheap pre-passes decide many partitions without search: the model's ``precheck`` (e.g. a
+read of a value no write invoked before it completed: an immediate violation), and
+sequential partitions (no two operations overlap, no ``info`` except possibly the last),
+which have exactly one order and are replayed in linear time. Searches of different
+partitions are interleaved (each yields every few thousand steps) so that one hard partition
+does not hide a quick violation elsewhere; the first violation ends the check. A time and
+memory budget ends it with :attr:`Verdict.UNKNOWN` and the reason, never a hang. The memory
+figure is an estimate of the memo's size (entries × bitset bytes + overhead).
+
+On failure the search reports its deepest dead end: the longest linearizable prefix it
+found, the operation whose completion came before it could be placed, and every candidate
+with the reason it cannot go next (from the model's ``explain``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import deque
+from collections.abc import Callable, Generator, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from faultlab.check.models import Model, validate
+from faultlab.check.result import (
+    Anomaly,
+    AnomalyKind,
+    CheckResult,
+    ModelError,
+    Stuck,
+    Verdict,
+    Violation,
+)
+from faultlab.history import Op, Outcome
+
+__all__ = ["Budget", "check_linearizable"]
+
+_SLICE = 4096  # search steps between yields to the scheduler (budget checks, interleaving)
+_ENTRY_OVERHEAD = 120  # bytes per memo entry besides the bitset (tuple, set slot, state ref)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long the search may run, and how much memory its memo may take, before "unknown"."""
+
+    time_s: float = 60.0
+    memory_bytes: int = 1 << 30
+
+
+@dataclass
+class _Dead:
+    """The deepest dead end of a failed search."""
+
+    prefix: list[int]  # op indexes in linearization order
+    state: Any
+    must_complete: int
+
+
+# Yields the memo's size in bytes; returns (the dead end or None if linearizable, memo entries).
+_Search = Generator[int, None, "tuple[_Dead | None, int]"]
+
+
+def check_linearizable(ops: Iterable[Op], model: Model[Any], budget: Budget | None = None, *,
+                       clock: Callable[[], float] = time.monotonic) -> CheckResult:
+    """Decide whether ``ops`` (a history) is linearizable for ``model``.
+
+    Raises :class:`ModelError` when operations do not fit the model (bad input); every other
+    outcome is a verdict in the returned :class:`CheckResult`.
+    """
+    budget = budget or Budget()
+    started = clock()
+    kept = [op for op in ops if op.is_client and op.outcome is not Outcome.FAIL]
+    problem = validate(model, kept)
+    if problem is not None:
+        raise ModelError(problem)
+    kept = [op for op in kept if not (op.outcome is Outcome.INFO and model.read_only(op))]
+    parts = _partition(kept, model)
+    stats = {"partitions": len(parts), "decided_without_search": 0, "configurations": 0}
+    name = f"linearizable[{model.name}]"
+
+    def result(verdict: Verdict, violation: Violation | None = None, reason: str = ""
+               ) -> CheckResult:
+        anomalies = () if violation is None else (Anomaly(
+            AnomalyKind.NOT_LINEARIZABLE, f"partition {violation.partition} is not "
+            "linearizable", (violation.must_complete,)),)
+        return CheckResult(name, verdict, len(kept), anomalies, violation, reason,
+                           clock() - started, stats)
+
+    searches: deque[tuple[Hashable, list[Op], _Search]] = deque()
+    for key, part in parts.items():
+        if model.prune is not None:
+            part = model.prune(part)
+        found = model.precheck(part) if model.precheck is not None else None
+        if found is not None:
+            stats["decided_without_search"] += 1
+            op, why = found
+            return result(Verdict.INVALID, Violation(repr(key), (), (), "(not searched)", op,
+                                                     (Stuck(op, why),)))
+        if _sequential(part):
+            stats["decided_without_search"] += 1
+            dead = _replay(part, model)
+            if dead is not None:
+                return result(Verdict.INVALID, _explain(key, part, model, dead))
+            continue
+        searches.append((key, part, _search(part, model)))
+
+    memory: dict[Hashable, int] = {}
+    try:
+        while searches:
+            key, part, search = searches.popleft()
+            try:
+                memory[key] = next(search)
+            except StopIteration as stop:
+                memory.pop(key, None)
+                dead, configurations = stop.value
+                stats["configurations"] += configurations
+                if dead is not None:
+                    return result(Verdict.INVALID, _explain(key, part, model, dead))
+                continue
+            searches.append((key, part, search))
+            elapsed = clock() - started
+            if elapsed > budget.time_s:
+                return result(Verdict.UNKNOWN, reason=(
+                    f"time budget of {budget.time_s:g} s ran out with {len(searches)} of "
+                    f"{len(parts)} partitions undecided (no violation found so far)"))
+            used = sum(memory.values())
+            if used > budget.memory_bytes:
+                return result(Verdict.UNKNOWN, reason=(
+                    f"memory budget of {budget.memory_bytes / 2**20:.0f} MiB ran out (memo "
+                    f"≈{used / 2**20:.0f} MiB) with {len(searches)} of {len(parts)} "
+                    "partitions undecided (no violation found so far)"))
+    finally:
+        for _, _, search in searches:
+            search.close()
+    return result(Verdict.VALID)
+
+
+def _partition(ops: list[Op], model: Model[Any]) -> dict[Hashable, list[Op]]:
+    parts: dict[Hashable, list[Op]] = {}
+    split = model.partition
+    for op in ops:
+        parts.setdefault(None if split is None else split(op), []).append(op)
+    for part in parts.values():
+        part.sort(key=lambda op: (op.invoke_ns, op.index))
+    return parts
+
+
+def _sequential(part: list[Op]) -> bool:
+    """No two operations overlap, so the only order is the order of invocation."""
+    for a, b in itertools.pairwise(part):
+        if a.complete_ns is None or a.outcome is Outcome.INFO or a.complete_ns >= b.invoke_ns:
+            return False
+    return True
+
+
+def _replay(part: list[Op], model: Model[Any]) -> _Dead | None:
+    state = model.init()
+    for i, op in enumerate(part):
+        legal, new = _step(model, state, op)
+        if legal:
+            state = new
+        elif op.outcome is not Outcome.INFO:  # the last op may be info: it need not happen
+            return _Dead(list(range(i)), state, i)
+    return None
+
+
+def _step(model: Model[Any], state: Any, op: Op) -> tuple[bool, Any]:
+    try:
+        return model.step(state, op)
+    except Exception as exc:
+        raise ModelError(f"model {model.name!r} cannot apply operation #{op.index} "
+                         f"({op.f} {op.value!r}): {type(exc).__name__}: {exc}") from exc
+
+
+def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
+    """The Wing–Gong–Lowe search over one partition; see the module docstring."""
+    n = len(ops)
+    head, tail = 2 * n, 2 * n + 1
+    ok = [op.outcome is Outcome.OK and op.complete_ns is not None for op in ops]
+    entries = [(op.invoke_ns, 0, i) for i, op in enumerate(ops)]
+    entries += [(op.complete_ns or 0, 1, n + i) for i, op in enumerate(ops) if ok[i]]
+    entries.sort()
+    order = [head] + [node for _, _, node in entries] + [tail]
+    nxt = [0] * (2 * n + 2)
+    prv = [0] * (2 * n + 2)
+    for a, b in itertools.pairwise(order):
+        nxt[a], prv[b] = b, a
+
+    step = model.step
+    state = model.init()
+    bits = 0
+    cache: set[tuple[int, Any]] = set()
+    # The stack as a persistent chain (op, state before, rest): a snapshot is one reference.
+    stack: tuple[int, Any, Any] | None = None
+    depth = 0
+    remaining = sum(ok)
+    best_depth = -1
+    best: tuple[Any, Any, int] = (None, None, 0)
+    entry_bytes = n // 8 + _ENTRY_OVERHEAD
+    budget = _SLICE
+    node = nxt[head]
+    while remaining:
+        budget -= 1
+        if not budget:
+            budget = _SLICE
+            yield len(cache) * entry_bytes
+        if node < n:
+            try:
+                legal, new = step(state, ops[node])
+            except Exception:
+                _step(model, state, ops[node])  # raises a ModelError naming the operation
+                raise
+            if legal:
+                grown = bits | (1 << node)
+                config = (grown, new)
+                if config not in cache:
+                    cache.add(config)
+                    stack = (node, state, stack)
+                    depth += 1
+                    state, bits = new, grown
+                    before, after = prv[node], nxt[node]
+                    nxt[before], prv[after] = after, before
+                    if ok[node]:
+                        ret = node + n
+                        before, after = prv[ret], nxt[ret]
+                        nxt[before], prv[after] = after, before
+                        remaining -= 1
+                    node = nxt[head]
+                    continue
+            node = nxt[node]
+            continue
+        # A return node: that op must be placed before anything later, and could not be.
+        if depth > best_depth:
+            best_depth, best = depth, (stack, state, node - n)
+        if stack is None:
+            break
+        i, state, stack = stack
+        depth -= 1
+        bits ^= 1 << i
+        if ok[i]:
+            ret = i + n
+            nxt[prv[ret]] = ret
+            prv[nxt[ret]] = ret
+            remaining += 1
+        nxt[prv[i]] = i
+        prv[nxt[i]] = i
+        node = nxt[i]
+    else:
+        return None, len(cache)
+    chain, dead_state, must = best
+    prefix: list[int] = []
+    while chain is not None:
+        prefix.append(chain[0])
+        chain = chain[2]
+    prefix.reverse()
+    return _Dead(prefix, dead_state, must), len(cache)
+
+
+def _explain(key: Hashable, part: Sequence[Op], model: Model[Any], dead: _Dead) -> Violation:
+    """The dead end in words: prefix with states, and why each candidate cannot go next."""
+    state = model.init()
+    states: list[str] = []
+    for i in dead.prefix:
+        state = model.step(state, part[i])[1]
+        states.append(model.render(state))
+    placed = set(dead.prefix)
+    must = part[dead.must_complete]
+    deadline = must.complete_ns if must.complete_ns is not None else 1 << 62
+    stuck: list[Stuck] = []
+    for i, op in enumerate(part):
+        if i in placed or op.invoke_ns > deadline:
+            continue
+        legal, _ = model.step(dead.state, op)
+        if legal:
+            reason = "it could go next, but every way on from there fails later"
+        elif model.explain is not None:
+            reason = model.explain(dead.state, op)
+        else:
+            reason = f"not legal in state {model.render(dead.state)}"
+        stuck.append(Stuck(op, reason))
+    stuck.sort(key=lambda s: (s.op is not must, s.op.invoke_ns))
+    return Violation(repr(key), tuple(part[i] for i in dead.prefix), tuple(states),
+                     model.render(dead.state), must, tuple(stuck))

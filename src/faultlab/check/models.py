@@ -1,0 +1,237 @@
+"""Sequential specifications (models) for the linearizability checker, and how to write one.
+
+A :class:`Model` is a pure, deterministic state machine over hashable states::
+
+    def step(state: int, op: Op) -> tuple[bool, int]:
+        if op.f == "incr":
+            return True, state + 1
+        return op.value == state, state          # "read": legal only if it saw the state
+
+    counter = Model("my-counter", init=lambda: 0, step=step, fs=frozenset({"incr", "read"}))
+
+``step(state, op)`` returns ``(legal, new_state)``; an illegal step's new state is ignored. It
+sees only ``ok`` and ``info`` operations (failed ones are dropped first). An ``info`` op's
+``value`` is what was invoked (``None`` for a read); ``info`` ops for which ``read_only(op)``
+holds are dropped too (they change nothing and observed nothing). States must be hashable and
+compare by value: the search memoises (linearized set, state) pairs. ``partition(op)`` maps an
+op to the independent object it touches (default: ``op.key``); partitions are checked
+separately (P-compositionality), so it must only separate ops that never interact.
+
+Optional hooks make failures readable and easy histories fast: ``explain(state, op)`` says
+what state ``op`` would need; ``precheck(ops)`` finds an op that no order can justify (e.g. a
+read of a value never written) in linear time; ``prune(ops)`` drops ``info`` ops that provably
+cannot matter. Built-ins, by name in :data:`MODELS`: register, cas-register, multi-register
+(alias kv), set, fifo-queue (alias queue), counter, mutex.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from faultlab.history import Op, Outcome
+from faultlab.history.errors import suggest
+
+__all__ = ["MODELS", "Model", "by_key", "get_model"]
+
+S = TypeVar("S", bound=Hashable)
+
+
+def by_key(op: Op) -> Hashable:
+    return op.key
+
+
+def _is_read(op: Op) -> bool:
+    return op.f == "read"
+
+
+@dataclass(frozen=True)
+class Model(Generic[S]):
+    """A sequential specification; see the module docstring."""
+
+    name: str
+    init: Callable[[], S]
+    step: Callable[[S, Op], tuple[bool, S]]
+    fs: frozenset[str] | None = None  # the functions it understands; None: any
+    partition: Callable[[Op], Hashable] | None = by_key  # None: one partition
+    read_only: Callable[[Op], bool] = _is_read
+    render: Callable[[S], str] = repr
+    explain: Callable[[S, Op], str] | None = None
+    precheck: Callable[[Sequence[Op]], tuple[Op, str] | None] | None = None
+    prune: Callable[[list[Op]], list[Op]] | None = None
+
+
+# --- registers ------------------------------------------------------------------------------
+
+def _register_step(state: Any, op: Op) -> tuple[bool, Any]:
+    f = op.f
+    if f == "read":
+        return op.value == state, state
+    if f == "write":
+        return True, op.value
+    expected, new = op.value  # type: ignore[misc,str-unpack]  # cas [expected, new]
+    return (True, new) if state == expected else (False, state)
+
+
+def _register_explain(state: Any, op: Op) -> str:
+    if op.f == "read":
+        return f"it read {op.value!r}, so the register must hold {op.value!r}; it holds {state!r}"
+    expected = op.value[0] if isinstance(op.value, tuple) else op.value
+    return f"the cas needs the register to hold {expected!r}; it holds {state!r}"
+
+
+def _written(op: Op) -> Any:
+    return op.value[1] if op.f == "cas" and isinstance(op.value, tuple) else op.value
+
+
+def _register_precheck(ops: Sequence[Op]) -> tuple[Op, str] | None:
+    """A read (or ok cas) of a value no write invoked before it completed could produce."""
+    first_write: dict[Any, int] = {None: -1}
+    for op in ops:
+        if op.f in ("write", "cas"):
+            v = _written(op)
+            if v not in first_write or op.invoke_ns < first_write[v]:
+                first_write[v] = op.invoke_ns
+    for op in ops:
+        if op.outcome is not Outcome.OK or op.f not in ("read", "cas"):
+            continue
+        seen = op.value if op.f == "read" else op.value[0]  # type: ignore[index]
+        end = op.complete_ns if op.complete_ns is not None else 1 << 62
+        if first_write.get(seen, end + 1) > end:  # equal times count as concurrent
+            verb = "read" if op.f == "read" else "cas expected"
+            return op, (f"it {verb} {seen!r}, but no operation invoked before it completed "
+                        f"writes {seen!r}")
+    return None
+
+
+def _register_prune(ops: list[Op]) -> list[Op]:
+    """Drop info writes/cas whose value nobody ever observes: leaving them out never hurts.
+
+    Such a write, if linearized, can only be followed (before the next write) by nothing that
+    observes the register, so removing it from a linearization keeps it legal.
+    """
+    seen: set[Any] = {None}
+    for op in ops:
+        if op.f == "read" and op.outcome is Outcome.OK:
+            seen.add(op.value)
+        elif op.f == "cas" and isinstance(op.value, tuple):
+            seen.add(op.value[0])
+    return [op for op in ops
+            if op.outcome is not Outcome.INFO or op.f == "read" or _written(op) in seen]
+
+
+def _check_cas(op: Op) -> None:
+    if op.f == "cas" and not (isinstance(op.value, tuple) and len(op.value) == 2):
+        raise ValueError("a cas value must be [expected, new]")
+
+
+# --- set, queue, counter, mutex ---------------------------------------------------------------
+
+def _set_step(state: frozenset[Any], op: Op) -> tuple[bool, frozenset[Any]]:
+    if op.f == "add":
+        return True, state | {op.value}
+    seen = frozenset(op.value) if isinstance(op.value, (tuple, frozenset)) else None
+    return seen == state, state
+
+
+def _set_explain(state: frozenset[Any], op: Op) -> str:
+    seen = frozenset(op.value) if isinstance(op.value, (tuple, frozenset)) else frozenset()
+    return (f"it read {_sorted(seen)}, so the set must be that; it is {_sorted(state)} "
+            f"(missing {_sorted(state - seen)}, extra {_sorted(seen - state)})")
+
+
+def _sorted(items: frozenset[Any]) -> str:
+    try:
+        return "{" + ", ".join(repr(v) for v in sorted(items)) + "}"
+    except TypeError:
+        return repr(set(items))
+
+
+def _queue_step(state: tuple[Any, ...], op: Op) -> tuple[bool, tuple[Any, ...]]:
+    if op.f == "enqueue":
+        return True, (*state, op.value)
+    if op.outcome is Outcome.INFO and op.value is None:  # dequeued something unknown, or not
+        return True, state[1:]
+    if op.value is None:
+        return not state, state
+    return (True, state[1:]) if state and state[0] == op.value else (False, state)
+
+
+def _queue_explain(state: tuple[Any, ...], op: Op) -> str:
+    if op.value is None:
+        return f"it found the queue empty; the queue is {list(state)}"
+    return f"it dequeued {op.value!r}, which must be at the head; the queue is {list(state)}"
+
+
+def _counter_step(state: Any, op: Op) -> tuple[bool, Any]:
+    if op.f == "read":
+        return op.value == state, state
+    delta = 1 if op.value is None else op.value
+    return True, state + delta
+
+
+def _mutex_step(state: bool, op: Op) -> tuple[bool, bool]:
+    return (not state, True) if op.f == "acquire" else (state, False)
+
+
+def _mutex_explain(state: bool, op: Op) -> str:
+    held = "held" if state else "free"
+    need = "free" if op.f == "acquire" else "held"
+    return f"{op.f} needs the lock {need}; it is {held}"
+
+
+def _never(op: Op) -> bool:
+    return False
+
+
+_REGISTER: Model[Any] = Model("cas-register", lambda: None, _register_step,
+                              frozenset({"read", "write", "cas"}), explain=_register_explain,
+                              precheck=_register_precheck, prune=_register_prune)
+
+MODELS: dict[str, Model[Any]] = {
+    "register": Model("register", lambda: None, _register_step, frozenset({"read", "write"}),
+                      explain=_register_explain, precheck=_register_precheck,
+                      prune=_register_prune),
+    "cas-register": _REGISTER,
+    "multi-register": _REGISTER,
+    "kv": _REGISTER,
+    "set": Model("set", frozenset, _set_step, frozenset({"add", "read"}),
+                 render=_sorted, explain=_set_explain),
+    "fifo-queue": Model("fifo-queue", tuple, _queue_step, frozenset({"enqueue", "dequeue"}),
+                        read_only=_never, render=lambda s: repr(list(s)),
+                        explain=_queue_explain),
+    "counter": Model("counter", int, _counter_step, frozenset({"read", "incr", "add"}),
+                     explain=lambda s, op: f"it read {op.value!r}; the counter is {s!r}"),
+    "mutex": Model("mutex", bool, _mutex_step, frozenset({"acquire", "release"}),
+                   read_only=_never, render=lambda s: "held" if s else "free",
+                   explain=_mutex_explain),
+}
+MODELS["queue"] = MODELS["fifo-queue"]
+
+
+def get_model(name: str) -> Model[Any]:
+    """A built-in model by name; :class:`ValueError` with a suggestion for an unknown one."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}: {suggest(name, MODELS)}") from None
+
+
+def validate(model: Model[Any], ops: Sequence[Op]) -> str | None:
+    """A one-line reason why ``ops`` cannot be checked against ``model``, or None."""
+    for op in ops:
+        try:
+            hash(op.value)
+        except TypeError:
+            return (f"operation #{op.index} has a value the model cannot hold ({op.value!r}): "
+                    "model states must be hashable, so JSON objects cannot be values")
+        if model.fs is not None and op.f not in model.fs:
+            return (f"operation #{op.index} has f {op.f!r}, which model {model.name!r} does "
+                    f"not know: {suggest(op.f, model.fs)}")
+        if model.step is _register_step:
+            try:
+                _check_cas(op)
+            except ValueError as exc:
+                return f"operation #{op.index}: {exc}, found {op.value!r}"
+    return None

@@ -1,0 +1,106 @@
+"""``POST /populate`` and ``--config``: many proxies at once, all or nothing.
+
+Toxiproxy applies the entries one by one and stops at the first failure, leaving the
+earlier ones applied. Here the work is split in two phases under the registry's lock:
+
+1. **Prepare** (may fail, changes nothing): validate every entry (done by the schema),
+   refuse a name listed twice, resolve every listen address and bind a listening socket
+   for every entry that needs a new one. Any failure closes the sockets bound so far and
+   raises; no proxy was touched.
+2. **Commit** (cannot fail): stop the proxies being replaced, install the new ones on the
+   sockets bound in phase 1, add their toxics.
+
+An entry whose name exists with the same resolved listen address and upstream is left
+untouched (its toxics and enabled state too), as in Toxiproxy; otherwise the old proxy is
+replaced and its toxics are lost. A replacement that keeps its predecessor's listen address
+takes over its listening socket (so the port never goes free). A new listen address that is
+held by another proxy being replaced in the same request is a bind failure: the request is
+refused as a whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from faultlab.proxy.addresses import HostPort, bind_listener, resolve_listen
+from faultlab.proxy.model import ApiError
+from faultlab.proxy.schema import ProxyCreate, ToxicCreate
+
+if TYPE_CHECKING:
+    from faultlab.proxy.listener import Proxy
+    from faultlab.proxy.registry import Registry
+
+__all__ = ["populate"]
+
+Entry = tuple[ProxyCreate, list[ToxicCreate]]
+
+
+@dataclass
+class _Plan:
+    request: ProxyCreate
+    toxics: list[ToxicCreate]
+    existing: Proxy | None
+    keep: bool = False  # leave ``existing`` untouched
+    adopt: bool = False  # take over ``existing``'s listening socket
+    sock: socket.socket | None = None  # bound in the prepare phase
+
+
+async def _prepare(registry: Registry, entries: list[Entry],
+                   bound: list[socket.socket]) -> list[_Plan]:
+    plans: list[_Plan] = []
+    seen: set[str] = set()
+    for number, (request, toxics) in enumerate(entries, start=1):
+        if request.name in seen:
+            raise ApiError(400, f"proxy {request.name} is listed twice at proxy {number}")
+        seen.add(request.name)
+        plan = _Plan(request, toxics, registry.proxies.get(request.name))
+        plans.append(plan)
+        wanted = await resolve_listen(HostPort.parse(request.listen))
+        old = plan.existing
+        same_place = old is not None and wanted == HostPort.parse(old.listen)
+        if old is not None and same_place and old.upstream == request.upstream:
+            plan.keep = True
+        elif request.enabled:
+            if old is not None and same_place and old.enabled:
+                plan.adopt = True
+            else:
+                plan.sock = await bind_listener(wanted)
+                bound.append(plan.sock)
+    return plans
+
+
+async def populate(registry: Registry, entries: list[Entry]) -> list[Proxy]:
+    """Apply ``entries`` entirely or not at all; the caller holds the registry's lock.
+
+    Raises :class:`ApiError`: 400 for an invalid request, 500 for an address that cannot
+    be resolved or bound (nothing has changed then).
+    """
+    bound: list[socket.socket] = []
+    try:
+        plans = await _prepare(registry, entries, bound)
+    except BaseException as exc:
+        for bound_sock in bound:
+            with contextlib.suppress(OSError):
+                bound_sock.close()
+        if isinstance(exc, OSError):
+            raise ApiError(500, str(exc)) from None
+        raise
+    result: list[Proxy] = []
+    for plan in plans:
+        if plan.keep and plan.existing is not None:
+            result.append(plan.existing)
+            continue
+        sock: socket.socket | None = plan.sock
+        if plan.existing is not None:
+            kept = await plan.existing.stop(keep_listener=plan.adopt)
+            sock = kept if plan.adopt else sock
+            registry.forget(plan.existing)
+        proxy = await registry.install(plan.request, sock)
+        for toxic in plan.toxics:
+            registry.install_toxic(proxy, toxic)
+        result.append(proxy)
+    return result
+

@@ -1,0 +1,162 @@
+"""HTTP/1.1 toxics (faultlab's own): answer matching requests with an error, or delay them.
+
+Both sit on the ``upstream`` stream, where the requests are, and frame the byte stream
+into requests with :class:`~faultlab.proxy.toxics.http_parser.RequestFramer`. A request
+*matches* when ``method`` is empty or equal to its method and its path starts with
+``path_prefix`` (empty matches every path). Requests that do not match pass untouched,
+behind any held before them.
+"""
+
+from __future__ import annotations
+
+import http
+import math
+import random
+from collections import deque
+from dataclasses import dataclass
+
+from faultlab.proxy.toxics.core import (
+    DAY_MS,
+    Attributes,
+    Close,
+    Command,
+    Deliver,
+    Drop,
+    InvalidAttributes,
+    Reply,
+    Toxic,
+    int_attribute,
+    text_attribute,
+)
+from faultlab.proxy.toxics.http_parser import RequestFramer, RequestHead
+
+__all__ = ["HttpAbortAttributes", "HttpAbortToxic", "HttpDelayAttributes", "HttpDelayToxic"]
+
+
+def _matches(head: RequestHead, method: str, path_prefix: str) -> bool:
+    return (not method or head.method == method) and head.path.startswith(path_prefix)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpAbortAttributes(Attributes):
+    status: int = int_attribute(599, "(an HTTP status)", default=503)
+    method: str = text_attribute(32)
+    path_prefix: str = text_attribute(2048)
+
+    def check(self) -> None:
+        if not 100 <= self.status <= 599:
+            raise InvalidAttributes("attribute status of http_abort must be an HTTP status "
+                                    f"from 100 to 599, got {self.status}")
+
+
+def abort_response(status: int) -> bytes:
+    try:
+        reason = http.HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Injected Fault"
+    body = f"faultlab proxy: injected {status}\n".encode()
+    head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+    return head.encode() + body
+
+
+class HttpAbortToxic(Toxic[HttpAbortAttributes]):
+    """Answers the first matching request with ``status`` and closes the connection.
+
+    Invariants: requests before it reach the server unchanged; not one byte of the matching
+    request or of anything after it does (they are dropped). The answer goes to the client
+    (a :class:`Reply`: the response, then a FIN) and the server's side gets a FIN, so the
+    connection ends cleanly once both sides close.
+    """
+
+    def __init__(self, attributes: HttpAbortAttributes, started_at: float,
+                 rng: random.Random) -> None:
+        super().__init__(attributes, started_at, rng)
+        self._framer = RequestFramer()
+        self._aborted = False
+
+    def on_chunk(self, data: bytes, at: float) -> list[Command]:
+        if self._aborted:
+            return [Drop(len(data), at)]
+        out: list[Command] = []
+        for index, (head, segment) in enumerate(segments := self._framer.feed(data)):
+            attrs = self.attributes
+            if head is not None and _matches(head, attrs.method, attrs.path_prefix):
+                self._aborted = True
+                dropped = sum(len(s) for _, s in segments[index:])
+                return [*out, Drop(dropped, at), Reply(abort_response(attrs.status), at),
+                        Close(at)]
+            out.append(Deliver(segment, at))
+        return out
+
+    def on_eof(self, at: float) -> list[Command]:
+        return [] if self._aborted else [Close(at)]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpDelayAttributes(Attributes):
+    delay: int = int_attribute(DAY_MS, "ms")
+    method: str = text_attribute(32)
+    path_prefix: str = text_attribute(2048)
+
+
+class HttpDelayToxic(Toxic[HttpDelayAttributes]):
+    """Holds each matching request for ``delay`` ms from when its head was complete.
+
+    Invariants: bytes keep their order (a segment is due at ``max(its own due time, the
+    previous segment's)``, so a request that does not match waits behind a delayed one, as
+    it would on the wire); the body of a matching request is held with its head; a head is
+    held until it is complete (the server could not act on part of it anyway). EOF is due
+    with the last byte. Removal hands everything back at once.
+    """
+
+    def __init__(self, attributes: HttpDelayAttributes, started_at: float,
+                 rng: random.Random) -> None:
+        super().__init__(attributes, started_at, rng)
+        self._framer = RequestFramer()
+        self._matching = False
+        self._held: deque[tuple[float, bytes | None]] = deque()  # (due, data or EOF)
+        self._held_bytes = 0
+        self._last_due = -math.inf
+        self._request_due = -math.inf
+
+    def on_chunk(self, data: bytes, at: float) -> list[Command]:
+        for head, segment in self._framer.feed(data):
+            if head is not None:
+                attrs = self.attributes
+                self._matching = _matches(head, attrs.method, attrs.path_prefix)
+                self._request_due = at + attrs.delay / 1000.0 if self._matching else at
+            due = max(self._request_due if self._matching else at, at, self._last_due)
+            self._last_due = due
+            self._held.append((due, segment))
+            self._held_bytes += len(segment)
+        return self.on_tick(at)
+
+    def on_eof(self, at: float) -> list[Command]:
+        self._last_due = max(at, self._last_due)
+        self._held.append((self._last_due, None))
+        return self.on_tick(at)
+
+    def deadline(self) -> float | None:
+        return self._held[0][0] if self._held else None
+
+    def on_tick(self, now: float) -> list[Command]:
+        out: list[Command] = []
+        while self._held and self._held[0][0] <= now:
+            due, data = self._held.popleft()
+            out.append(self._release(data, due))
+        return out
+
+    def _release(self, data: bytes | None, at: float) -> Command:
+        if data is None:
+            return Close(at)
+        self._held_bytes -= len(data)
+        return Deliver(data, at)
+
+    def on_remove(self, now: float) -> list[Command]:
+        out = [self._release(data, now) for _, data in self._held]
+        self._held.clear()
+        return out
+
+    def held_bytes(self) -> int:
+        return self._held_bytes
