@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,18 +105,34 @@ def upstream_mb_s(port: int, size: int) -> float:
     return size / (time.perf_counter() - start) / 1e6
 
 
-def rtt_us(port: int, rounds: int) -> list[float]:
+def rtt_us(port: int, rounds: int, size: int = 100) -> list[float]:
+    """Round trips of a ``size``-byte message (ping-pong), in microseconds."""
     samples = []
-    message = b"z" * 64
+    message = b"z" * size
     with _connect(port, "ECHO") as sock:
         for _ in range(rounds):
             start = time.perf_counter()
             sock.sendall(message)
             got = 0
             while got < len(message):
-                got += len(sock.recv(64 - got))
+                got += len(sock.recv(size - got))
             samples.append((time.perf_counter() - start) * 1e6)
     return samples
+
+
+def parallel_mb_s(port: int, size: int, streams: int) -> float:
+    """Aggregate downstream MB/s of ``streams`` simultaneous transfers of ``size`` each."""
+    with ThreadPoolExecutor(streams) as pool:
+        start = time.perf_counter()
+        list(pool.map(lambda _: downstream_mb_s(port, size), range(streams)))
+        return streams * size / (time.perf_counter() - start) / 1e6
+
+
+def start_target() -> tuple[multiprocessing.Process, int]:
+    ports: multiprocessing.Queue[int] = multiprocessing.Queue()
+    target = multiprocessing.Process(target=_serve_target, args=(ports,), daemon=True)
+    target.start()
+    return target, ports.get(timeout=10)
 
 
 def connections_per_s(port: int, count: int) -> float:
@@ -159,10 +176,7 @@ def main() -> None:
     conns = 100 if args.quick else 1000
     repeats = 1 if args.quick else 3
 
-    ports: multiprocessing.Queue[int] = multiprocessing.Queue()
-    target = multiprocessing.Process(target=_serve_target, args=(ports,), daemon=True)
-    target.start()
-    target_port = ports.get(timeout=10)
+    target, target_port = start_target()
     loop = asyncio.new_event_loop()
     with tempfile.TemporaryDirectory() as directory:
         handle = loop.run_until_complete(spawn_proxy_server(Path(directory) / "proxy.log"))
@@ -172,19 +186,23 @@ def main() -> None:
             rows = [
                 Row("downstream throughput", "MB/s", True, lambda p: downstream_mb_s(p, size)),
                 Row("upstream throughput", "MB/s", True, lambda p: upstream_mb_s(p, size)),
-                Row("round trip p50", "us", False,
+                Row("4 streams down", "MB/s", True, lambda p: parallel_mb_s(p, size // 4, 4)),
+                Row("100 B round trip p50", "us", False,
                     lambda p: statistics.median(rtt_us(p, rounds))),
-                Row("round trip p99", "us", False,
+                Row("100 B round trip p99", "us", False,
                     lambda p: statistics.quantiles(rtt_us(p, rounds), n=100)[98]),
                 Row("connections", "/s", True, lambda p: connections_per_s(p, conns)),
             ]
-            print(f"{'':24}{'direct':>12}{'proxy':>12}{'ratio':>8}{'+noop':>12}{'ratio':>8}")
+            print(f"{'':28}{'direct':>10}{'proxy':>10}{'ratio':>8}{'+noop':>10}{'ratio':>8}")
             for row in rows:
                 direct, plain, noop = (
                     _best(row.measure, port, repeats, row.higher_is_better)
                     for port in (target_port, plain_port, noop_port))
-                print(f"{row.name + ' (' + row.unit + ')':24}{direct:12.1f}{plain:12.1f}"
-                      f"{plain / direct:8.2f}{noop:12.1f}{noop / direct:8.2f}")
+                print(f"{row.name + ' (' + row.unit + ')':28}{direct:10.1f}{plain:10.1f}"
+                      f"{plain / direct:8.2f}{noop:10.1f}{noop / direct:8.2f}")
+                if row.unit == "us":
+                    print(f"{'  added by the proxy (us)':28}{'':10}{plain - direct:10.1f}"
+                          f"{'':8}{noop - direct:10.1f}")
         finally:
             loop.run_until_complete(handle.stop())
             loop.close()

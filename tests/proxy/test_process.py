@@ -80,10 +80,20 @@ async def test_leases_lapse_with_no_client_left(spawned: ProxyServerHandle,
             await asyncio.sleep(0.05)
 
 
-async def test_a_server_that_cannot_start_is_reported_with_its_log(tmp_path: Path) -> None:
+async def test_a_server_that_cannot_start_is_reported_with_its_log(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAULTLAB_PROXY_TOKEN", "s3cret")  # beyond loopback needs one
     with pytest.raises(ProxyServerError, match="exited with status 1") as caught:
         await spawn_proxy_server(tmp_path / "proxy.log", api_host="192.0.2.1")  # not ours
     assert "startup_failed" in str(caught.value)
+
+
+async def test_an_api_beyond_loopback_without_a_token_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FAULTLAB_PROXY_TOKEN", raising=False)
+    with pytest.raises(ProxyServerError, match="exited with status 2") as caught:
+        await spawn_proxy_server(tmp_path / "proxy.log", api_host="0.0.0.0")
+    assert "without a token" in str(caught.value)
 
 
 async def test_config_file_creates_proxies_and_toxics(tmp_path: Path,

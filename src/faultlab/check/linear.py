@@ -85,7 +85,7 @@ class _Dead:
     must_complete: int
 
 
-# Yields the memo's size in bytes; returns (the dead end or None if linearizable, memo entries).
+# Yields the memo's size (entries); returns (the dead end or None if linearizable, entries).
 _Search = Generator[int, None, "tuple[_Dead | None, int]"]
 
 
@@ -133,7 +133,7 @@ def check_linearizable(ops: Iterable[Op], model: Model[Any], budget: Budget | No
             continue
         searches.append((key, part, _search(part, model)))
 
-    memory: dict[Hashable, int] = {}
+    memory: dict[Hashable, int] = {}  # memo entries of running searches
     try:
         while searches:
             key, part, search = searches.popleft()
@@ -148,16 +148,18 @@ def check_linearizable(ops: Iterable[Op], model: Model[Any], budget: Budget | No
                 continue
             searches.append((key, part, search))
             elapsed = clock() - started
+            used = sum(n * (len(parts[k]) // 8 + _ENTRY_OVERHEAD) for k, n in memory.items())
+            if elapsed <= budget.time_s and used <= budget.memory_bytes:
+                continue
+            stats["configurations"] += sum(memory.values())
+            undecided = (f"with {len(searches)} of {len(parts)} partitions undecided "
+                         "(no violation found so far)")
             if elapsed > budget.time_s:
                 return result(Verdict.UNKNOWN, reason=(
-                    f"time budget of {budget.time_s:g} s ran out with {len(searches)} of "
-                    f"{len(parts)} partitions undecided (no violation found so far)"))
-            used = sum(memory.values())
-            if used > budget.memory_bytes:
-                return result(Verdict.UNKNOWN, reason=(
-                    f"memory budget of {budget.memory_bytes / 2**20:.0f} MiB ran out (memo "
-                    f"≈{used / 2**20:.0f} MiB) with {len(searches)} of {len(parts)} "
-                    "partitions undecided (no violation found so far)"))
+                    f"time budget of {budget.time_s:g} s ran out {undecided}"))
+            return result(Verdict.UNKNOWN, reason=(
+                f"memory budget of {budget.memory_bytes / 2**20:.0f} MiB ran out (memo "
+                f"≈{used / 2**20:.0f} MiB) {undecided}"))
     finally:
         for _, _, search in searches:
             search.close()
@@ -225,57 +227,56 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
     remaining = sum(ok)
     best_depth = -1
     best: tuple[Any, Any, int] = (None, None, 0)
-    entry_bytes = n // 8 + _ENTRY_OVERHEAD
     budget = _SLICE
     node = nxt[head]
-    while remaining:
-        budget -= 1
-        if not budget:
-            budget = _SLICE
-            yield len(cache) * entry_bytes
-        if node < n:
-            try:
+    try:
+        while remaining:
+            budget -= 1
+            if not budget:
+                budget = _SLICE
+                yield len(cache)
+            if node < n:
                 legal, new = step(state, ops[node])
-            except Exception:
-                _step(model, state, ops[node])  # raises a ModelError naming the operation
-                raise
-            if legal:
-                grown = bits | (1 << node)
-                config = (grown, new)
-                if config not in cache:
-                    cache.add(config)
-                    stack = (node, state, stack)
-                    depth += 1
-                    state, bits = new, grown
-                    before, after = prv[node], nxt[node]
-                    nxt[before], prv[after] = after, before
-                    if ok[node]:
-                        ret = node + n
-                        before, after = prv[ret], nxt[ret]
+                if legal:
+                    grown = bits | (1 << node)
+                    config = (grown, new)
+                    if config not in cache:
+                        cache.add(config)
+                        stack = (node, state, stack)
+                        depth += 1
+                        state, bits = new, grown
+                        before, after = prv[node], nxt[node]
                         nxt[before], prv[after] = after, before
-                        remaining -= 1
-                    node = nxt[head]
-                    continue
-            node = nxt[node]
-            continue
-        # A return node: that op must be placed before anything later, and could not be.
-        if depth > best_depth:
-            best_depth, best = depth, (stack, state, node - n)
-        if stack is None:
-            break
-        i, state, stack = stack
-        depth -= 1
-        bits ^= 1 << i
-        if ok[i]:
-            ret = i + n
-            nxt[prv[ret]] = ret
-            prv[nxt[ret]] = ret
-            remaining += 1
-        nxt[prv[i]] = i
-        prv[nxt[i]] = i
-        node = nxt[i]
-    else:
-        return None, len(cache)
+                        if ok[node]:
+                            ret = node + n
+                            before, after = prv[ret], nxt[ret]
+                            nxt[before], prv[after] = after, before
+                            remaining -= 1
+                        node = nxt[head]
+                        continue
+                node = nxt[node]
+                continue
+            # A return node: that op must be placed before anything later, and could not be.
+            if depth > best_depth:
+                best_depth, best = depth, (stack, state, node - n)
+            if stack is None:
+                break
+            i, state, stack = stack
+            depth -= 1
+            bits ^= 1 << i
+            if ok[i]:
+                ret = i + n
+                nxt[prv[ret]] = ret
+                prv[nxt[ret]] = ret
+                remaining += 1
+            nxt[prv[i]] = i
+            prv[nxt[i]] = i
+            node = nxt[i]
+        else:
+            return None, len(cache)
+    except Exception:
+        _step(model, state, ops[node])  # raises a ModelError naming the operation
+        raise
     chain, dead_state, must = best
     prefix: list[int] = []
     while chain is not None:

@@ -164,6 +164,38 @@ def _queue_explain(state: tuple[Any, ...], op: Op) -> str:
     return f"it dequeued {op.value!r}, which must be at the head; the queue is {list(state)}"
 
 
+def _queue_precheck(ops: Sequence[Op]) -> tuple[Op, str] | None:
+    """A value dequeued more often than it was enqueued, or before any enqueue of it began."""
+    enqueues: dict[Any, list[int]] = {}
+    for op in ops:
+        if op.f == "enqueue":
+            enqueues.setdefault(op.value, []).append(op.invoke_ns)
+    taken: dict[Any, int] = {}
+    for op in sorted(ops, key=lambda op: op.complete_ns or 0):
+        if op.f != "dequeue" or op.outcome is not Outcome.OK or op.value is None:
+            continue
+        taken[op.value] = taken.get(op.value, 0) + 1
+        begun = sum(1 for t in enqueues.get(op.value, ()) if t <= (op.complete_ns or 0))
+        if taken[op.value] > begun:
+            return op, (f"it dequeued {op.value!r}, which had been enqueued only {begun} "
+                        f"times and dequeued {taken[op.value] - 1} times before it completed")
+    return None
+
+
+def _set_precheck(ops: Sequence[Op]) -> tuple[Op, str] | None:
+    """A read of an element no add invoked before the read completed could have added."""
+    first: dict[Any, int] = {}
+    for op in ops:
+        if op.f == "add" and op.invoke_ns < first.get(op.value, 1 << 62):
+            first[op.value] = op.invoke_ns
+    for op in ops:
+        if op.f == "read" and op.outcome is Outcome.OK and isinstance(op.value, tuple):
+            for v in op.value:
+                if first.get(v, 1 << 62) > (op.complete_ns or 0):
+                    return op, f"it read {v!r}, but no add of {v!r} began before it completed"
+    return None
+
+
 def _counter_step(state: Any, op: Op) -> tuple[bool, Any]:
     if op.f == "read":
         return op.value == state, state
@@ -197,10 +229,10 @@ MODELS: dict[str, Model[Any]] = {
     "multi-register": _REGISTER,
     "kv": _REGISTER,
     "set": Model("set", frozenset, _set_step, frozenset({"add", "read"}),
-                 render=_sorted, explain=_set_explain),
+                 render=_sorted, explain=_set_explain, precheck=_set_precheck),
     "fifo-queue": Model("fifo-queue", tuple, _queue_step, frozenset({"enqueue", "dequeue"}),
                         read_only=_never, render=lambda s: repr(list(s)),
-                        explain=_queue_explain),
+                        explain=_queue_explain, precheck=_queue_precheck),
     "counter": Model("counter", int, _counter_step, frozenset({"read", "incr", "add"}),
                      explain=lambda s, op: f"it read {op.value!r}; the counter is {s!r}"),
     "mutex": Model("mutex", bool, _mutex_step, frozenset({"acquire", "release"}),

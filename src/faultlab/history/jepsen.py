@@ -148,7 +148,7 @@ class _Pairing:
             key, value = value
         error = done.get("error") if done is not None else None
         return Op(0, process, _name(f), _plain(value), t0, t1, outcome, _key(key),
-                  None if error is None else (error if isinstance(error, str) else dumps(error)))
+                  None if error is None else _text(error))
 
     def problem(self, position: int, message: str, hint: str = "") -> None:
         self.problems.append(HistoryProblem(self.file, self.where(position), 1, message, hint))
@@ -156,6 +156,12 @@ class _Pairing:
 
 def _name(value: EdnValue) -> str:
     return value.name if isinstance(value, (Keyword, Symbol)) else str(value)
+
+
+def _text(value: EdnValue) -> str:
+    if isinstance(value, str):
+        return value
+    return value.name if isinstance(value, (Keyword, Symbol)) else dumps(value)
 
 
 def _process(raw: EdnValue) -> Process:

@@ -26,9 +26,10 @@ _MAX_PROBLEMS = 20
 
 
 class _Bad(Exception):
-    def __init__(self, field: str | None, message: str, hint: str = "") -> None:
+    def __init__(self, field: str | None, message: str, hint: str = "", last: bool = False
+                 ) -> None:
         super().__init__(message)
-        self.field, self.message, self.hint = field, message, hint
+        self.field, self.message, self.hint, self.last = field, message, hint, last
 
 
 def read_jsonl(path: str | Path) -> History:
@@ -54,8 +55,8 @@ def parse_jsonl(text: str, file: str = "<history>") -> History:
         try:
             ops.append(_parse_line(line, len(ops)))
         except _Bad as bad:
-            problems.append(HistoryProblem(file, number, _column(line, bad.field), bad.message,
-                                           bad.hint))
+            column = _column(line, bad.field, bad.last)
+            problems.append(HistoryProblem(file, number, column, bad.message, bad.hint))
             if len(problems) >= _MAX_PROBLEMS:
                 break
     if problems:
@@ -63,11 +64,11 @@ def parse_jsonl(text: str, file: str = "<history>") -> History:
     return History(tuple(ops))
 
 
-def _column(line: str, field: str | None) -> int:
+def _column(line: str, field: str | None, last: bool = False) -> int:
     if field is None:
         return 1
-    found = re.search(r'"' + re.escape(field) + r'"\s*:', line)
-    return found.start() + 1 if found else 1
+    found = list(re.finditer(r'"' + re.escape(field) + r'"\s*:', line))
+    return (found[-1] if last else found[0]).start() + 1 if found else 1
 
 
 def _parse_line(line: str, position: int) -> Op:
@@ -128,7 +129,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in pairs:
         if k in out:
-            raise _Bad(k, f"field {k!r} appears twice", "keep one of them")
+            raise _Bad(k, f"field {k!r} appears twice", "keep one of them", last=True)
         out[k] = v
     return out
 

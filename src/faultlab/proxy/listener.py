@@ -12,6 +12,7 @@ from faultlab.proxy.events import EventLog
 from faultlab.proxy.metrics import ProxyStats
 from faultlab.proxy.model import Stream, ToxicSpec
 from faultlab.proxy.relay import CloseReason, Connection, ConnectionOutcome, RelayLimits
+from faultlab.proxy.relay import now as relay_clock
 
 __all__ = ["Proxy"]
 
@@ -75,13 +76,13 @@ class Proxy:
 
     def add_toxic(self, spec: ToxicSpec) -> None:
         self.toxics.append(spec)
-        now = asyncio.get_running_loop().time()
+        now = relay_clock()
         for conn in self._connections:
             conn.add_toxic(spec, now)
 
     def update_toxic(self, spec: ToxicSpec) -> None:
         self.toxics = [spec if old.name == spec.name else old for old in self.toxics]
-        now = asyncio.get_running_loop().time()
+        now = relay_clock()
         for conn in self._connections:
             conn.update_toxic(spec, now)
 
@@ -91,7 +92,7 @@ class Proxy:
             return None
         self.toxics.remove(spec)
         self.toxic_expiry.pop(name, None)
-        now = asyncio.get_running_loop().time()
+        now = relay_clock()
         for conn in self._connections:
             conn.remove_toxic(spec, now)
         return spec
@@ -162,7 +163,7 @@ class Proxy:
             self._next_number += 1
             conn = Connection(number=number, client=client, upstream=self._upstream_address,
                               seed=ConnectionSeed(self._seed, self.name, number),
-                              toxics=self.toxics, limits=self._limits, now=loop.time(),
+                              toxics=self.toxics, limits=self._limits, now=relay_clock(),
                               stats=self.stats)
             self.stats.accepted += 1
             self.stats.active += 1

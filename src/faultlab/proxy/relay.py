@@ -25,8 +25,12 @@ Invariants:
   cancellation. Both sockets are closed however the connection ends; after an error or a
   reset they are closed with SO_LINGER 0, so the peer sees an RST as it would without us.
 
-The relay's clock is the event loop's (``loop.time()``), which the toxics receive as plain
-numbers; their timing logic is tested sans-IO with explicit times.
+The relay's clock is :func:`now` (``time.monotonic``, not ``loop.time()``: uvloop's is
+cached and has millisecond steps, which alone made a 10 ms latency toxic ~1 ms late).
+Toxics receive it as plain numbers; their timing logic is tested sans-IO with explicit
+times. Loop timers fire with millisecond granularity too, so the writer sleeps on a timer
+until ``TIMER_SLACK`` before a deadline and then yields to the loop until it is reached: a
+held chunk leaves within a loop iteration of its due time, never before it.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import contextlib
 import enum
 import socket
 import struct
+import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -49,7 +54,9 @@ from faultlab.proxy.toxics import Close, Command, Deliver, Drop, Hangup, Reply, 
 
 __all__ = ["CloseReason", "Connection", "ConnectionOutcome", "RelayLimits"]
 
-INITIAL_READ_SIZE = 16 * 1024
+INITIAL_READ_SIZE = 4 * 1024  # idle connections stay small; a full read grows it 4x
+TIMER_SLACK = 0.0015  # seconds: loop timers may fire up to a millisecond late
+now = time.monotonic
 
 
 class CloseReason(enum.Enum):
@@ -166,24 +173,35 @@ class _Pipe:
             except OSError as exc:
                 self.conn.abort(self._src_error, _describe(exc))
                 return
-            now = loop.time()
+            arrived = now()
             if size == 0:
-                self.apply(self.chain.feed_eof(now))
+                self.apply(self.chain.feed_eof(arrived))
                 return
             self.stats.received += size
             if self.chain.passthrough and self.idle:
                 # Fast path: nothing can be ahead of these bytes, so send them from the
-                # receive buffer without a copy.
-                async with self._send_lock:
-                    if not await self._send(view[:size]):
-                        return
+                # receive buffer without a copy; first straight away (no await, so no one
+                # can take the lock meanwhile), and only the rest through the loop.
+                try:
+                    sent = self.dst.send(view[:size])
+                except BlockingIOError:
+                    sent = 0
+                except OSError as exc:
+                    self.destination_failed(exc)
+                    return
+                self.delivered += sent
+                self.stats.sent += sent
+                if sent < size:
+                    async with self._send_lock:
+                        if not await self._send(view[sent:size]):
+                            return
             else:
-                self.apply(self.chain.feed(bytes(view[:size]), now))
+                self.apply(self.chain.feed(bytes(view[:size]), arrived))
             if size == len(buffer):
                 if self.limits.zero_copy and splice.AVAILABLE and self.chain.passthrough:
                     # A bulk transfer: move it in the kernel while no data toxic applies.
                     if await splice.relay(self) is splice.Ended.EOF:
-                        self.apply(self.chain.feed_eof(loop.time()))
+                        self.apply(self.chain.feed_eof(now()))
                     if self.conn.finished:
                         return
                 elif size < self.limits.read_size:
@@ -194,11 +212,10 @@ class _Pipe:
                 await self._space.wait()
 
     async def write_loop(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             due = self.chain.deadline()
-            if due is not None and due <= loop.time():
-                self.apply(self.chain.tick(loop.time()))
+            if due is not None and due <= (current := now()):
+                self.apply(self.chain.tick(current))
             if self._queue:
                 async with self._send_lock:
                     item = self._queue.popleft()
@@ -229,10 +246,12 @@ class _Pipe:
             due = self.chain.deadline()
             if due is None:
                 await self._wake.wait()
-            else:
+            elif (left := due - now()) > TIMER_SLACK:
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout_at(due):
+                    async with asyncio.timeout(left - TIMER_SLACK):
                         await self._wake.wait()
+            else:
+                await asyncio.sleep(0)  # the last stretch: one loop iteration at a time
 
 
 class Connection:

@@ -159,8 +159,27 @@ async def serve(options: ServeOptions, events: EventLog | None = None) -> int:
     return 0
 
 
+def raise_fd_limit() -> int:
+    """Raise the soft limit on open files to the hard limit (each proxied connection holds
+    two); returns the limit now in force."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return -1
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
 def run(options: ServeOptions) -> int:
     """Run :func:`serve` in a fresh event loop, on uvloop when it is installed."""
+    raise_fd_limit()
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
     try:
         import uvloop

@@ -1,4 +1,4 @@
-"""Histories from simulated correct objects, and anomalies injected into them.
+"""Histories of simulated correct objects: to test and benchmark checkers (and to calibrate).
 
 Each operation gets a random interval on its process's timeline and a linearization point
 inside it; applying the operations to a real (correct) object in the order of those points
@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from faultlab.history import Op, Outcome
+
+__all__ = ["OBJECTS", "append", "end_of", "info_writes", "simulate"]
 
 Apply = Callable[[Any, str, Any], tuple[bool, Any, Any]]  # (state, f, arg) -> ok, result, state
 
@@ -137,9 +139,5 @@ def info_writes(history: list[Op]) -> set[Any]:
     out: set[Any] = set()
     for op in history:
         if op.outcome is Outcome.INFO and op.f in ("write", "cas"):
-            out.add(op.value[1] if op.f == "cas" else op.value)
+            out.add(op.value[1] if op.f == "cas" and isinstance(op.value, tuple) else op.value)
     return out
-
-
-def with_outcome(op: Op, outcome: Outcome) -> Op:
-    return replace(op, outcome=outcome)
