@@ -126,7 +126,12 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    options = parse_args(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["kv"]:  # the KV store has options of its own (data file, durability)
+        from faultlab.demo.services import kv
+
+        return kv.main(args[1:])
+    options = parse_args(args)
     from faultlab.demo.services.serve import serve
 
     async def run() -> int:

@@ -77,7 +77,8 @@ class EtcdClient:
             kvs = (await self._call("range", {"key": _b64(key)})).get("kvs") or []
             return int(_unb64(kvs[0].get("value", ""))) if kvs else None
         if kind is OpKind.WRITE:
-            await self._call("put", {"key": _b64(key), "value": _b64(str(as_int(value, "a write")))})
+            written = str(as_int(value, "a write"))
+            await self._call("put", {"key": _b64(key), "value": _b64(written)})
             return value
         if kind is OpKind.CAS:
             expected, new = pair(value, "a cas")

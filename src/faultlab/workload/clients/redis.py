@@ -67,7 +67,7 @@ class RedisClient:
             self._redis = Redis(
                 host=self.host, port=self.port, db=self.db,
                 socket_timeout=None, socket_connect_timeout=self.timeout,
-                retry=Retry(NoBackoff(), 0), retry_on_timeout=False, retry_on_error=[],
+                retry=Retry(NoBackoff(), 0),
                 single_connection_client=True, decode_responses=True)
         return self._redis
 

@@ -1,0 +1,42 @@
+"""etcd v3 through its HTTP gateway: registers with cas (txn) and sets, against a real
+member, judged valid; and registers through faultlab's proxy with faults active."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from faultlab.history import Outcome
+from faultlab.workload.history_load import HistorySpec
+
+from .helpers import Proxy, counts, judge, report, run_load
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("model", ["cas-register", "set"])
+async def test_etcd_history_is_valid(etcd_address: str, tmp_path: Path, model: str) -> None:
+    spec = HistorySpec("etcd", etcd_address, model, processes=4, keys=2, rate=60,
+                       timeout=1.0, seed=31)
+    history = await run_load(spec, 2.0, tmp_path / "history.jsonl")
+    n = counts(history)
+    assert n[Outcome.OK] >= 80 and n[Outcome.INFO] == 0, n
+    results = judge(history, spec)
+    assert all(r.valid for r in results), report(results)
+
+
+async def test_etcd_through_proxy_with_faults(etcd_address: str, proxy: Proxy,
+                                              tmp_path: Path) -> None:
+    name, listen = await proxy.front(etcd_address)
+    spec = HistorySpec("etcd", listen, "cas-register", processes=5, keys=2, rate=60,
+                       timeout=0.3, seed=32)
+    async with asyncio.TaskGroup() as tg:
+        faults = tg.create_task(proxy.faults(name, spec.timeout))
+        history = await run_load(spec, 2.4, tmp_path / "history.jsonl")
+    assert faults.result() == ["latency", "down", "reset_peer"]
+    n = counts(history)
+    assert n[Outcome.INFO] >= 3 and n[Outcome.OK] >= 50, n
+    results = judge(history, spec)
+    assert all(r.valid for r in results), report(results)
