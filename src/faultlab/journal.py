@@ -41,6 +41,7 @@ class Event(StrEnum):
     GENERATOR_LAG = "generator_lag"
     ABORT = "abort"
     INTERRUPTED = "interrupted"
+    CHECK = "check"  # a checker's verdict on the recorded history
     VERDICT = "verdict"
     RUN_ENDED = "run_ended"
     RECOVERED = "recovered"

@@ -326,8 +326,56 @@ class HttpWorkload(Strict):
         return v
 
 
+class HistoryWorkload(Strict):
+    """Clients that record every operation as a history for the checkers (see ``checks``)."""
+
+    client: Literal["kv-http", "redis", "postgres", "etcd"]
+    address: HostPort
+    model: Literal["register", "cas-register", "set", "queue", "bank"]
+    processes: int = Field(default=5, ge=1, le=256)
+    keys: int = Field(default=3, ge=1, le=10_000)
+    rate: Rate = 50.0
+    timeout: Duration = 1.0
+    user: str = "postgres"
+    database: str = "postgres"
+    password: str | None = None
+    accounts: int = Field(default=5, ge=2, le=1000)
+    balance: int = Field(default=100, ge=1, le=10**9)
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("the operation timeout must be above zero; write e.g. 1s")
+        return v
+
+
 class Workload(Strict):
-    http: HttpWorkload
+    http: HttpWorkload | None = None
+    history: HistoryWorkload | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> Workload:
+        if self.http is None and self.history is None:
+            raise ValueError("a workload needs http, history or both")
+        return self
+
+
+CHECK_KINDS = ("linearizable", "set", "queue", "bank")
+
+
+def _check_shorthand(value: object) -> object:
+    return {"kind": value} if isinstance(value, str) else value
+
+
+class CheckSpec(Strict):
+    """A checker run on the recorded history after the run; its verdict joins the run's."""
+
+    kind: Literal["linearizable", "set", "queue", "bank"]
+    time_limit: Duration = 60.0
+
+
+Check = Annotated[CheckSpec, BeforeValidator(_check_shorthand)]
 
 
 # --- SLOs, hypothesis, abort ---------------------------------------------------------------
@@ -441,6 +489,7 @@ class Experiment(Strict):
     slos: list[Slo] = Field(default_factory=list)
     hypothesis: Hypothesis = Field(default_factory=Hypothesis)
     faults: list[FaultSpec] = Field(default_factory=list)
+    checks: list[Check] = Field(default_factory=list)
     abort: list[AbortCondition] = Field(default_factory=list)
     revert: RevertPolicy = Field(default_factory=RevertPolicy)
     seed: int | None = None

@@ -22,6 +22,7 @@ def check(exp: Experiment, data: Any) -> list[Finding]:
     out += _targets(exp)
     out += _faults(exp)
     out += _slo_references(exp)
+    out += _checks(exp)
     return out
 
 
@@ -128,8 +129,27 @@ def _slo_references(exp: Experiment) -> list[Finding]:
                     f"SLOs: {', '.join(slo_names)}" if slo_names else "declare it under slos:")
                 out.append((("hypothesis", phase, "hold", k), f"unknown SLO '{name}'", hint,
                             False))
-    if (referenced or exp.abort) and exp.workload is None:
+    if (referenced or exp.abort) and (exp.workload is None or exp.workload.http is None):
         out.append((("hypothesis",) if referenced else ("abort",),
-                     "SLOs and abort conditions are measured on a workload, and there is none",
-                     "add a workload: section", True))
+                     "SLOs and abort conditions are measured on an http workload, and there is "
+                     "none", "add a workload: http: section", True))
+    return out
+
+
+_CHECKS_FOR = {"linearizable": ("register", "cas-register", "set", "queue"),
+               "set": ("set",), "queue": ("queue",), "bank": ("bank",)}
+
+
+def _checks(exp: Experiment) -> list[Finding]:
+    out: list[Finding] = []
+    history = exp.workload.history if exp.workload is not None else None
+    for i, check in enumerate(exp.checks):
+        if history is None:
+            out.append((("checks", i), "checks judge a recorded history, and there is none",
+                        "add a workload: history: section", False))
+        elif history.model not in _CHECKS_FOR[check.kind]:
+            out.append((("checks", i, "kind"),
+                        f"a {check.kind} check does not apply to the {history.model} model",
+                        f"{check.kind} applies to: {', '.join(_CHECKS_FOR[check.kind])}",
+                        False))
     return out

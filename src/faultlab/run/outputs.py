@@ -36,6 +36,8 @@ def result_document(verdict: Verdict, loaded: LoadedExperiment, run_dir: Path, s
         "faults": [asdict(f) for f in verdict.faults],
         "workload": verdict.workload,
         "generator": verdict.generator,
+        "history": verdict.history,
+        "checks": [asdict(c) | {"passed": c.passed} for c in verdict.checks],
     }
 
 
@@ -83,6 +85,16 @@ def write_junit(verdict: Verdict, experiment: str, run_dir: Path, redactor: Reda
                           type="HypothesisViolated").text = redactor.text(
                 f"{c.name}: {c.objective}: measured {_figure(c, c.measured)} "
                 f"(worst window {c.worst_window}); {c.detail}")
+    for check in verdict.checks:
+        cases += 1
+        case = ET.SubElement(suite, "testcase", classname=f"faultlab.{experiment}.checks",
+                             name=f"check: {check.kind}")
+        ET.SubElement(case, "system-out").text = redactor.text(check.detail)
+        if not check.passed:
+            failures += 1
+            ET.SubElement(case, "failure", message=redactor.text(check.summary),
+                          type=f"History{check.verdict.capitalize()}").text = redactor.text(
+                check.detail)
     for f in verdict.faults:
         if f.injected_at is None and f.error is None:
             continue

@@ -43,7 +43,10 @@ from faultlab.system import ServiceError, Services
 from faultlab.workload.stats import SecondStats, StatsRecorder
 
 if TYPE_CHECKING:
+    from faultlab.history import History
     from faultlab.proxy.process import ProxyServerHandle
+    from faultlab.run.checks import CheckOutcome
+    from faultlab.workload.history_load import HistoryLoad
     from faultlab.workload.http import HttpLoad, LoadSummary
 
 __all__ = ["Progress", "Runner"]
@@ -109,6 +112,9 @@ class Runner:
         self.evaluator: Evaluator | None = None
         self.load: HttpLoad | None = None
         self.load_summary: LoadSummary | None = None
+        self.history_load: HistoryLoad | None = None
+        self.history: History | None = None
+        self.check_outcomes: list[CheckOutcome] = []
         self.status: Status | None = None
         self.reasons: list[str] = []
         self.interrupted = False
@@ -153,6 +159,10 @@ class Runner:
             for e in _leaves(group):
                 tb = "".join(traceback.format_exception(e)[-3:]).strip()
                 self._set(Status.ERROR, f"internal error: {type(e).__name__}: {e} ({tb})")
+        try:
+            await self.run_checks()
+        except Exception as e:  # a checker bug must not hide the run's verdict
+            self._set(Status.ERROR, f"internal error in a checker: {type(e).__name__}: {e}")
         return self._verdict()
 
     def _set(self, status: Status, reason: str) -> None:
@@ -167,14 +177,20 @@ class Runner:
         # journal times all count from here (set-up events have negative times).
         self.origin = self.clock.now()
         self.journal.origin = self.origin
+        w = self.exp.workload
         async with asyncio.TaskGroup() as tg:
-            load_task = self._start_workload(tg) if self.exp.workload is not None else None
+            load_task = self._start_workload(tg) if w is not None and w.http else None
+            history_task = self._start_history(tg) if w is not None and w.history else None
             ticker = tg.create_task(self._ticker()) if load_task is not None else None
-            await self._phases(faults, load_task is not None)
+            await self._phases(faults, w is not None)
+            # Stop planning; operations in flight finish (each bounded by its timeout).
+            now = self.clock.now()
             if self.load is not None and load_task is not None:
-                # Stop planning; requests in flight finish (each bounded by its timeout).
-                self.load.stop_at(self.clock.now())
+                self.load.stop_at(now)
                 await load_task
+            if self.history_load is not None and history_task is not None:
+                self.history_load.stop_at(now)
+                await history_task
             if ticker is not None:
                 ticker.cancel()
 
@@ -270,6 +286,7 @@ class Runner:
 
         assert self.exp.workload is not None
         w = self.exp.workload.http
+        assert w is not None
         self.recorder = StatsRecorder(self.origin, on_complete=self._journal_second)
         self.evaluator = Evaluator(self.exp, self.recorder.window)
         expect = frozenset(w.expect_status) if w.expect_status else frozenset(range(200, 400))
@@ -284,6 +301,45 @@ class Runner:
             self.load_summary = await self.load.run(self.origin, math.inf)
 
         return tg.create_task(drive())
+
+    def _start_history(self, tg: asyncio.TaskGroup) -> asyncio.Task[None]:
+        from faultlab.workload.clients import make_client
+        from faultlab.workload.history_load import HistoryLoad, HistorySpec
+
+        assert self.exp.workload is not None
+        h = self.exp.workload.history
+        assert h is not None
+        spec = HistorySpec(client=h.client, address=h.address, model=h.model,
+                           processes=h.processes, keys=h.keys, rate=h.rate, timeout=h.timeout,
+                           seed=self.seed, accounts=h.accounts, balance=h.balance)
+
+        def factory() -> Any:
+            return make_client(h.client, h.address, timeout=h.timeout, user=h.user,
+                               database=h.database, password=h.password)
+
+        self.history_load = HistoryLoad(spec, clock=self.clock,
+                                        sink=self.run_dir / "history.jsonl",
+                                        client_factory=factory)
+
+        async def drive() -> None:
+            assert self.history_load is not None
+            self.history = await self.history_load.run(self.origin, math.inf)
+
+        return tg.create_task(drive())
+
+    async def run_checks(self) -> None:
+        """Judge the recorded history (off the event loop: a search may take a while)."""
+        w = self.exp.workload
+        if self.history is None or w is None or w.history is None or self.interrupted:
+            return
+        from faultlab.run.checks import run_checks
+
+        self.check_outcomes = await asyncio.to_thread(
+            run_checks, self.history, w.history, list(self.exp.checks))
+        for c in self.check_outcomes:
+            self.journal.write(Event.CHECK, check=c.kind, verdict=c.verdict,
+                               ops_checked=c.ops_checked, summary=c.summary, detail=c.detail,
+                               elapsed_s=round(c.elapsed_s, 6))
 
     def _journal_second(self, s: SecondStats) -> None:
         h = s.histogram
@@ -379,15 +435,17 @@ class Runner:
         for rec in self.records:
             if ev is not None and rec.reverted_at is not None:
                 rec.recovery_time, rec.recovery_note = ev.recovery_of(rec.name)
+        failed_checks = [c for c in self.check_outcomes if not c.passed]
         if self.status is None:
             failed = [c for c in clauses if not c.held]
             if failed:
                 self._set(Status.VIOLATED, "hypothesis violated: " + "; ".join(
                     f"{c.name} ({c.detail})" for c in failed))
-            else:
-                self._set(Status.HELD, "hypothesis held" if clauses
+            elif not failed_checks:
+                self._set(Status.HELD, "hypothesis held" if clauses or self.check_outcomes
                           else "every fault was applied and reverted")
-        status = self.status or Status.ERROR
+        for c in failed_checks:
+            self._set(Status.VIOLATED, f"check {c.summary}")
         generator: dict[str, Any] = {}
         if self.load_summary is not None:
             ls = self.load_summary
@@ -398,8 +456,17 @@ class Runner:
                 self.reasons.append(f"warning: the load generator fell behind its schedule "
                                     f"({ls.reason}); latency figures include generator lag")
                 self.journal.write(Event.GENERATOR_LAG, reason=ls.reason)
+        status = self.status or Status.ERROR
+        history: dict[str, object] = {}
+        if self.history_load is not None:
+            st = self.history_load.stats
+            history = {"file": "history.jsonl", "planned": st.planned, "invoked": st.invoked,
+                       "dropped": st.dropped, "retired_processes": st.retired}
+            if self.history is not None:
+                outcomes = [op.outcome.value for op in self.history]
+                history.update({k: outcomes.count(k) for k in ("ok", "fail", "info")})
         verdict = Verdict(status, list(self.reasons), clauses, self.records, generator,
-                          self._workload_totals())
+                          self._workload_totals(), list(self.check_outcomes), history)
         self.journal.write(Event.VERDICT, durable=True, status=status.value,
                            exit_code=int(verdict.exit_code), reasons=verdict.reasons)
         self.journal.write(Event.RUN_ENDED, durable=True)

@@ -78,6 +78,18 @@ def print_summary(console: Console, verdict: Verdict, experiment: str, run_dir: 
                        format_duration(f.recovery_time) if f.recovery_time is not None
                        else (f.recovery_note or "-"))
         console.print(ft)
+    if verdict.checks:
+        ct = Table(title="history checks", title_justify="left")
+        for col in ("check", "verdict", "operations", "summary"):
+            ct.add_column(col)
+        for chk in verdict.checks:
+            colour = "green" if chk.passed else "red"
+            ct.add_row(chk.kind, f"[{colour}]{chk.verdict}[/]", str(chk.ops_checked),
+                       chk.summary)
+        console.print(ct)
+        for chk in verdict.checks:
+            if not chk.passed:
+                console.print(chk.detail, markup=False, highlight=False)
     w = verdict.workload
     if w:
         console.print(f"workload: {w.get('planned')} planned, {w.get('ok')} ok, "

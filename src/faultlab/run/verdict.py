@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
+from faultlab.run.checks import CheckOutcome
+
 __all__ = ["ClauseResult", "ExitCode", "FaultRecord", "Status", "Verdict"]
 
 
@@ -95,6 +97,8 @@ class Verdict:
     faults: list[FaultRecord] = field(default_factory=list)
     generator: dict[str, object] = field(default_factory=dict)
     workload: dict[str, object] = field(default_factory=dict)
+    checks: list[CheckOutcome] = field(default_factory=list)
+    history: dict[str, object] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> ExitCode:
