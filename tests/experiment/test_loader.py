@@ -13,7 +13,13 @@ import pytest
 
 from faultlab.experiment import ExperimentError, load_experiment, load_experiment_text
 from faultlab.experiment.loader import LoadedExperiment
-from faultlab.experiment.model import DownFault, LatencyFault, RestartFault
+from faultlab.experiment.model import (
+    DownFault,
+    Experiment,
+    HttpWorkload,
+    LatencyFault,
+    RestartFault,
+)
 from faultlab.journal import Redactor
 
 DEMO_DIR = Path(__file__).parents[2] / "src" / "faultlab" / "demo" / "experiments"
@@ -23,6 +29,12 @@ name: t
 targets:
   db: {proxy: {listen: "127.0.0.1:15432", upstream: "127.0.0.1:5432"}}
 """
+
+
+def http_of(exp: Experiment) -> HttpWorkload:
+    assert exp.workload is not None
+    assert exp.workload.http is not None
+    return exp.workload.http
 
 
 def load(text: str, **overrides: str) -> LoadedExperiment:
@@ -49,8 +61,8 @@ def test_demo_files_load(name: str, fault_type: type) -> None:
     assert set(exp.targets) == {"data-link", "inventory-link", "inventory"}
     assert [s.name for s in exp.slos] == ["fast-pages", "pages-served"]
     assert exp.workload is not None
-    assert exp.workload.http.url == "http://127.0.0.1:18180/product/7"
-    assert exp.workload.http.rate == 50.0
+    assert http_of(exp).url == "http://127.0.0.1:18180/product/7"
+    assert http_of(exp).rate == 50.0
     assert [type(f) for f in exp.faults] == [fault_type]
     assert loaded.secrets == frozenset()
 
@@ -87,7 +99,7 @@ seed: ${port}
 def test_a_whole_plain_var_keeps_its_type_and_a_var_in_a_string_stays_text() -> None:
     exp = load(TYPED).experiment
     assert exp.workload is not None
-    http = exp.workload.http
+    http = http_of(exp)
     assert http.url == "http://127.0.0.1:8080/health"
     assert http.max_in_flight == 50
     assert http.expect_status == [204]
@@ -99,8 +111,8 @@ def test_var_overrides_beat_file_vars_and_become_numbers_where_numbers_go() -> N
     loaded = load(TYPED, port="9090", inflight="7")
     exp = loaded.experiment
     assert exp.workload is not None
-    assert exp.workload.http.url == "http://127.0.0.1:9090/health"
-    assert exp.workload.http.max_in_flight == 7
+    assert http_of(exp).url == "http://127.0.0.1:9090/health"
+    assert http_of(exp).max_in_flight == 7
     assert exp.seed == 9090
     assert loaded.variables["port"] == "9090"
     assert exp.vars["port"] == "9090" and exp.vars["status"] == 204
@@ -131,7 +143,7 @@ def test_vars_may_use_earlier_vars_and_overrides() -> None:
     workload: {http: {url: "${base}/x", rate: 1/s}}
     """
     exp = load(text, port="81").experiment
-    assert exp.workload is not None and exp.workload.http.url == "http://127.0.0.1:81/x"
+    assert http_of(exp).url == "http://127.0.0.1:81/x"
 
 
 def test_env_is_substituted_and_recorded_as_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,7 +157,7 @@ def test_env_is_substituted_and_recorded_as_a_secret(monkeypatch: pytest.MonkeyP
         headers: {Authorization: "Bearer ${env:FAULTLAB_TEST_TOKEN}"}
     """)
     assert loaded.experiment.workload is not None
-    assert loaded.experiment.workload.http.headers["Authorization"] == "Bearer s3cr3t-value"
+    assert http_of(loaded.experiment).headers["Authorization"] == "Bearer s3cr3t-value"
     assert loaded.secrets == frozenset({"s3cr3t-value"})
     # ... which is what keeps it out of journals
     assert Redactor(loaded.secrets).text("sent Bearer s3cr3t-value") == "sent Bearer ***"
