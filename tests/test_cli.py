@@ -85,3 +85,31 @@ def test_report_single_and_comparison(tmp_path: Path) -> None:
     missing = cli("report", str(tmp_path / "nothing-here"))
     assert missing.returncode == 2
     assert "Traceback" not in missing.stderr
+
+
+def test_check_valid_invalid_and_bad_input(tmp_path: Path) -> None:
+    from faultlab.history import Recorder
+
+    def history(read_value: int) -> Path:
+        path = tmp_path / f"h{read_value}.jsonl"
+        with open(path, "w") as sink:
+            rec = Recorder(sink=sink)
+            rec.invoke(0, "write", 1).ok()
+            rec.invoke(1, "read", None).ok(read_value)
+            rec.close()
+        return path
+
+    valid = cli("check", str(history(1)), "--model", "register")
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    assert "valid" in valid.stdout
+    stale = cli("check", str(history(7)), "--model", "register")
+    assert stale.returncode == 1
+    assert "not linearizable" in stale.stdout
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    broken = cli("check", str(bad))
+    assert broken.returncode == 2
+    assert broken.stderr.startswith(f"{bad}:1:")
+    assert "Traceback" not in broken.stderr
+    unknown = cli("check", str(history(1)), "--checker", "sets")
+    assert unknown.returncode == 2

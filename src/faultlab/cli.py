@@ -115,6 +115,55 @@ def report(
     typer.echo(f"wrote {html}\nwrote {md}")
 
 
+CHECK_HELP = ("Exit codes: 0 valid; 1 invalid (the explanation is printed); 2 invalid input; "
+              "3 unknown (the time or memory budget ran out first).")
+
+
+@app.command(epilog=CHECK_HELP)
+def check(
+    history: Path,
+    model: Annotated[str, typer.Option(
+        help="Model for linearizability: register, cas-register, multi-register, set, "
+             "queue, counter, mutex.")] = "cas-register",
+    checker: Annotated[str, typer.Option(
+        help="linearizable, set, queue, counter or bank.")] = "linearizable",
+    time_limit: Annotated[float, typer.Option(help="Seconds before the verdict is "
+                                               "'unknown'.")] = 60.0,
+    independent: Annotated[bool, typer.Option(
+        help="EDN only: values are [key value] tuples (Jepsen's independent).")] = False,
+) -> None:
+    """Check a history (faultlab JSON Lines, or Jepsen EDN) and explain any violation."""
+    from faultlab.check import (
+        Budget,
+        check_bank,
+        check_counter,
+        check_linearizable,
+        check_queue,
+        check_set,
+        get_model,
+        read_history,
+    )
+
+    runners = {
+        "linearizable": lambda ops: check_linearizable(ops, get_model(model),
+                                                       Budget(time_s=time_limit)),
+        "set": check_set, "queue": check_queue, "counter": check_counter, "bank": check_bank,
+    }
+    if checker not in runners:
+        raise _error(f"unknown checker {checker!r} (hint: one of {', '.join(runners)})")
+    if time_limit <= 0:
+        raise _error("--time-limit must be above zero (hint: e.g. --time-limit 30)")
+    try:
+        result = runners[checker](read_history(history, independent=independent))
+    except ValueError as e:  # HistoryError and ModelError: one line per problem
+        for line in str(e).splitlines() or [str(e)]:
+            typer.echo(line if line.startswith(str(history)) else f"{history}: {line}",
+                       err=True)
+        raise typer.Exit(2) from None
+    typer.echo(result.render())
+    raise typer.Exit({"valid": 0, "invalid": 1}.get(result.verdict.value, 3))
+
+
 @app.command()
 def recover(run_dir: Path) -> None:
     """Revert every fault a crashed run left active, and stop what it started."""
