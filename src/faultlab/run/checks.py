@@ -8,8 +8,8 @@ fit the model is reported as an invalid check with the reason, never as a crash.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from faultlab.experiment.model import CheckSpec, HistoryWorkload
 
@@ -32,6 +32,10 @@ class CheckOutcome:
     summary: str  # one line for tables and JUnit messages
     detail: str  # the checker's full explanation (longest prefix, stuck ops, anomalies)
     elapsed_s: float
+    # Operation indexes (into history.jsonl) behind the verdict, for reports: the violation's
+    # longest linearizable prefix, the op that had to complete, the ops that could not be
+    # placed (with why), and each anomaly's ops.
+    evidence: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -47,7 +51,27 @@ def _outcome(kind: str, result: CheckResult) -> CheckOutcome:
     anomalies = "; ".join(a.message for a in result.anomalies[:3])
     summary = first + (f": {anomalies}" if anomalies and result.verdict.value != "valid" else "")
     return CheckOutcome(kind, result.verdict.value, result.ops_checked, summary,
-                        result.render(), result.elapsed_s)
+                        result.render(), result.elapsed_s, _evidence(result))
+
+
+EVIDENCE_TAIL = 30  # the last operations of a prefix are what a reader needs
+
+
+def _evidence(result: CheckResult) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    v = result.violation
+    if v is not None:
+        out["violation"] = {
+            "partition": v.partition, "prefix_length": len(v.prefix),
+            "prefix": [op.index for op in v.prefix[-EVIDENCE_TAIL:]],
+            "states": list(v.states[-EVIDENCE_TAIL:]), "state": v.state,
+            "must_complete": v.must_complete.index,
+            "stuck": [{"op": s.op.index, "reason": s.reason} for s in v.stuck]}
+    if result.anomalies:
+        out["anomalies"] = [{"kind": a.kind.value, "message": a.message,
+                             "ops": [op.index for op in a.ops[:200]]}
+                            for a in result.anomalies[:50]]
+    return out
 
 
 def run_checks(history: History, spec: HistoryWorkload, checks: list[CheckSpec]

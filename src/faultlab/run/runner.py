@@ -339,7 +339,7 @@ class Runner:
         for c in self.check_outcomes:
             self.journal.write(Event.CHECK, check=c.kind, verdict=c.verdict,
                                ops_checked=c.ops_checked, summary=c.summary, detail=c.detail,
-                               elapsed_s=round(c.elapsed_s, 6))
+                               elapsed_s=round(c.elapsed_s, 6), evidence=c.evidence)
 
     def _journal_second(self, s: SecondStats) -> None:
         h = s.histogram
