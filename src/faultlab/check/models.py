@@ -196,6 +196,23 @@ def _set_precheck(ops: Sequence[Op]) -> tuple[Op, str] | None:
     return None
 
 
+def _set_prune(ops: list[Op]) -> list[Op]:
+    """Drop info adds of elements no read contains: applied, every later read would show them."""
+    seen: set[Any] = set()
+    for op in ops:
+        if op.f == "read" and op.outcome is Outcome.OK and isinstance(op.value, tuple):
+            seen.update(op.value)
+    return [op for op in ops if op.outcome is not Outcome.INFO or op.f != "add"
+            or op.value in seen]
+
+
+def _queue_prune(ops: list[Op]) -> list[Op]:
+    """Drop info enqueues of values never dequeued: applied, they could only block others."""
+    taken = {op.value for op in ops if op.f == "dequeue" and op.outcome is Outcome.OK}
+    return [op for op in ops if op.outcome is not Outcome.INFO or op.f != "enqueue"
+            or op.value in taken]
+
+
 def _counter_step(state: Any, op: Op) -> tuple[bool, Any]:
     if op.f == "read":
         return op.value == state, state
@@ -229,10 +246,12 @@ MODELS: dict[str, Model[Any]] = {
     "multi-register": _REGISTER,
     "kv": _REGISTER,
     "set": Model("set", frozenset, _set_step, frozenset({"add", "read"}),
-                 render=_sorted, explain=_set_explain, precheck=_set_precheck),
+                 render=_sorted, explain=_set_explain, precheck=_set_precheck,
+                 prune=_set_prune),
     "fifo-queue": Model("fifo-queue", tuple, _queue_step, frozenset({"enqueue", "dequeue"}),
                         read_only=_never, render=lambda s: repr(list(s)),
-                        explain=_queue_explain, precheck=_queue_precheck),
+                        explain=_queue_explain, precheck=_queue_precheck,
+                        prune=_queue_prune),
     "counter": Model("counter", int, _counter_step, frozenset({"read", "incr", "add"}),
                      explain=lambda s, op: f"it read {op.value!r}; the counter is {s!r}"),
     "mutex": Model("mutex", bool, _mutex_step, frozenset({"acquire", "release"}),

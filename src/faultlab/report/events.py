@@ -38,6 +38,7 @@ class JournalScan:
     moments: list[Moment] = field(default_factory=list)
     verdict_status: str | None = None
     verdict_reasons: list[str] = field(default_factory=list)
+    checks: list[dict[str, Any]] = field(default_factory=list)  # raw ``check`` events
     _faults: dict[str, _FaultEvents] = field(default_factory=dict)
 
     def add(self, r: dict[str, Any]) -> None:
@@ -58,6 +59,8 @@ class JournalScan:
         elif event is Event.VERDICT:
             self.verdict_status = _str(r.get("status")) or None
             self.verdict_reasons = [_str(x) for x in r.get("reasons") or []]
+        elif event is Event.CHECK:
+            self.checks.append(r)
         elif event in _FAULT_EVENTS:
             self._fault(event, r, t)
         elif event is Event.ABORT:

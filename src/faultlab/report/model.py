@@ -16,10 +16,13 @@ import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faultlab.journal import JOURNAL_NAME, read_journal
 from faultlab.run.verdict import Status
+
+if TYPE_CHECKING:
+    from faultlab.report.checkdata import CheckView, HistoryView
 
 __all__ = ["Clause", "FaultView", "Moment", "MomentKind", "ReportError", "RunData",
            "Second", "SloSpec", "load_run"]
@@ -143,6 +146,8 @@ class RunData:
     workload: dict[str, Any]
     generator: dict[str, Any]
     started_wall: float | None
+    checks: list[CheckView] = field(default_factory=list)  # the history checkers' verdicts
+    history: HistoryView | None = None  # the recorded history (history.jsonl), if any
 
     @property
     def status_text(self) -> str:
@@ -210,6 +215,7 @@ def load_run(run_dir: Path) -> RunData:
     if not journal.is_file():
         raise ReportError(f"{run_dir}: no {JOURNAL_NAME} here (hint: pass a run directory, "
                           "e.g. runs/20260101-120000-name)")
+    from faultlab.report.checkdata import parse_checks, parse_history
     from faultlab.report.events import JournalScan
 
     scan = JournalScan()
@@ -243,4 +249,6 @@ def load_run(run_dir: Path) -> RunData:
         workload=dict(result.get("workload") or {}),
         generator=dict(result.get("generator") or {}),
         started_wall=scan.started_wall,
+        checks=parse_checks(result.get("checks", scan.checks)),
+        history=parse_history(result.get("history")),
     )

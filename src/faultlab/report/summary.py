@@ -24,6 +24,9 @@ def _kpis(run: RunData) -> list[tuple[str, str]]:
     failed = sum(not c.held for c in run.clauses)
     if run.clauses:
         out.append(("clauses", f"{len(run.clauses) - failed} of {len(run.clauses)} held"))
+    if run.checks:
+        valid = sum(c.passed for c in run.checks)
+        out.append(("checks", f"{valid} of {len(run.checks)} valid"))
     return out
 
 
@@ -89,8 +92,9 @@ def findings(run: RunData) -> list[tuple[str, str]]:
                     f"of {figure(c.bound, c.unit)}; {c.failed_windows} of {c.windows} "
                     f"windows failed{where}")
         out.append((c.name, text))
+    # A failed history check has its own findings section (History checks that failed).
     covered = ("hypothesis violated", "hypothesis held", "aborted:", "REVERT FAILED",
-               "every fault was applied")
+               "every fault was applied", "check ")
     for reason in run.reasons:
         if not reason.startswith(covered):
             title = "warning" if reason.startswith("warning") else "reason"
@@ -103,6 +107,8 @@ def findings(run: RunData) -> list[tuple[str, str]]:
 
 def _list_html(run: RunData) -> str:
     items = findings(run)
+    if not items and any(not c.passed for c in run.checks):
+        return '<p class="warn-note">Every clause held; history checks failed (below).</p>'
     if not items:
         return ('<p class="ok-note">Nothing failed: every clause held and every fault was '
                 'reverted.</p>' if run.status is not None else
@@ -130,6 +136,8 @@ class FindingsSection:
             if ctx.comparison:
                 lines.append(f"\n**{md(lbl)}**\n")
             items = findings(r)
-            lines += [f"- **{md(t)}**: {md(text)}" for t, text in items] or [
-                "- nothing failed: every clause held and every fault was reverted"]
+            lines += [f"- **{md(t)}**: {md(text)}" for t, text in items] or (
+                ["- every clause held; history checks failed (below)"]
+                if any(not c.passed for c in r.checks) else
+                ["- nothing failed: every clause held and every fault was reverted"])
         return Rendered(html, "\n".join(lines).strip())

@@ -460,7 +460,8 @@ class Runner:
         history: dict[str, object] = {}
         if self.history_load is not None:
             st = self.history_load.stats
-            history = {"file": "history.jsonl", "planned": st.planned, "invoked": st.invoked,
+            history = {"file": "history.jsonl", "origin_ns": round(self.origin * 1e9),
+                       "planned": st.planned, "invoked": st.invoked,
                        "dropped": st.dropped, "retired_processes": st.retired}
             if self.history is not None:
                 outcomes = [op.outcome.value for op in self.history]
