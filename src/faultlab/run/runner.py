@@ -492,9 +492,17 @@ class Runner:
 
 
 def _params(spec: Any) -> dict[str, object]:
+    """A fault's own parameters, in the units of the file (``800ms``, ``100KB/s``)."""
+    from faultlab.units import format_duration
+
     data: dict[str, object] = spec.model_dump(mode="json", exclude_none=True)
     for k in ("name", "target", "start", "duration", "kind"):
         data.pop(k, None)
+    for k in ("delay", "jitter", "after"):
+        if isinstance(data.get(k), int | float):
+            data[k] = format_duration(float(data[k]))  # type: ignore[arg-type]
+    if isinstance(data.get("rate"), int | float):
+        data["rate"] = f"{float(data['rate']) / 1000:g}KB/s"  # type: ignore[arg-type]
     return data
 
 
