@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from faultlab.check import MODELS, Model, Verdict, check_linearizable
+from faultlab.check import MODELS, Budget, Model, Verdict, check_linearizable
 from faultlab.check.simulate import append, end_of, info_writes, simulate
 from faultlab.history import Op, Outcome
 
@@ -104,8 +104,12 @@ def test_agrees_with_brute_force_on_small_histories(seed: int, kind: str, n: int
        processes=st.integers(1, 6), ops=st.integers(1, 80), crash=st.sampled_from([0, .05, .2]))
 def test_simulated_correct_objects_are_valid(seed: int, kind: str, processes: int, ops: int,
                                              crash: float) -> None:
+    if kind == "fifo-queue":
+        # Crashed dequeues of unknown values make queue searches exponential (the orders of
+        # the elements still queued multiply); keep the queue histories small.
+        ops, processes = min(ops, 40), min(processes, 3)
     history = simulate(kind, random.Random(seed), ops=ops, processes=processes, crash=crash)
-    result = check_linearizable(history, MODELS[kind])
+    result = check_linearizable(history, MODELS[kind], Budget(time_s=20))
     assert result.verdict is Verdict.VALID, result.render()
 
 

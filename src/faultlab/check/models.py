@@ -207,10 +207,21 @@ def _set_prune(ops: list[Op]) -> list[Op]:
 
 
 def _queue_prune(ops: list[Op]) -> list[Op]:
-    """Drop info enqueues of values never dequeued: applied, they could only block others."""
+    """Drop info ops that can only hurt.
+
+    An info enqueue of a value never dequeued could, applied, only block later elements. An
+    info dequeue of an unknown value that took effect removed an element nobody dequeues
+    later; when every enqueued value is unique and dequeued (nothing vanished), no such
+    element exists, so it took effect on an empty queue (no effect) or never.
+    """
     taken = {op.value for op in ops if op.f == "dequeue" and op.outcome is Outcome.OK}
-    return [op for op in ops if op.outcome is not Outcome.INFO or op.f != "enqueue"
+    kept = [op for op in ops if op.outcome is not Outcome.INFO or op.f != "enqueue"
             or op.value in taken]
+    values = [op.value for op in kept if op.f == "enqueue"]
+    if len(set(values)) == len(values) and taken.issuperset(values):
+        kept = [op for op in kept if op.outcome is not Outcome.INFO or op.f != "dequeue"
+                or op.value is not None]
+    return kept
 
 
 def _counter_step(state: Any, op: Op) -> tuple[bool, Any]:

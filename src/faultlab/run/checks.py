@@ -19,9 +19,10 @@ if TYPE_CHECKING:
 
 __all__ = ["CheckOutcome", "default_checks", "run_checks"]
 
+# Queues default to the linear-time checker: the linearizability search on a FIFO queue with
+# crashed dequeues must keep every order of the elements in flight and often ends "unknown".
 _DEFAULTS = {"register": ("linearizable",), "cas-register": ("linearizable",),
-             "set": ("linearizable", "set"), "queue": ("linearizable", "queue"),
-             "bank": ("bank",)}
+             "set": ("linearizable", "set"), "queue": ("queue",), "bank": ("bank",)}
 
 
 @dataclass(frozen=True)
