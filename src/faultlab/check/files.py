@@ -14,9 +14,14 @@ __all__ = ["check_file", "read_history"]
 
 
 def read_history(path: str | Path, *, independent: bool = False) -> History:
-    """A ``.edn`` file is read as a Jepsen history, anything else as faultlab JSON Lines."""
+    """``.edn``: a Jepsen history; ``.txt``/``.log``: Jepsen's textual history or log lines;
+    anything else: faultlab JSON Lines."""
     if str(path).endswith(".edn"):
         return read_edn_history(path, independent=independent)
+    if str(path).endswith((".txt", ".log")):
+        from faultlab.history.jepsen_text import read_text_history
+
+        return read_text_history(path, independent=independent)
     return read_jsonl(path)
 
 
