@@ -151,7 +151,7 @@ def _print_table(console: Console, results: dict[str, dict[str, tuple[Verdict, P
                           *(_figure(v, phase, slo) for v in verdicts))
         table.add_section()
     console.print(table)
-    console.print("Run directories (journal.jsonl, result.json, junit.xml, logs/):")
+    console.print("Run directories (journal.jsonl, result.json, junit.xml, report.html, logs/):")
     for name, by_variant in results.items():
         for variant in VARIANTS:
             console.print(f"  {name:18} {variant:9} {by_variant[variant][1]}")
