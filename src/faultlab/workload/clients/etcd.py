@@ -15,13 +15,8 @@ the cluster may still commit it) or an unreadable answer are :class:`Indefinite`
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import json
 from typing import Any
-
-import aiohttp
-from aiohttp.http_exceptions import HttpProcessingError
 
 from faultlab.history import Value
 from faultlab.workload.clients.base import (
@@ -29,12 +24,11 @@ from faultlab.workload.clients.base import (
     Indefinite,
     OpKind,
     as_int,
-    check_timeout,
-    close_quietly,
     host_port,
     pair,
     unsupported,
 )
+from faultlab.workload.clients.jsonhttp import JsonHttp
 
 __all__ = ["EtcdClient"]
 
@@ -54,16 +48,13 @@ def _prefix_end(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-class EtcdClient:
+class EtcdClient(JsonHttp):
     """Registers (with cas) and sets on the etcd member at ``address`` (``host:port``)."""
 
     kinds = frozenset({OpKind.READ, OpKind.WRITE, OpKind.CAS, OpKind.ADD, OpKind.READ_SET})
 
     def __init__(self, address: str, *, timeout: float = 1.0) -> None:
-        host, port = host_port(address)
-        self.base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
-        self.timeout = check_timeout(timeout)
-        self._session: aiohttp.ClientSession | None = None
+        super().__init__(*host_port(address), timeout)
 
     async def setup(self) -> None:
         """Checks that the member answers a range request (etcd needs no preparation)."""
@@ -103,35 +94,5 @@ class EtcdClient:
             return tuple(sorted(int(name[len(prefix):]) for name in names))
         raise unsupported(self, kind)
 
-    async def close(self) -> None:
-        if self._session is not None:
-            session, self._session = self._session, None
-            await close_quietly(session.close(), self.timeout)
-
     async def _call(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=1),
-                cookie_jar=aiohttp.DummyCookieJar(),
-                timeout=aiohttp.ClientTimeout(total=None))
-        try:
-            async with asyncio.timeout(self.timeout), self._session.post(
-                    f"{self.base}/v3/kv/{method}", json=body, allow_redirects=False) as resp:
-                status, text = resp.status, await resp.text()
-        except TimeoutError:
-            raise Indefinite(f"no answer within {self.timeout:g}s") from None
-        except aiohttp.ClientConnectorError as exc:
-            raise Definite(f"cannot connect: {exc.os_error}") from None
-        except (aiohttp.ClientError, OSError, HttpProcessingError) as exc:
-            raise Indefinite(f"connection lost: {type(exc).__name__} {exc}".rstrip()) from None
-        if status >= 500:
-            raise Indefinite(f"HTTP {status}: {text[:200]}")
-        if status >= 400:
-            raise Definite(f"HTTP {status}: {text[:200]}")
-        try:
-            answer = json.loads(text)
-        except ValueError:
-            raise Indefinite(f"unreadable answer {text[:200]!r}") from None
-        if not isinstance(answer, dict):
-            raise Indefinite(f"unexpected answer {text[:200]!r}")
-        return answer
+        return await self.call("POST", f"/v3/kv/{method}", body)
