@@ -144,12 +144,12 @@ class Runner:
                 await self._run_phases(faults)
         except* asyncio.CancelledError:
             self.interrupted = True
-            self._set(Status.INTERRUPTED, "interrupted by a signal; every fault was reverted")
+            self._set(Status.INTERRUPTED, f"interrupted by a signal; {self._revert_state()}")
             self.journal.write(Event.INTERRUPTED)
         except* _Abort as group:
             a = group.exceptions[0]
             assert isinstance(a, _Abort)
-            self._set(Status.ABORTED, f"aborted: {a.signal.reason}; every fault was reverted")
+            self._set(Status.ABORTED, f"aborted: {a.signal.reason}; {self._revert_state()}")
             self.journal.write(Event.ABORT, reason=a.signal.reason,
                                window=list(a.signal.window), measured=a.signal.measured)
         except* (ServiceError, FaultError) as group:
@@ -164,6 +164,13 @@ class Runner:
         except Exception as e:  # a checker bug must not hide the run's verdict
             self._set(Status.ERROR, f"internal error in a checker: {type(e).__name__}: {e}")
         return self._verdict()
+
+    def _revert_state(self) -> str:
+        """What the tear-down (which has run by now) achieved, for the reason line."""
+        if not self.active:
+            return "every fault was reverted"
+        return (f"FAULTS STILL ACTIVE: {', '.join(self.active)}; "
+                f"run `faultlab recover {self.run_dir}`")
 
     def _set(self, status: Status, reason: str) -> None:
         order = [Status.HELD, Status.VIOLATED, Status.STEADY_STATE_FAILED, Status.ABORTED,
