@@ -146,3 +146,14 @@ def test_forced_completion_stops_at_the_last_second_with_requests() -> None:
     closed = rec.complete_until(5000.0, force=True)
     assert [s.index for s in closed] == [0, 1, 2]
     assert closed[2].in_flight == 1
+
+
+def test_instantaneous_fault_has_no_during_clause_but_a_recovery() -> None:
+    f = Feed()
+    f.healthy_then_inject()
+    f.ev.fault_reverted("latency-link", 4.0)  # a kill: reverted the moment it was applied
+    for i in range(4, 9):
+        f.add(second(i))
+    clauses = {c.name for c in build_clauses(f.exp, f.ev, True, "latency-link")}
+    assert "during: ok" not in clauses
+    assert {"after: fast", "after: ok"} <= clauses

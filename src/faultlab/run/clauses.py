@@ -23,7 +23,9 @@ def build_clauses(exp: Experiment, ev: Evaluator, faults_ran: bool, last_fault: 
         for name in ev.hold[phase]:
             check = ev.checks[name]
             tally = ev.tallies[(phase, name)]
-            if phase == "during" and not faults_ran:
+            if phase == "during" and (not faults_ran or ev.fault_seconds == 0):
+                # No fault lasted over a second's midpoint (e.g. only kills): there is no
+                # "during" to judge; what users felt shows in the recovery after it.
                 continue
             held = tally.windows > 0 and tally.failed == 0
             if tally.windows == 0:

@@ -146,6 +146,7 @@ class Evaluator:
         self.recoveries: dict[str, _Recovery] = {}
         self.abort_armed_at: float | None = None
         self.last_second = -1
+        self.fault_seconds = 0  # seconds that fell inside some fault's span
 
     # --- phase boundaries, set by the runner as they happen --------------------------------
 
@@ -172,9 +173,10 @@ class Evaluator:
         self.last_second = s.index
         if self.before.contains(s.index):
             self._evaluate("before", self.before, s.index)
-        for span in self.fault_spans.values():
-            if span.contains(s.index):
-                self._evaluate("during", span, s.index)
+        inside = [span for span in self.fault_spans.values() if span.contains(s.index)]
+        self.fault_seconds += bool(inside)
+        for span in inside:
+            self._evaluate("during", span, s.index)
         self._track_recovery(s.index)
         return self._abort(s.index)
 
