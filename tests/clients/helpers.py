@@ -103,3 +103,22 @@ async def run_load(spec: HistorySpec, seconds: float, sink: Path) -> History:
     history = await load.run(start, start + seconds)
     assert sorted(read_jsonl(sink), key=lambda op: op.index) == list(history)
     return history
+
+
+async def valid_through_faults(proxy: Proxy, client: str, address: str, model: str,
+                               seed: int, sink: Path) -> History:
+    """A run through faultlab's proxy while it applies latency, down and reset_peer: there
+    must be unknown outcomes, enough acknowledged ones, and a history judged valid."""
+    name, listen = await proxy.front(address)
+    spec = HistorySpec(client, listen, model, processes=5, keys=2, rate=60, timeout=0.3,
+                       seed=seed)
+    async with asyncio.TaskGroup() as tg:
+        faults = tg.create_task(proxy.faults(name, spec.timeout))
+        history = await run_load(spec, 2.4, sink)
+    assert faults.result() == ["latency", "down", "reset_peer"]
+    n = counts(history)
+    assert n[Outcome.INFO] >= 3 and n[Outcome.OK] >= 50, n
+    results = judge(history, spec)
+    assert all(r.valid for r in results), report(results)
+    return history
+

@@ -13,7 +13,7 @@ from faultlab.check import AnomalyKind, Verdict
 from faultlab.history import History, Outcome
 from faultlab.workload.history_load import HistorySpec
 
-from .helpers import Proxy, counts, judge, report, run_load
+from .helpers import Proxy, counts, judge, report, run_load, valid_through_faults
 from .servers import KvProcess
 
 pytestmark = pytest.mark.slow
@@ -32,17 +32,8 @@ async def test_kv_history_is_valid(kv_durable: KvProcess, tmp_path: Path, model:
 
 async def test_kv_through_proxy_with_faults(kv_durable: KvProcess, proxy: Proxy,
                                             tmp_path: Path) -> None:
-    name, listen = await proxy.front(kv_durable.address)
-    spec = HistorySpec("kv-http", listen, "cas-register", processes=5, keys=2, rate=60,
-                       timeout=0.3, seed=42)
-    async with asyncio.TaskGroup() as tg:
-        faults = tg.create_task(proxy.faults(name, spec.timeout))
-        history = await run_load(spec, 2.4, tmp_path / "history.jsonl")
-    assert faults.result() == ["latency", "down", "reset_peer"]
-    n = counts(history)
-    assert n[Outcome.INFO] >= 3 and n[Outcome.OK] >= 50, n
-    results = judge(history, spec)
-    assert all(r.valid for r in results), report(results)
+    await valid_through_faults(proxy, "kv-http", kv_durable.address, "cas-register", 42,
+                               tmp_path / "history.jsonl")
 
 
 async def _crash_run(tmp_path: Path, *, lose_unsynced: bool) -> tuple[History, HistorySpec]:

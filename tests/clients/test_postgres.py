@@ -3,7 +3,6 @@ valid; and registers and the bank through faultlab's proxy with faults active.""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from faultlab.history import Outcome
 from faultlab.workload.history_load import HistorySpec
 
-from .helpers import Proxy, counts, judge, report, run_load
+from .helpers import Proxy, counts, judge, report, run_load, valid_through_faults
 
 pytestmark = pytest.mark.slow
 
@@ -36,14 +35,5 @@ async def test_postgres_history_is_valid(postgres_address: str, tmp_path: Path,
 @pytest.mark.parametrize("model", ["cas-register", "bank"])
 async def test_postgres_through_proxy_with_faults(postgres_address: str, proxy: Proxy,
                                                   tmp_path: Path, model: str) -> None:
-    name, listen = await proxy.front(postgres_address)
-    spec = HistorySpec("postgres", listen, model, processes=5, keys=2, rate=60,
-                       timeout=0.3, seed=22)
-    async with asyncio.TaskGroup() as tg:
-        faults = tg.create_task(proxy.faults(name, spec.timeout))
-        history = await run_load(spec, 2.4, tmp_path / "history.jsonl")
-    assert faults.result() == ["latency", "down", "reset_peer"]
-    n = counts(history)
-    assert n[Outcome.INFO] >= 3 and n[Outcome.OK] >= 50, n
-    results = judge(history, spec)
-    assert all(r.valid for r in results), report(results)
+    await valid_through_faults(proxy, "postgres", postgres_address, model, 22,
+                               tmp_path / "history.jsonl")

@@ -3,7 +3,6 @@ and registers through faultlab's proxy with faults active: info ops, still valid
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from faultlab.history import Outcome
 from faultlab.workload.history_load import HistorySpec
 
-from .helpers import Proxy, counts, judge, report, run_load
+from .helpers import Proxy, counts, judge, report, run_load, valid_through_faults
 
 pytestmark = pytest.mark.slow
 
@@ -31,14 +30,5 @@ async def test_redis_history_is_valid(redis_address: str, tmp_path: Path, model:
 
 async def test_redis_through_proxy_with_faults(redis_address: str, proxy: Proxy,
                                                tmp_path: Path) -> None:
-    name, listen = await proxy.front(redis_address)
-    spec = HistorySpec("redis", listen, "cas-register", processes=5, keys=2, rate=60,
-                       timeout=0.3, seed=12)
-    async with asyncio.TaskGroup() as tg:
-        faults = tg.create_task(proxy.faults(name, spec.timeout))
-        history = await run_load(spec, 2.4, tmp_path / "history.jsonl")
-    assert faults.result() == ["latency", "down", "reset_peer"]
-    n = counts(history)
-    assert n[Outcome.INFO] >= 3 and n[Outcome.OK] >= 50, n
-    results = judge(history, spec)
-    assert all(r.valid for r in results), report(results)
+    await valid_through_faults(proxy, "redis", redis_address, "cas-register", 12,
+                               tmp_path / "history.jsonl")
