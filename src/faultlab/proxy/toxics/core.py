@@ -21,6 +21,7 @@ __all__ = [
     "Deliver",
     "Drop",
     "Hangup",
+    "HoldingToxic",
     "IntRange",
     "InvalidAttributes",
     "NoopAttributes",
@@ -256,6 +257,28 @@ class Toxic(Generic[A]):
 @dataclass(frozen=True, slots=True)
 class NoopAttributes(Attributes):
     pass
+
+
+class HoldingToxic(Toxic[A]):
+    """A toxic that holds chunks back and releases them later (latency, slicer, http_delay).
+
+    Invariant: ``_held_bytes`` is the size of the data held; a subclass adds to it when it
+    holds a chunk, and every held chunk leaves through :meth:`_release` (``None`` is a held
+    end of stream), so the relay's backpressure always sees the true amount.
+    """
+
+    def __init__(self, attributes: A, started_at: float, rng: random.Random) -> None:
+        super().__init__(attributes, started_at, rng)
+        self._held_bytes = 0
+
+    def _release(self, data: bytes | None, at: float) -> Command:
+        if data is None:
+            return Close(at)
+        self._held_bytes -= len(data)
+        return Deliver(data, at)
+
+    def held_bytes(self) -> int:
+        return self._held_bytes
 
 
 class NoopToxic(Toxic[NoopAttributes]):

@@ -22,6 +22,7 @@ from faultlab.proxy.toxics.core import (
     Command,
     Deliver,
     Drop,
+    HoldingToxic,
     InvalidAttributes,
     Reply,
     Toxic,
@@ -100,7 +101,7 @@ class HttpDelayAttributes(Attributes):
     path_prefix: str = text_attribute(2048)
 
 
-class HttpDelayToxic(Toxic[HttpDelayAttributes]):
+class HttpDelayToxic(HoldingToxic[HttpDelayAttributes]):
     """Holds each matching request for ``delay`` ms from when its head was complete.
 
     Invariants: bytes keep their order (a segment is due at ``max(its own due time, the
@@ -116,7 +117,6 @@ class HttpDelayToxic(Toxic[HttpDelayAttributes]):
         self._framer = RequestFramer()
         self._matching = False
         self._held: deque[tuple[float, bytes | None]] = deque()  # (due, data or EOF)
-        self._held_bytes = 0
         self._last_due = -math.inf
         self._request_due = -math.inf
 
@@ -147,16 +147,7 @@ class HttpDelayToxic(Toxic[HttpDelayAttributes]):
             out.append(self._release(data, due))
         return out
 
-    def _release(self, data: bytes | None, at: float) -> Command:
-        if data is None:
-            return Close(at)
-        self._held_bytes -= len(data)
-        return Deliver(data, at)
-
     def on_remove(self, now: float) -> list[Command]:
         out = [self._release(data, now) for _, data in self._held]
         self._held.clear()
         return out
-
-    def held_bytes(self) -> int:
-        return self._held_bytes

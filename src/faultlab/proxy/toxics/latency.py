@@ -11,10 +11,8 @@ from typing import Any
 from faultlab.proxy.toxics.core import (
     DAY_MS,
     Attributes,
-    Close,
     Command,
-    Deliver,
-    Toxic,
+    HoldingToxic,
     int_attribute,
 )
 
@@ -27,7 +25,7 @@ class LatencyAttributes(Attributes):
     jitter: int = int_attribute(DAY_MS, "ms")
 
 
-class LatencyToxic(Toxic[LatencyAttributes]):
+class LatencyToxic(HoldingToxic[LatencyAttributes]):
     """Holds each chunk until ``arrival + latency + U(-jitter, +jitter)`` (ms).
 
     Invariants: chunks are never split, merged or reordered: a chunk whose own delay is
@@ -44,7 +42,6 @@ class LatencyToxic(Toxic[LatencyAttributes]):
         super().__init__(attributes, started_at, rng)
         # Each entry: [arrival, jitter draw (ms), data or None for EOF, due time].
         self._held: deque[list[Any]] = deque()
-        self._held_bytes = 0
         self._last_due = -math.inf
 
     def _due(self, arrival: float, jitter_ms: float) -> float:
@@ -78,12 +75,6 @@ class LatencyToxic(Toxic[LatencyAttributes]):
             out.append(self._release(data, due))
         return out
 
-    def _release(self, data: bytes | None, at: float) -> Command:
-        if data is None:
-            return Close(at)
-        self._held_bytes -= len(data)
-        return Deliver(data, at)
-
     def update(self, attributes: LatencyAttributes, now: float) -> list[Command]:
         self.attributes = attributes
         self._last_due = -math.inf
@@ -97,6 +88,3 @@ class LatencyToxic(Toxic[LatencyAttributes]):
         out = [self._release(data, now) for _, _, data, _ in self._held]
         self._held.clear()
         return out
-
-    def held_bytes(self) -> int:
-        return self._held_bytes

@@ -10,11 +10,9 @@ from dataclasses import dataclass
 from faultlab.proxy.toxics.core import (
     DAY_MS,
     Attributes,
-    Close,
     Command,
-    Deliver,
+    HoldingToxic,
     InvalidAttributes,
-    Toxic,
     int_attribute,
 )
 
@@ -48,7 +46,7 @@ class SlicerAttributes(Attributes):
                 f"{self.size_variation} >= {self.average_size}")
 
 
-class SlicerToxic(Toxic[SlicerAttributes]):
+class SlicerToxic(HoldingToxic[SlicerAttributes]):
     """Cuts each chunk into pieces of ``average_size ± size_variation`` bytes (the last one
     may be smaller) and sends them ``delay`` µs apart.
 
@@ -64,7 +62,6 @@ class SlicerToxic(Toxic[SlicerAttributes]):
                  rng: random.Random) -> None:
         super().__init__(attributes, started_at, rng)
         self._held: deque[_Piece] = deque()
-        self._held_bytes = 0
         self._last_due = -math.inf
 
     def _sizes(self, total: int) -> list[int]:
@@ -108,12 +105,6 @@ class SlicerToxic(Toxic[SlicerAttributes]):
             out.append(self._release(piece.data, piece.due))
         return out
 
-    def _release(self, data: bytes | None, at: float) -> Command:
-        if data is None:
-            return Close(at)
-        self._held_bytes -= len(data)
-        return Deliver(data, at)
-
     def update(self, attributes: SlicerAttributes, now: float) -> list[Command]:
         self.attributes = attributes
         self._last_due = -math.inf
@@ -126,6 +117,3 @@ class SlicerToxic(Toxic[SlicerAttributes]):
         out = [self._release(piece.data, now) for piece in self._held]
         self._held.clear()
         return out
-
-    def held_bytes(self) -> int:
-        return self._held_bytes
