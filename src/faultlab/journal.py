@@ -12,22 +12,24 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import IO, Any
 
 from faultlab.clock import Clock
 
-__all__ = ["Event", "Journal", "Redactor", "read_journal"]
+__all__ = ["Event", "Journal", "Redactor", "UnresolvedSecret", "read_journal", "resolve"]
 
 JOURNAL_NAME = "journal.jsonl"
 
 
 class Event(StrEnum):
     RUN_STARTED = "run_started"
+    SERVICE_STARTING = "service_starting"  # intent, journaled before the spawn
     SERVICE_STARTED = "service_started"
     SERVICE_STOPPED = "service_stopped"
+    PROXY_SERVER_STARTING = "proxy_server_starting"  # intent, journaled before the spawn
     PROXY_SERVER_STARTED = "proxy_server_started"
     PROXY_SERVER_STOPPED = "proxy_server_stopped"
     PHASE = "phase"
@@ -35,6 +37,8 @@ class Event(StrEnum):
     FAULT_INJECTED = "fault_injected"
     FAULT_INJECT_FAILED = "fault_inject_failed"
     FAULT_REVERTED = "fault_reverted"
+    FAULT_CLOSED = "fault_closed"  # nothing to revert: its inject certainly did not apply it
+    PLAN = "plan"  # the fault plan (fixed or drawn from the seed)
     REVERT_FAILED = "revert_failed"
     SECOND = "second"  # one completed second of workload statistics
     EVALUATION = "evaluation"  # an SLO clause evaluated over one window
@@ -45,6 +49,7 @@ class Event(StrEnum):
     VERDICT = "verdict"
     RUN_ENDED = "run_ended"
     RECOVERED = "recovered"
+    TEARDOWN = "teardown"  # what tear-down found and did, measured
     NOTE = "note"
 
 
@@ -64,17 +69,22 @@ class Redactor:
 
     Three rules: (1) values of keys that name a secret (Authorization, token, password, ...)
     are masked whole; (2) passwords in URLs and secret-looking query parameters are masked;
-    (3) any known secret value (read from the environment via ``${env:...}``) is masked
-    wherever it appears inside any string.
+    (3) any value read from the environment through ``${env:NAME}`` is replaced, wherever it
+    appears inside a string (or as a whole number), by the reference ``${env:NAME}`` itself:
+    the secret never reaches the disk, and an undo record stays executable, because
+    ``faultlab recover`` resolves the reference from its own environment (:func:`resolve`).
     """
 
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self.secrets = sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True)
+    def __init__(self, secrets: Mapping[str, str] | Iterable[str] = ()) -> None:
+        named = dict(secrets) if isinstance(secrets, Mapping) else dict.fromkeys(secrets, "")
+        self.secrets = {v: (f"${{env:{n}}}" if n else MASK) for v, n in named.items()
+                        if len(v) >= 3}
+        self._order = sorted(self.secrets, key=len, reverse=True)
 
     def text(self, value: str) -> str:
-        for s in self.secrets:
+        for s in self._order:
             if s in value:
-                value = value.replace(s, MASK)
+                value = value.replace(s, self.secrets[s])
         value = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", value)
         return _QUERY_SECRET.sub(lambda m: f"{m['k']}{MASK}", value)
 
@@ -82,8 +92,9 @@ class Redactor:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
-            return {k: (MASK if isinstance(k, str) and _SENSITIVE_KEY.search(k)
-                        and isinstance(v, str | bytes) else self.value(v))
+            return {(self.text(k) if isinstance(k, str) else k):
+                    (MASK if isinstance(k, str) and _SENSITIVE_KEY.search(k)
+                     and isinstance(v, str | bytes) else self.value(v))
                     for k, v in value.items()}
         if isinstance(value, list | tuple):
             if (len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], str)
@@ -94,7 +105,36 @@ class Redactor:
             return value.value
         if isinstance(value, float) and not math.isfinite(value):
             return None  # JSON has no NaN or Infinity
+        if isinstance(value, int | float) and not isinstance(value, bool) and self.secrets:
+            text = str(value)
+            if text in self.secrets or (isinstance(value, float) and repr(value) in self.secrets):
+                return self.secrets.get(text, MASK)
         return value
+
+
+_ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class UnresolvedSecret(Exception):
+    """A journaled ``${env:NAME}`` reference whose variable is not set now."""
+
+
+def resolve(value: Any, environ: Mapping[str, str] | None = None) -> Any:
+    """Put secrets back into a journaled value: each ``${env:NAME}`` from the environment."""
+    env = os.environ if environ is None else environ
+    if isinstance(value, str):
+        def sub(m: re.Match[str]) -> str:
+            if m.group(1) not in env:
+                raise UnresolvedSecret(
+                    f"the run read {m.group(1)} from its environment; set it as for the run "
+                    "and try again")
+            return env[m.group(1)]
+        return _ENV_REF.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: resolve(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, env) for v in value]
+    return value
 
 
 class Journal:

@@ -2,23 +2,30 @@
 
 Each service runs in its own session (process group): the terminal's Ctrl-C reaches faultlab
 only, so faultlab decides the order of shutdown (faults reverted first, then services
-stopped), and stopping a service stops whatever it spawned. Output goes to
-``RUN_DIR/logs/<service>.log``.
+stopped), and stopping a service stops whatever it spawned. Output goes through faultlab's
+redactor to ``RUN_DIR/logs/<service>.log`` (secrets faultlab passed to a service never reach
+its log). Every service carries the run's marker in its environment, and its intent is
+journaled before the spawn, so recovery finds it whatever the moment of a crash.
+
+Readiness is proven for the process faultlab started: a service whose ready check answers
+before it was even started (something else holds its address) is refused, and a service
+that exits is never ready.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from faultlab import procutil
 from faultlab.clock import Clock
 from faultlab.experiment.model import ReadyCheck, ServiceSpec
-from faultlab.journal import Event, Journal
+from faultlab.hosts import ProcessId, local_host
+from faultlab.journal import Event, Journal, Redactor
 
 __all__ = ["RunningService", "ServiceError", "Services", "stop_process_group"]
 
@@ -31,20 +38,27 @@ class ServiceError(Exception):
 class RunningService:
     name: str
     process: asyncio.subprocess.Process
-    started: int | None  # /proc start time, to recognise the process later
+    identity: ProcessId | None  # pid + start time, to recognise the process later
+    pump: asyncio.Task[None] | None = None  # copies its output, redacted, to its log
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
+    @property
+    def started(self) -> int | None:
+        return self.identity.started if self.identity else None
+
 
 class Services:
     def __init__(self, specs: dict[str, ServiceSpec], run_dir: Path, journal: Journal,
-                 clock: Clock) -> None:
+                 clock: Clock, redactor: Redactor | None = None, marker: str = "") -> None:
         self.specs = specs
         self.logs = run_dir / "logs"
         self.journal = journal
         self.clock = clock
+        self.redactor = redactor or Redactor()
+        self.marker = marker
         self.running: dict[str, RunningService] = {}
 
     async def start_all(self) -> None:
@@ -52,26 +66,52 @@ class Services:
             await self.start(name)
 
     async def start(self, name: str) -> RunningService:
+        from faultlab.run.setup import MARKER_ENV
+
         spec = self.specs[name]
+        if spec.ready is not None and spec.ready.command is None:
+            squatter, seen = await probe_ready(spec.ready)
+            if squatter:
+                raise ServiceError(
+                    f"service '{name}': its ready check already answers ({seen}) before it "
+                    f"started: another process holds {spec.ready.http or spec.ready.tcp} "
+                    "(stop it, or give the service another port)")
         self.logs.mkdir(parents=True, exist_ok=True)
-        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 (owned by the child)
+        self.journal.write(Event.SERVICE_STARTING, durable=True, service=name,
+                           marker=self.marker)
         try:
             proc = await asyncio.create_subprocess_exec(
-                *spec.command, cwd=spec.cwd, env={**os.environ, **spec.env},
-                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
-                start_new_session=True)
+                *spec.command, cwd=spec.cwd,
+                env={**os.environ, **spec.env, MARKER_ENV: self.marker},
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
         except OSError as e:
             raise ServiceError(f"service '{name}': cannot run {spec.command[0]!r}: "
                                f"{e.strerror}") from None
-        finally:
-            log.close()
-        svc = RunningService(name, proc, procutil.start_time(proc.pid))
+        svc = RunningService(name, proc, local_host().identify(proc.pid))
+        assert proc.stdout is not None
+        svc.pump = asyncio.create_task(self._pump(proc.stdout, self.logs / f"{name}.log"))
         self.running[name] = svc
         self.journal.write(Event.SERVICE_STARTED, durable=True, service=name, pid=proc.pid,
-                           started=svc.started)
+                           started=svc.started, marker=self.marker)
         if spec.ready is not None:
             await self._wait_ready(svc, spec.ready)
         return svc
+
+    async def _pump(self, stream: asyncio.StreamReader, path: Path) -> None:
+        """Copy a service's output to its log, line by line, through the redactor."""
+        with open(path, "ab", buffering=0) as log:
+            while True:
+                try:
+                    line = await stream.readline()
+                except ValueError:  # a line longer than the stream's limit
+                    line = await stream.read(1 << 16)
+                except (ConnectionError, OSError):
+                    return
+                if not line:
+                    return
+                text = self.redactor.text(line.decode("utf-8", "replace"))
+                log.write(text.encode("utf-8"))
 
     async def _wait_ready(self, svc: RunningService, check: ReadyCheck) -> None:
         deadline = self.clock.now() + check.timeout
@@ -82,7 +122,7 @@ class Services:
                                    f"{svc.process.returncode} before it was ready "
                                    f"(see {self.logs / (svc.name + '.log')})")
             ok, last = await probe_ready(check)
-            if ok:
+            if ok and svc.process.returncode is None:
                 return
             if self.clock.now() >= deadline:
                 raise ServiceError(f"service '{svc.name}' was not ready within "
@@ -111,14 +151,33 @@ class Services:
         svc = self.running.get(name)
         return svc is not None and svc.process.returncode is None
 
-    async def stop_all(self) -> None:
-        """Stop every service, last started first; never raises."""
+    async def stop_all(self, hurry: bool = False) -> list[str]:
+        """Stop every service, last started first; never raises. Returns what is still
+        running afterwards (measured), which should be nothing."""
+        left = []
         for name in reversed(list(self.running)):
             svc = self.running[name]
+            timeout = 1.0 if hurry else self.specs[name].stop_timeout
             if svc.process.returncode is None:
-                await stop_process_group(svc.process, self.specs[name].stop_timeout)
+                with contextlib.suppress(Exception):
+                    await stop_process_group(svc.process, timeout)
                 self.journal.write(Event.SERVICE_STOPPED, service=name, pid=svc.pid,
                                    signal="SIGTERM", returncode=svc.process.returncode)
+            await self._end_pump(svc)
+            if svc.process.returncode is None:
+                left.append(name)
+        return left
+
+    async def _end_pump(self, svc: RunningService) -> None:
+        """The pump ends at EOF; a grandchild holding the pipe open must not hold us up."""
+        if svc.pump is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(svc.pump), 1.0)
+        except (TimeoutError, asyncio.CancelledError):
+            svc.pump.cancel()
+            with contextlib.suppress(BaseException):
+                await svc.pump
 
 
 async def stop_process_group(proc: asyncio.subprocess.Process, timeout: float) -> None:

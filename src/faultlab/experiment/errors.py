@@ -16,7 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from faultlab.experiment.model import FAULT_KINDS, Experiment, Name
+from faultlab.experiment.model import experiment_model
+from faultlab.experiment.types import Name
 from faultlab.experiment.yamlpos import Path, Positions, suggest
 
 __all__ = ["ExperimentError", "Problem", "format_path", "problems_from"]
@@ -127,7 +128,7 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[Path, tuple[str, ...]]:
                 isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)):
             path.append(part)
             cur = cur[part]
-        elif isinstance(part, str) and (not isinstance(cur, dict) or part in FAULT_KINDS
+        elif isinstance(part, str) and (not isinstance(cur, dict) or part in _kind_names()
                                         or "[" in part):
             labels.append(part)
         else:
@@ -203,10 +204,12 @@ def _describe(err: Any, loc: Path, data: Any, labels: tuple[str, ...]
         return f"missing required key '{loc[-1]}'", "", False
     if kind == "union_tag_invalid":
         tag = str(ctx.get("tag", ""))
-        hint = suggest(tag, FAULT_KINDS) or f"kinds: {', '.join(FAULT_KINDS)}"
-        return f"unknown fault kind '{tag}'", hint, False
+        what, names = _union_kinds(loc)
+        hint = suggest(tag, names) or f"kinds: {', '.join(names)}"
+        return f"unknown {what} kind '{tag}'", hint, False
     if kind == "union_tag_not_found":
-        return "a fault needs a kind", f"kinds: {', '.join(FAULT_KINDS)}", False
+        what, names = _union_kinds(loc)
+        return f"a {what} needs a kind", f"kinds: {', '.join(names)}", False
     if kind == "literal_error" and loc == ("version",):
         return (f"unsupported file format version {_shown(value)}",
                 "this faultlab reads version: 1 files", False)
@@ -249,7 +252,7 @@ def _describe(err: Any, loc: Path, data: Any, labels: tuple[str, ...]
 
 def _allowed_keys(path: Path, data: Any) -> list[str]:
     """The keys the model accepts at ``path`` (for did-you-mean hints)."""
-    tp: Any = Experiment
+    tp: Any = experiment_model()
     for part in path:
         tp = _step(tp, part)
         try:
@@ -263,7 +266,7 @@ def _allowed_keys(path: Path, data: Any) -> list[str]:
     tp = _unwrap(tp)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return sorted((f.alias or n) for n, f in tp.model_fields.items()
-                      if n != "applies_to")
+                      )
     return []
 
 
@@ -308,3 +311,26 @@ def _step(tp: Any, part: str | int) -> Any:
             if part in (name, f.alias):
                 return f.annotation
     return None
+
+
+def _kind_names() -> frozenset[str]:
+    """Every registered kind's name (they appear as labels in pydantic's error locations)."""
+    from faultlab.faults.registry import FAULT_KINDS
+    from faultlab.hosts import HOST_KINDS
+    from faultlab.workload.spec import WORKLOAD_KINDS
+
+    return frozenset((*FAULT_KINDS.names(), *HOST_KINDS.names(), *WORKLOAD_KINDS.names()))
+
+
+def _union_kinds(loc: Path) -> tuple[str, list[str]]:
+    """Which plug-in union a location is in: (what, its kind names)."""
+    from faultlab.faults.registry import FAULT_KINDS
+    from faultlab.hosts import HOST_KINDS
+    from faultlab.workload.spec import WORKLOAD_KINDS
+
+    top = loc[0] if loc else "faults"
+    if top == "hosts":
+        return "host", list(HOST_KINDS.names())
+    if top == "workloads":
+        return "workload", list(WORKLOAD_KINDS.names())
+    return "fault", list(FAULT_KINDS.names())

@@ -23,7 +23,7 @@ import yaml
 from pydantic import ValidationError
 
 from faultlab.experiment.errors import ExperimentError, Problem, format_path, problems_from
-from faultlab.experiment.model import Experiment
+from faultlab.experiment.model import Experiment, experiment_model
 from faultlab.experiment.semantic import check
 from faultlab.experiment.yamlpos import Converter, Path, Positions, YamlProblem, compose
 
@@ -37,7 +37,7 @@ class LoadedExperiment:
     experiment: Experiment
     source: str  # file name as given
     sha256: str  # of the file's bytes, for reproducing a run
-    secrets: frozenset[str]  # values taken from the environment; redacted in every output
+    secrets: Mapping[str, str]  # value -> env NAME it came from; redacted in every output
     variables: Mapping[str, object]
 
 
@@ -66,24 +66,24 @@ def load_experiment_text(text: str, source: str = "<experiment>",
                          ) -> LoadedExperiment:
     if sha256 is None:
         sha256 = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    secrets: set[str] = set()
+    secrets: dict[str, str] = {}
     try:
         data, positions, variables = _to_python(text, overrides or {}, secrets)
     except YamlProblem as p:
         raise ExperimentError([Problem(source, p.line, p.column, format_path(p.path),
                                        p.message, p.hint)]) from None
     try:
-        experiment = Experiment.model_validate(data)
+        experiment = experiment_model().model_validate(data)
     except ValidationError as e:
         raise ExperimentError(problems_from(e, source, positions, data)) from None
     problems = [Problem(source, *positions.of(path, key=key), format_path(path), msg, hint)
                 for path, msg, hint, key in check(experiment, data)]
     if problems:
         raise ExperimentError(problems)
-    return LoadedExperiment(experiment, source, sha256, frozenset(secrets), variables)
+    return LoadedExperiment(experiment, source, sha256, dict(secrets), variables)
 
 
-def _to_python(text: str, overrides: Mapping[str, str], secrets: set[str]
+def _to_python(text: str, overrides: Mapping[str, str], secrets: dict[str, str]
                ) -> tuple[Any, Positions, dict[str, object]]:
     if "\x00" in text:
         before = text[: text.index("\x00")]
@@ -104,7 +104,7 @@ def _to_python(text: str, overrides: Mapping[str, str], secrets: set[str]
     return data, converter.positions, variables
 
 
-def _variables(root: yaml.MappingNode, overrides: Mapping[str, str], secrets: set[str]
+def _variables(root: yaml.MappingNode, overrides: Mapping[str, str], secrets: dict[str, str]
                ) -> dict[str, object]:
     """Built-ins and --var, then the file's vars in order (each may use those above it and the
     --var values; a file var that --var sets is not read at all)."""

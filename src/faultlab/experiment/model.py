@@ -1,144 +1,72 @@
 """Typed models of an experiment (file format v1).
 
 Models are frozen pydantic models that forbid unknown keys. Values with units are parsed by
-:mod:`faultlab.units` at validation time, so the rest of faultlab sees seconds, requests per
-second and bytes per second as floats. Cross-references (fault -> target, hypothesis -> SLO)
-are checked by :mod:`faultlab.experiment.semantic`, which knows where each value sits in the
-file; these models check only what one value can say about itself.
+:mod:`faultlab.experiment.types` at validation time (and written back with their units), so
+the rest of faultlab sees seconds, requests per second and bytes per second as floats.
+Fault kinds, host kinds and workload kinds are plug-ins: their specs live with their code,
+and :func:`experiment_model` builds the model whose unions hold every registered kind.
+Cross-references (fault -> target, hypothesis -> SLO) are checked by
+:mod:`faultlab.experiment.semantic`, which knows where each value sits in the file; these
+models check only what one value can say about itself.
 """
 
 from __future__ import annotations
 
-import re
-import shlex
-import signal as _signal
-from enum import StrEnum
-from typing import Annotated, Literal
+import typing
+from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    WithJsonSchema,
+    create_model,
     field_validator,
     model_validator,
 )
 
-from faultlab.units import parse_byte_rate, parse_duration, parse_rate
+from faultlab.experiment.types import (
+    ByteRate,
+    Command,
+    Duration,
+    HostPort,
+    HttpUrl,
+    Name,
+    Rate,
+    Ratio,
+    SignalName,
+    Strict,
+)
+from faultlab.faults.spec import FaultSpec
+from faultlab.workload.spec import HistoryWorkload, HttpWorkload, WorkloadSpec
 
 __all__ = [
     "AbortCondition",
-    "BandwidthFault",
-    "DownFault",
+    "ByteRate",
+    "CheckSpec",
+    "Command",
+    "Duration",
     "Experiment",
-    "FaultSpec",
+    "HistoryWorkload",
+    "HostPort",
     "HttpWorkload",
     "Hypothesis",
-    "KillFault",
-    "LatencyFault",
     "LatencyObjective",
-    "PauseFault",
+    "Name",
     "ProcessTarget",
     "ProxyTarget",
+    "RandomSchedule",
+    "Rate",
+    "Ratio",
     "ReadyCheck",
-    "ResetFault",
-    "RestartFault",
     "RevertPolicy",
     "ServiceSpec",
+    "SignalName",
     "Slo",
-    "Stream",
     "SystemSpec",
     "Target",
     "Workload",
+    "experiment_model",
 ]
-
-_DURATION_SCHEMA = {"type": "string", "pattern": r"^(\d+(\.\d+)?(us|µs|ms|s|m|h))+$",
-                    "examples": ["250ms", "30s"]}
-Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA)]
-Rate = Annotated[
-    float, BeforeValidator(parse_rate),
-    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?/(s|m|h)$", "examples": ["200/s"]}),
-]
-ByteRate = Annotated[
-    float, BeforeValidator(parse_byte_rate),
-    WithJsonSchema({"type": "string", "examples": ["100KB/s", "1MiB/s"]}),
-]
-
-
-def _parse_ratio(value: object) -> float:
-    if isinstance(value, str) and value.strip().endswith("%"):
-        try:
-            number = float(value.strip()[:-1]) / 100
-        except ValueError:
-            raise ValueError(f"{value!r} is not a percentage; write e.g. 99.5%") from None
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
-    else:
-        raise ValueError(f"{value!r} is not a ratio; write 99.5% or 0.995")
-    if not 0 < number <= 1:
-        raise ValueError(f"ratio {value!r} must be above 0 and at most 1; "
-                         "write e.g. 99.9% or 0.999")
-    return number
-
-
-Ratio = Annotated[
-    float, BeforeValidator(_parse_ratio),
-    WithJsonSchema({"oneOf": [{"type": "string", "pattern": r"^\d+(\.\d+)?%$"},
-                              {"type": "number", "exclusiveMinimum": 0, "maximum": 1}]}),
-]
-
-_HOSTPORT = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$")
-
-
-def _check_hostport(value: str) -> str:
-    m = _HOSTPORT.match(value)
-    if not m or not 0 < int(m.group(2)) < 65536:
-        raise ValueError(f"{value!r} is not host:port; write e.g. 127.0.0.1:8080")
-    return value
-
-
-HostPort = Annotated[str, BeforeValidator(lambda v: _check_hostport(str(v)))]
-Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")]
-
-
-def _signal_name(value: object) -> str:
-    name = str(value).upper()
-    if not name.startswith("SIG"):
-        name = "SIG" + name
-    if name not in _signal.Signals.__members__:
-        raise ValueError(f"{value!r} is not a signal name; write e.g. SIGKILL, SIGTERM")
-    return name
-
-
-SignalName = Annotated[str, BeforeValidator(_signal_name)]
-
-
-def _command(value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        try:
-            parts = shlex.split(value)
-        except ValueError as e:
-            raise ValueError(f"cannot split the command: {e}; quote it as a list, "
-                             "e.g. [sh, -c, 'echo hi']") from None
-    elif isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
-        parts = [str(v) for v in value]
-    else:
-        raise ValueError("a command is a string or a list of strings")
-    if not parts:
-        raise ValueError("the command is empty")
-    return tuple(parts)
-
-
-Command = Annotated[
-    tuple[str, ...], BeforeValidator(_command),
-    WithJsonSchema({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
-]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
 
 # --- system under test ---------------------------------------------------------------------
 
@@ -173,16 +101,24 @@ class SystemSpec(Strict):
     services: dict[Name, ServiceSpec] = Field(default_factory=dict)
 
 
-# --- targets -------------------------------------------------------------------------------
+# --- hosts and targets ---------------------------------------------------------------------
+
+#: the host every experiment has: the machine faultlab runs on
+LOCAL_HOST = "local"
+
 
 class ProxyTarget(Strict):
     """A TCP endpoint behind faultlab's proxy: clients connect to ``listen``, which forwards to
     ``upstream``. With ``api`` (and ``name``) an already running proxy server is used instead."""
 
-    listen: HostPort | None = None
-    upstream: HostPort | None = None
-    api: str | None = None
-    name: Name | None = None
+    listen: HostPort | None = Field(default=None, description="Address clients connect to.")
+    upstream: HostPort | None = Field(default=None, description="Address of the real service.")
+    api: HttpUrl | None = Field(default=None, description="Control API of an already running "
+                                "proxy server (faultlab's or Toxiproxy), e.g. "
+                                "http://127.0.0.1:8474.")
+    name: Name | None = Field(default=None, description="The proxy's name on that server.")
+    token: str | None = Field(default=None, description="API token of that server (use "
+                              "${env:NAME}).")
 
     @model_validator(mode="after")
     def _shape(self) -> ProxyTarget:
@@ -191,15 +127,19 @@ class ProxyTarget(Strict):
                              "of an already running proxy")
         if self.api is not None and self.name is None:
             raise ValueError("a proxy target with api needs the proxy's name")
+        if self.api is None and (self.name is not None or self.token is not None):
+            raise ValueError("name and token belong to an external proxy (with api); "
+                             "faultlab names its own proxies after the target")
         return self
 
 
 class ProcessTarget(Strict):
-    """A local process: one faultlab started (``service``), or one found by pid file or name."""
+    """Processes on a host: one faultlab started (``service``), or found by pid file or name."""
 
-    service: Name | None = None
-    pidfile: str | None = None
-    name: str | None = None
+    service: Name | None = Field(default=None, description="A service under system.services.")
+    pidfile: str | None = Field(default=None, description="A file holding the pid.")
+    name: str | None = Field(default=None, description="Every process with this command name.")
+    host: Name = Field(default=LOCAL_HOST, description="The host the processes run on.")
 
     @model_validator(mode="after")
     def _one_kind(self) -> ProcessTarget:
@@ -209,148 +149,54 @@ class ProcessTarget(Strict):
         return self
 
 
+TARGET_KINDS = ("proxy", "process", "host")
+
+
 class Target(Strict):
+    """What a fault acts on: exactly one of a proxy endpoint, processes, or a host itself."""
+
     proxy: ProxyTarget | None = None
     process: ProcessTarget | None = None
+    host: Name | None = Field(default=None, description="A host itself (command faults, "
+                              "kernel faults): local or a name under hosts:.")
 
     @model_validator(mode="after")
     def _one_kind(self) -> Target:
-        if (self.proxy is None) == (self.process is None):
-            raise ValueError("a target is exactly one of proxy, process")
+        if sum(v is not None for v in (self.proxy, self.process, self.host)) != 1:
+            raise ValueError("a target is exactly one of proxy, process, host")
         return self
 
     @property
-    def kind(self) -> Literal["proxy", "process"]:
-        return "proxy" if self.proxy is not None else "process"
-
-
-# --- faults --------------------------------------------------------------------------------
-
-class Stream(StrEnum):
-    UPSTREAM = "upstream"  # client -> server
-    DOWNSTREAM = "downstream"  # server -> client
-
-
-class _Fault(Strict):
-    name: Name | None = None
-    target: str
-    start: Duration = 0.0
-    duration: Duration = 0.0
-
-    #: target kinds this fault applies to
-    applies_to: tuple[str, ...] = ()
+    def kind(self) -> Literal["proxy", "process", "host"]:
+        if self.proxy is not None:
+            return "proxy"
+        return "process" if self.process is not None else "host"
 
     @property
-    def label(self) -> str:
-        return self.name or f"{getattr(self, 'kind', 'fault')}-{self.target}"
+    def host_name(self) -> str:
+        if self.process is not None:
+            return self.process.host
+        return self.host or LOCAL_HOST
+
+    def identity(self) -> tuple[str, ...]:
+        """What the target is in the world; two targets with one identity are one thing."""
+        if self.proxy is not None:
+            if self.proxy.api is not None:
+                return ("proxy", self.proxy.api.rstrip("/"), self.proxy.name or "")
+            return ("proxy", self.proxy.listen or "")
+        if self.process is not None:
+            p = self.process
+            return ("process", p.host, "service" if p.service else "pidfile" if p.pidfile
+                    else "name", p.service or p.pidfile or p.name or "")
+        return ("host", self.host or LOCAL_HOST)
 
 
-class LatencyFault(_Fault):
-    kind: Literal["latency"]
-    delay: Duration
-    jitter: Duration = 0.0
-    stream: Stream = Stream.DOWNSTREAM
-    applies_to: tuple[str, ...] = Field(default=("proxy",), exclude=True)
-
-
-class BandwidthFault(_Fault):
-    kind: Literal["bandwidth"]
-    rate: ByteRate
-    stream: Stream = Stream.DOWNSTREAM
-    applies_to: tuple[str, ...] = Field(default=("proxy",), exclude=True)
-
-
-class DownFault(_Fault):
-    kind: Literal["down"]
-    applies_to: tuple[str, ...] = Field(default=("proxy",), exclude=True)
-
-
-class ResetFault(_Fault):
-    kind: Literal["reset"]
-    after: Duration = 0.0
-    stream: Stream = Stream.DOWNSTREAM
-    applies_to: tuple[str, ...] = Field(default=("proxy",), exclude=True)
-
-
-class KillFault(_Fault):
-    kind: Literal["kill"]
-    signal: SignalName = "SIGKILL"
-    applies_to: tuple[str, ...] = Field(default=("process",), exclude=True)
-
-
-class PauseFault(_Fault):
-    kind: Literal["pause"]
-    applies_to: tuple[str, ...] = Field(default=("process",), exclude=True)
-
-
-class RestartFault(_Fault):
-    """Stop a service faultlab started with ``signal``; start it again after ``duration``."""
-
-    kind: Literal["restart"]
-    signal: SignalName = "SIGKILL"
-    applies_to: tuple[str, ...] = Field(default=("process",), exclude=True)
-
-
-FaultSpec = Annotated[
-    LatencyFault | BandwidthFault | DownFault | ResetFault | KillFault | PauseFault | RestartFault,
-    Field(discriminator="kind"),
-]
-FAULT_KINDS = ("latency", "bandwidth", "down", "reset", "kill", "pause", "restart")
-
-
-# --- workload ------------------------------------------------------------------------------
-
-class HttpWorkload(Strict):
-    url: str
-    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] = "GET"
-    headers: dict[str, str] = Field(default_factory=dict)
-    body: str | None = None
-    rate: Rate
-    timeout: Duration = 2.0
-    max_in_flight: int = Field(default=1000, ge=1, le=100_000)
-    expect_status: list[Annotated[int, Field(ge=100, le=599)]] | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", v):
-            raise ValueError(f"{v!r} is not an http:// or https:// URL; "
-                             "write e.g. http://127.0.0.1:8080/")
-        return v
-
-    @field_validator("timeout")
-    @classmethod
-    def _timeout(cls, v: float) -> float:
-        if v <= 0:
-            raise ValueError("the request timeout must be above zero; write e.g. 2s")
-        return v
-
-
-class HistoryWorkload(Strict):
-    """Clients that record every operation as a history for the checkers (see ``checks``)."""
-
-    client: Literal["kv-http", "redis", "postgres", "etcd"]
-    address: HostPort
-    model: Literal["register", "cas-register", "set", "queue", "bank"]
-    processes: int = Field(default=5, ge=1, le=256)
-    keys: int = Field(default=3, ge=1, le=10_000)
-    rate: Rate = 50.0
-    timeout: Duration = 1.0
-    user: str = "postgres"
-    database: str = "postgres"
-    password: str | None = None
-    accounts: int = Field(default=5, ge=2, le=1000)
-    balance: int = Field(default=100, ge=1, le=10**9)
-
-    @field_validator("timeout")
-    @classmethod
-    def _timeout(cls, v: float) -> float:
-        if v <= 0:
-            raise ValueError("the operation timeout must be above zero; write e.g. 1s")
-        return v
-
+# --- workloads -----------------------------------------------------------------------------
 
 class Workload(Strict):
+    """The shorthand for one workload of each kind: ``workload: {http: ..., history: ...}``
+    is ``workloads: {http: {kind: http, ...}, history: {kind: history, ...}}``."""
+
     http: HttpWorkload | None = None
     history: HistoryWorkload | None = None
 
@@ -393,6 +239,8 @@ class LatencyObjective(Strict):
     p99: Duration | None = None
     p999: Duration | None = None
     max: Duration | None = None
+    successful_only: bool = Field(default=False, description="Measure successful requests "
+                                  "only, so that fast failures do not look fast.")
 
     @model_validator(mode="after")
     def _one(self) -> LatencyObjective:
@@ -407,6 +255,8 @@ class LatencyObjective(Strict):
 
 class Slo(Strict):
     name: Name
+    workload: Name | None = Field(default=None, description="The workload it measures; "
+                                  "default: the only measured workload.")
     latency: LatencyObjective | None = None
     success_ratio: Ratio | None = None
     window: Duration = 5.0
@@ -429,6 +279,14 @@ class BeforeClause(Strict):
     hold: list[str] = Field(default_factory=list)
     duration: Duration = Field(default=5.0, alias="for")
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("duration")
+    @classmethod
+    def _for(cls, v: float) -> float:
+        if v < 1:
+            raise ValueError("the steady state is judged over whole seconds; 'for' must be "
+                             "at least 1s, e.g. for: 5s")
+        return v
 
 
 class DuringClause(Strict):
@@ -478,25 +336,145 @@ class RevertPolicy(Strict):
     timeout: Duration = 5.0
 
 
+class Range(Strict):
+    """A random duration, uniform between ``min`` and ``max``."""
+
+    min: Duration
+    max: Duration
+
+    @model_validator(mode="after")
+    def _order(self) -> Range:
+        if self.max < self.min:
+            raise ValueError("max is below min; write e.g. {min: 5s, max: 15s}")
+        return self
+
+
+def _range_shorthand(value: object) -> object:
+    if isinstance(value, str) and ".." in value:
+        low, _, high = value.partition("..")
+        return {"min": low.strip(), "max": high.strip()}
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return {"min": value, "max": value}
+    return value
+
+
+DurationRange = Annotated[Range, BeforeValidator(_range_shorthand)]
+
+
+class RandomSchedule(Strict):
+    """Jepsen's nemesis style: start one of ``faults`` (chosen at random) every ``interval``,
+    hold it for ``hold``, at most ``max_active`` at once, until ``length`` has passed. The
+    seed is journaled; the same seed gives the same schedule."""
+
+    faults: list[str] = Field(min_length=1, description="Names of faults under faults: to "
+                              "draw from (their start and duration are not used).")
+    interval: DurationRange = Field(description="Time between starts, e.g. 5s..15s.")
+    hold: DurationRange = Field(description="How long each stays, e.g. 2s..8s.")
+    max_active: int = Field(default=1, ge=1, le=64, description="Faults active at once.")
+    length: Duration = Field(description="Length of the fault phase.")
+
+    @field_validator("length")
+    @classmethod
+    def _length(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("the schedule's length must be above zero; e.g. length: 60s")
+        return v
+
+
+class Schedule(Strict):
+    random: RandomSchedule | None = None
+
+
+def _strict_int(value: object) -> object:
+    if isinstance(value, bool) or (isinstance(value, float) and value.is_integer()):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    return value
+
+
 class Experiment(Strict):
-    version: Literal[1] = 1
+    version: Annotated[Literal[1], BeforeValidator(_strict_int)] = 1
     name: Name
     description: str = ""
     vars: dict[str, str | int | float | bool] = Field(default_factory=dict)
     system: SystemSpec = Field(default_factory=SystemSpec)
+    hosts: dict[Name, Any] = Field(default_factory=dict, description="Hosts targets live on "
+                                   "besides local (this machine); host kinds are plug-ins.")
     targets: dict[Name, Target] = Field(default_factory=dict)
     workload: Workload | None = None
+    workloads: dict[Name, WorkloadSpec] = Field(default_factory=dict)
+    warmup: Duration = Field(default=1.0, description="Load driven before second 0 and not "
+                             "measured: connections and imports warm up first.")
     slos: list[Slo] = Field(default_factory=list)
     hypothesis: Hypothesis = Field(default_factory=Hypothesis)
     faults: list[FaultSpec] = Field(default_factory=list)
+    schedule: Schedule = Field(default_factory=Schedule)
     checks: list[Check] = Field(default_factory=list)
     abort: list[AbortCondition] = Field(default_factory=list)
     revert: RevertPolicy = Field(default_factory=RevertPolicy)
-    seed: int | None = None
+    seed: Annotated[int, BeforeValidator(_strict_int), Field(ge=0, lt=2**63)] | None = None
 
     def slo(self, name: str) -> Slo:
         return next(s for s in self.slos if s.name == name)
 
+    def all_workloads(self) -> dict[str, WorkloadSpec]:
+        """Every workload by name (the ``workload:`` shorthand's are named after their kind)."""
+        out: dict[str, WorkloadSpec] = {}
+        if self.workload is not None:
+            out.update({k: w for k in ("http", "history")
+                        if (w := getattr(self.workload, k)) is not None})
+        out.update(self.workloads)
+        return out
+
+    def measured_workloads(self) -> list[str]:
+        return [n for n, w in self.all_workloads().items() if w.measured]
+
+    def slo_workload(self, slo: Slo) -> str | None:
+        """The workload an SLO measures (None if it names none and there is not exactly one)."""
+        if slo.workload is not None:
+            return slo.workload
+        measured = self.measured_workloads()
+        return measured[0] if len(measured) == 1 else None
+
+    def target(self, name: str) -> Target | None:
+        """A declared target, or the implicit host target ``local``."""
+        if name in self.targets:
+            return self.targets[name]
+        return Target(host=LOCAL_HOST) if name == LOCAL_HOST else None
+
     @property
     def fault_phase_length(self) -> float:
+        if self.schedule.random is not None:
+            return self.schedule.random.length
         return max((f.start + f.duration for f in self.faults), default=0.0)
+
+
+_MODELS: dict[tuple[int, int, int], type[Experiment]] = {}
+
+
+def experiment_model() -> type[Experiment]:
+    """The experiment model with the unions of every registered fault, host and workload
+    kind (rebuilt when a plug-in registers another)."""
+    from faultlab.faults.registry import FAULT_KINDS, fault_union
+    from faultlab.hosts import HOST_KINDS
+    from faultlab.workload.spec import WORKLOAD_KINDS, workload_union
+
+    key = (FAULT_KINDS.current_version(), HOST_KINDS.current_version(),
+           WORKLOAD_KINDS.current_version())
+    model = _MODELS.get(key)
+    if model is None:
+        host_specs = tuple(k.spec for k in HOST_KINDS)
+        host_union: Any = (Annotated[host_specs[0], Field(discriminator="kind")]
+                           if len(host_specs) == 1 else
+                           Annotated[typing.Union[host_specs], Field(discriminator="kind")])  # noqa: UP007
+        faults: Any = list[fault_union()]  # type: ignore[misc]
+        workloads: Any = dict[Name, workload_union()]  # type: ignore[misc]
+        hosts: Any = dict[Name, host_union]
+        model = create_model(
+            "Experiment", __base__=Experiment, __module__=__name__,
+            faults=(faults, Field(default_factory=list)),
+            workloads=(workloads, Field(default_factory=dict)),
+            hosts=(hosts, Field(default_factory=dict)),
+        )
+        _MODELS.clear()
+        _MODELS[key] = model
+    return model

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from faultlab.experiment.model import Experiment, KillFault, RestartFault
+from faultlab.experiment.model import LOCAL_HOST, Experiment
 from faultlab.experiment.yamlpos import Path, suggest
 from faultlab.units import format_duration
 
@@ -21,6 +21,7 @@ def check(exp: Experiment, data: Any) -> list[Finding]:
     out: list[Finding] = []
     out += _targets(exp)
     out += _faults(exp)
+    out += _schedule(exp)
     out += _slo_references(exp)
     out += _checks(exp)
     return out
@@ -28,27 +29,34 @@ def check(exp: Experiment, data: Any) -> list[Finding]:
 
 def _targets(exp: Experiment) -> list[Finding]:
     out: list[Finding] = []
-    listens: dict[str, str] = {}
+    seen: dict[tuple[str, ...], str] = {}
     services = list(exp.system.services)
+    hosts = [LOCAL_HOST, *exp.hosts]
     for name, target in exp.targets.items():
-        if target.proxy is not None and target.proxy.listen is not None:
-            listen = target.proxy.listen
-            if listen in listens:
-                out.append((("targets", name, "proxy", "listen"),
-                            f"listen address {listen} is already used by target "
-                            f"'{listens[listen]}'", "give each proxy its own port", False))
-            listens[listen] = name
-            if listen == target.proxy.upstream:
-                out.append((("targets", name, "proxy", "upstream"),
+        where: Path = ("targets", name)
+        identity = target.identity()
+        if identity in seen:
+            out.append((where, f"target '{name}' is the same {target.kind} as target "
+                        f"'{seen[identity]}'",
+                        "declare it once and point every fault at that target", True))
+        seen.setdefault(identity, name)
+        if (target.proxy is not None and target.proxy.listen is not None
+                and target.proxy.listen == target.proxy.upstream):
+                out.append(((*where, "proxy", "upstream"),
                             "upstream is the proxy's own listen address",
                             "point upstream at the real service", False))
+        host_path: Path = (*where, "process", "host") if target.process else (*where, "host")
+        if target.host_name not in hosts:
+            out.append((host_path, f"unknown host '{target.host_name}'",
+                        suggest(target.host_name, hosts) or
+                        f"hosts: {', '.join(hosts)}", False))
         if target.process is not None and target.process.service is not None:
             svc = target.process.service
             if svc not in exp.system.services:
                 hint = suggest(svc, services) or (
                     f"services: {', '.join(services)}" if services
                     else "declare it under system.services")
-                out.append((("targets", name, "process", "service"),
+                out.append(((*where, "process", "service"),
                             f"unknown service '{svc}'", hint, False))
     return out
 
@@ -63,49 +71,91 @@ def _faults(exp: Experiment) -> list[Finding]:
             out.append(((*where, "name"), f"fault name '{fault.label}' is used twice",
                         "give each fault its own name", False))
         names[fault.label] = i
-        target = exp.targets.get(fault.target)
-        if target is None:
-            hint = suggest(fault.target, target_names) or (
-                f"targets: {', '.join(target_names)}" if target_names
-                else "declare it under targets:")
-            out.append(((*where, "target"), f"unknown target '{fault.target}'", hint, False))
-            continue
-        if target.kind not in fault.applies_to:
-            out.append(((*where, "kind"),
-                        f"a {fault.kind} fault cannot apply to {target.kind} target "
-                        f"'{fault.target}'", f"{fault.kind} applies to: "
-                        f"{', '.join(fault.applies_to)} targets", False))
-        if isinstance(fault, KillFault):
+        refs = fault.target_refs()
+        if not refs:
+            out.append(((*where, "target"), f"a {fault.kind} fault needs a target",
+                        f"targets: {', '.join(target_names)}" if target_names
+                        else "declare one under targets:", False))
+        for path, ref in refs:
+            target = exp.target(ref)
+            if target is None:
+                hint = suggest(ref, target_names) or (
+                    f"targets: {', '.join(target_names)}" if target_names
+                    else "declare it under targets:")
+                out.append(((*where, *path), f"unknown target '{ref}'", hint, False))
+                continue
+            if target.kind not in fault.target_kinds:
+                kinds = ", ".join(sorted(fault.target_kinds))
+                out.append(((*where, "kind"),
+                            f"a {fault.kind} fault cannot apply to {target.kind} target "
+                            f"'{ref}'", f"{fault.kind} applies to: {kinds} targets", False))
+            elif (fault.kind == "restart" and target.process is not None
+                    and target.process.service is None):
+                out.append(((*where, "kind"), "restart needs a process faultlab started",
+                            "target a process with `service:`, or use kill", False))
+        if fault.instantaneous:
             if fault.duration:
-                out.append(((*where, "duration"), "a kill is instantaneous; it has no duration",
-                            "use restart (kill, then start again after duration) or pause", True))
-        elif fault.duration <= 0:
+                out.append(((*where, "duration"),
+                            f"a {fault.kind} is instantaneous; it has no duration",
+                            "use restart (kill, then start again after duration) or pause",
+                            True))
+        elif fault.duration <= 0 and not _scheduled(exp, fault.label):
             out.append(((*where, "duration"), f"a {fault.kind} fault needs a duration above 0",
                         "e.g. duration: 5s", False))
-        if (isinstance(fault, RestartFault) and target.process is not None
-                and target.process.service is None):
-            out.append(((*where, "kind"), "restart needs a process faultlab started",
-                        "target a process with `service:`, or use kill", False))
     out += _overlaps(exp)
+    return out
+
+
+def _scheduled(exp: Experiment, label: str) -> bool:
+    return exp.schedule.random is not None and label in exp.schedule.random.faults
+
+
+def _identities(exp: Experiment, fault: Any) -> set[tuple[str, ...]]:
+    out = set()
+    for name in fault.target_names:
+        target = exp.target(name)
+        if target is not None:
+            out.add(target.identity())
     return out
 
 
 def _overlaps(exp: Experiment) -> list[Finding]:
     out: list[Finding] = []
-    for i, a in enumerate(exp.faults):
-        for j in range(i):
-            b = exp.faults[j]
-            if a.target != b.target:
+    fixed = [(i, f) for i, f in enumerate(exp.faults) if not _scheduled(exp, f.label)]
+    for n, (i, a) in enumerate(fixed):
+        for _, b in fixed[:n]:
+            shared = _identities(exp, a) & _identities(exp, b)
+            if not shared:
                 continue
             a_end, b_end = a.start + a.duration, b.start + b.duration
             if (a.start < b_end and b.start < a_end) or a.start == b.start or (
                     a.duration == 0 and b.start <= a.start < b_end) or (
                     b.duration == 0 and a.start <= b.start < a_end):
+                on = ", ".join(f"'{t}'" for t in a.target_names)
                 out.append((("faults", i, "start"),
-                            f"overlaps fault '{b.label}' on target '{a.target}' "
+                            f"overlaps fault '{b.label}' on target {on} "
                             f"({format_duration(b.start)}..{format_duration(b_end)})",
                             f"start at {format_duration(b_end)} or later, or target another "
                             "endpoint", False))
+    return out
+
+
+def _schedule(exp: Experiment) -> list[Finding]:
+    sched = exp.schedule.random
+    if sched is None:
+        return []
+    out: list[Finding] = []
+    labels = [f.label for f in exp.faults]
+    for k, name in enumerate(sched.faults):
+        if name not in labels:
+            out.append((("schedule", "random", "faults", k), f"unknown fault '{name}'",
+                        suggest(name, labels) or f"faults: {', '.join(labels)}", False))
+    fixed = [f.label for f in exp.faults if f.label not in sched.faults]
+    if fixed:
+        out.append((("schedule", "random", "faults"),
+                    f"faults {', '.join(fixed)} are not in the random schedule",
+                    "with a random schedule, list every fault under schedule.random.faults",
+                    False))
     return out
 
 
@@ -129,10 +179,25 @@ def _slo_references(exp: Experiment) -> list[Finding]:
                     f"SLOs: {', '.join(slo_names)}" if slo_names else "declare it under slos:")
                 out.append((("hypothesis", phase, "hold", k), f"unknown SLO '{name}'", hint,
                             False))
-    if (referenced or exp.abort) and (exp.workload is None or exp.workload.http is None):
+    measured = exp.measured_workloads()
+    if (referenced or exp.abort) and not measured:
         out.append((("hypothesis",) if referenced else ("abort",),
                      "SLOs and abort conditions are measured on an http workload, and there is "
                      "none", "add a workload: http: section", True))
+    workloads = list(exp.all_workloads())
+    for i, slo in enumerate(exp.slos):
+        if slo.workload is not None:
+            if slo.workload not in workloads:
+                out.append((("slos", i, "workload"), f"unknown workload '{slo.workload}'",
+                            suggest(slo.workload, workloads) or
+                            f"workloads: {', '.join(workloads)}", False))
+            elif slo.workload not in measured:
+                out.append((("slos", i, "workload"), f"workload '{slo.workload}' records a "
+                            "history, not per-second statistics",
+                            f"measured workloads: {', '.join(measured) or 'none'}", False))
+        elif len(measured) > 1:
+            out.append((("slos", i), f"SLO '{slo.name}' must say which workload it measures",
+                        f"add workload: one of {', '.join(measured)}", True))
     return out
 
 
@@ -142,7 +207,8 @@ _CHECKS_FOR = {"linearizable": ("register", "cas-register", "set", "queue"),
 
 def _checks(exp: Experiment) -> list[Finding]:
     out: list[Finding] = []
-    history = exp.workload.history if exp.workload is not None else None
+    histories = [w for w in exp.all_workloads().values() if w.kind == "history"]
+    history: Any = histories[0] if histories else None
     for i, check in enumerate(exp.checks):
         if history is None:
             out.append((("checks", i), "checks judge a recorded history, and there is none",

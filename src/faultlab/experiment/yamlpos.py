@@ -73,18 +73,22 @@ def _render(value: object) -> str:
     return "" if value is None else str(value)
 
 
+#: shorter values from ${env:...} cannot be masked reliably (they occur everywhere)
+MIN_SECRET = 3
+
+
 class Converter:
     """Turns a composed YAML node tree into Python values with :class:`Positions`.
 
     Subtrees at ``literal`` paths are converted without ``${...}`` substitution.
     """
 
-    def __init__(self, variables: Mapping[str, object], secrets: set[str],
+    def __init__(self, variables: Mapping[str, object], secrets: dict[str, str],
                  literal: frozenset[Path] = frozenset(), later: frozenset[str] = frozenset()
                  ) -> None:
         self.variables = variables
         self.later = later  # vars defined further down (not yet usable while reading vars)
-        self.secrets = secrets  # values read from the environment: redacted from every output
+        self.secrets = secrets  # value -> NAME of what ${env:NAME} read: redacted from every output
         self.literal = literal
         self.positions = Positions()
         self._open: set[int] = set()  # ids of the collection nodes being converted (cycles)
@@ -179,8 +183,15 @@ class Converter:
                 raise YamlProblem(path, *_within(node, match.group(0)),
                                   f"environment variable {env} is not set",
                                   f"export {env}=... before running")
-            self.secrets.add(os.environ[env])
-            return os.environ[env]
+            value = os.environ[env]
+            if len(value) < MIN_SECRET:
+                raise YamlProblem(path, *_within(node, match.group(0)),
+                                  f"environment variable {env} holds {len(value)} "
+                                  f"character(s); a value from ${{env:...}} is a secret and is "
+                                  f"masked in every output, which needs at least {MIN_SECRET}",
+                                  "pass a short value that is not secret with --var instead")
+            self.secrets[value] = env
+            return value
         if name not in self.variables:
             known = sorted(self.variables)
             hint = suggest(name, known) or (

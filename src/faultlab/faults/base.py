@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from faultlab.experiment.model import FaultSpec, Target
-from faultlab.faults.undo import Undo
+from faultlab.faults.spec import FaultSpec
+from faultlab.faults.undo import Undo, execute_undo
 
 if TYPE_CHECKING:
+    from faultlab.experiment.model import Target
+    from faultlab.hosts import Host
     from faultlab.system import Services
 
-__all__ = ["Fault", "FaultContext", "FaultError", "ProxyEndpoint"]
+__all__ = ["BoundTarget", "Fault", "FaultContext", "FaultError", "ProxyEndpoint"]
 
 
 class FaultError(Exception):
@@ -27,32 +29,57 @@ class ProxyEndpoint:
     api_url: str
     proxy: str
     owned: bool  # the proxy server is faultlab's own (started for this run)
+    instance: str | None = None  # the server's instance id, checked before any undo
+    token: str | None = None  # API token of an external server
+
+
+@dataclass(frozen=True)
+class BoundTarget:
+    """A target as a fault sees it: its name, its spec, and the host it lives on."""
+
+    name: str
+    spec: Target
+    host: Host
 
 
 @dataclass
 class FaultContext:
+    targets: dict[str, BoundTarget]
     services: Services | None
     proxies: dict[str, ProxyEndpoint]  # by target name
     revert_timeout: float
     lease_grace: float
     rng: random.Random
+    extra: dict[str, Any] = field(default_factory=dict)  # for plug-ins
 
 
-class Fault(ABC):
-    """A reversible perturbation of one target.
+S = TypeVar("S", bound=FaultSpec)
 
-    Lifecycle: ``prepare()`` resolves the target and returns the undo record, which the
+
+class Fault(ABC, Generic[S]):
+    """A reversible perturbation of one or more targets.
+
+    Lifecycle: ``prepare()`` resolves the targets and returns the undo record, which the
     runner journals durably; then ``inject()``; later ``revert()``, which must be idempotent
     (safe to call twice, after a failed inject, or never injected). ``lease`` is how long
     the fault may stay applied if nobody reverts it: the proxy server or a keeper process
     reverts it by itself after that.
     """
 
-    def __init__(self, spec: FaultSpec, target: Target, ctx: FaultContext) -> None:
+    #: whether prepare() may be called in a dry run (it must then touch nothing)
+    dry_run_safe: ClassVar[bool] = True
+
+    def __init__(self, spec: S, ctx: FaultContext) -> None:
         self.spec = spec
-        self.target = target
         self.ctx = ctx
+        self.targets = [ctx.targets[name] for name in spec.target_names]
         self.undo: Undo | None = None
+
+    @property
+    def target(self) -> BoundTarget:
+        if not self.targets:
+            raise FaultError(f"fault '{self.name}' has no target")
+        return self.targets[0]
 
     @property
     def name(self) -> str:
@@ -62,6 +89,11 @@ class Fault(ABC):
     def lease(self) -> float:
         return self.spec.duration + self.ctx.lease_grace
 
+    async def check(self) -> list[str]:
+        """For a dry run: what this fault would act on, touching nothing; raises FaultError
+        when a target does not resolve."""
+        return [f"{t.name} on host {t.host.name}" for t in self.targets]
+
     @abstractmethod
     async def prepare(self) -> Undo: ...
 
@@ -69,11 +101,8 @@ class Fault(ABC):
     async def inject(self) -> None: ...
 
     async def revert(self) -> None:
-        from faultlab.faults.undo import execute_undo
-
         if self.undo is not None:
-            await execute_undo(self.undo, self.ctx.services, self.ctx.revert_timeout)
+            await execute_undo(self.undo, self.ctx.revert_timeout, services=self.ctx.services)
 
-    def describe(self) -> dict[str, object]:
-        """The fault's parameters for journals and reports (units as in the file)."""
-        return self.spec.model_dump(mode="json", exclude_none=True)
+    async def close(self) -> None:
+        """Release what the fault holds after its revert (a keeper process, a connection)."""

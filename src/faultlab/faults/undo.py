@@ -1,121 +1,116 @@
-"""Undo records: how to put a fault back, as data.
+"""Undo records: how to put a fault back, as data, and the one function that executes them.
 
-An undo record is journaled (fsynced) before its fault is applied. The same function,
-:func:`execute_undo`, reverts a fault for the runner, for SIGINT/SIGTERM handling and for
-``faultlab recover`` after a crash, so there is one revert path to get right. Every action
-is idempotent: removing a toxic that is gone, resuming a process that runs, or touching a
-process whose pid now belongs to someone else all succeed without effect.
+An undo record names an **action** (registered by a fault kind, see :class:`UndoAction`),
+the **host** it runs on (a host reference, see :mod:`faultlab.hosts`) and the action's
+parameters. It is journaled (fsynced) before its fault is applied. :func:`execute_undo`
+reverts a fault for the runner, for SIGINT/SIGTERM handling and for ``faultlab recover``
+after a crash, so there is one revert path to get right. Every action is idempotent:
+removing a toxic that is gone, resuming a process that runs, or touching a process whose
+pid now belongs to someone else all succeed without effect.
+
+Secrets: parameters are journaled through the redactor, which writes a value taken from
+``${env:NAME}`` as that reference; :func:`execute_undo` resolves references from the
+environment first, so a recovered undo acts with the real value and the journal never
+holds it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from faultlab import procutil
+from faultlab.hosts import Host, host_from_ref
 
 if TYPE_CHECKING:
     from faultlab.system import Services
 
-__all__ = ["Undo", "UndoKind", "execute_undo"]
+__all__ = ["Undo", "UndoAction", "UndoEnv", "UndoError", "execute_undo", "find_action"]
 
 
-class UndoKind(StrEnum):
-    REMOVE_TOXIC = "remove_toxic"  # api, proxy, toxic, owned
-    ENABLE_PROXY = "enable_proxy"  # api, proxy, owned
-    RESUME = "resume"  # processes: [[pid, start_time], ...], keeper: pid | None
-    START_SERVICE = "start_service"  # service
-    NOTHING = "nothing"  # reason
+class UndoError(Exception):
+    """An undo record cannot be executed as written (damaged journal, unknown action)."""
+
+
+@dataclass
+class UndoEnv:
+    """What an undo action may use: the host it runs on, and the run's services if the
+    runner (not recovery) executes it."""
+
+    host: Host
+    services: Services | None = None
+    recovering: bool = False
+
+
+@dataclass(frozen=True)
+class UndoAction:
+    name: str
+    execute: Callable[[dict[str, Any], UndoEnv], Awaitable[str]]
+    """Revert; returns what was done, for people. Raises only if the fault may still be
+    active."""
 
 
 @dataclass(frozen=True)
 class Undo:
-    kind: UndoKind
+    action: str
     params: dict[str, Any] = field(default_factory=dict)
+    host: dict[str, Any] | None = None  # host reference; None means this machine
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind.value, **self.params}
+        return {"action": self.action, "host": self.host, "params": self.params}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Undo:
-        params = dict(data)
-        return cls(UndoKind(params.pop("kind")), params)
+    def from_json(cls, data: Any) -> Undo:
+        if not isinstance(data, dict):
+            raise UndoError(f"an undo record is a JSON object, not {type(data).__name__}")
+        action = data.get("action")
+        params = data.get("params", {})
+        host = data.get("host")
+        if not isinstance(action, str) or not isinstance(params, dict) or not (
+                host is None or isinstance(host, dict)):
+            raise UndoError("the undo record is damaged (action, params or host missing)")
+        return cls(action, params, host)
 
 
-async def execute_undo(undo: Undo, services: Services | None, timeout: float) -> str:
-    """Revert one fault; returns what was done. Raises only if the fault may still be active."""
-    return await asyncio.wait_for(_execute(undo, services), timeout)
+NOTHING = "nothing"
 
 
-async def _execute(undo: Undo, services: Services | None) -> str:
-    p = undo.params
-    if undo.kind is UndoKind.REMOVE_TOXIC:
-        return await _proxy_call(p, lambda c: c.remove_toxic(p["proxy"], p["toxic"]),
-                                 f"removed toxic {p['toxic']}")
-    if undo.kind is UndoKind.ENABLE_PROXY:
-        return await _proxy_call(p, lambda c: c.set_enabled(p["proxy"], True),
-                                 f"enabled proxy {p['proxy']}")
-    if undo.kind is UndoKind.RESUME:
-        keeper = p.get("keeper")
-        if keeper:
-            _stop_keeper(int(keeper[0]), keeper[1])
-        resumed = []
-        for pid, started in p["processes"]:
-            try:
-                procutil.send_signal(int(pid), signal.SIGCONT, started)
-                resumed.append(str(pid))
-            except procutil.ProcessGone:
-                pass
-        return f"resumed {', '.join(resumed) or 'nothing (process gone)'}"
-    if undo.kind is UndoKind.START_SERVICE:
-        if services is None:
-            return "service not restarted (recovery stops the whole system instead)"
-        if not services.is_running(p["service"]):
-            await services.start(p["service"])
-            return f"started service {p['service']}"
-        return f"service {p['service']} already running"
-    return str(p.get("reason", "nothing to undo"))
+async def _nothing(params: dict[str, Any], env: UndoEnv) -> str:
+    return str(params.get("reason", "nothing to undo"))
 
 
-async def _proxy_call(p: dict[str, Any], call: Any, done: str) -> str:
-    from faultlab.proxy.client import ProxyApiError, ProxyClient, ProxyUnreachable
+_BUILTIN = {NOTHING: UndoAction(NOTHING, _nothing)}
 
-    client = ProxyClient(p["api"])
+
+def find_action(name: str) -> UndoAction:
+    """The action of that name, from the registered fault kinds (entry points included)."""
+    from faultlab.faults.registry import FAULT_KINDS
+
+    if name in _BUILTIN:
+        return _BUILTIN[name]
+    for kind in FAULT_KINDS:
+        for action in kind.undo_actions:
+            if action.name == name:
+                return action
+    raise UndoError(f"unknown undo action '{name}' (is the plug-in of its fault kind "
+                    "installed?)")
+
+
+async def execute_undo(undo: Undo, timeout: float, *, services: Services | None = None,
+                       recovering: bool = False) -> str:
+    """Revert one fault within ``timeout``; returns what was done. Raises if the fault may
+    still be active (the caller reports it), UndoError if the record is unusable."""
+    from faultlab.journal import resolve
+
+    action = find_action(undo.action)
     try:
-        await call(client)
-    except ProxyUnreachable:
-        if p.get("owned") and _proxy_server_gone(p["api"]):
-            # Our own proxy server is gone, and every toxic with it.
-            return f"{done} (proxy server gone)"
-        raise
-    except ProxyApiError as e:
-        if e.status != 404:
-            raise
-        return f"{done} (already gone)"
+        host = host_from_ref(undo.host)
+    except ValueError as e:
+        raise UndoError(str(e)) from None
+    params = resolve(undo.params)
+    try:
+        return await asyncio.wait_for(
+            action.execute(params, UndoEnv(host, services, recovering)), timeout)
     finally:
-        await client.close()
-    return done
-
-
-def _proxy_server_gone(api: str) -> bool:
-    """Nothing listens on the API address any more (connection refused)."""
-    import socket
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(api)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), 1):
-            return False
-    except ConnectionRefusedError:
-        return True
-    except OSError:
-        return False
-
-
-def _stop_keeper(pid: int, started: int | None) -> None:
-    with contextlib.suppress(procutil.ProcessGone):
-        procutil.send_signal(pid, signal.SIGKILL, started)
+        await host.close()

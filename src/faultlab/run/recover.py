@@ -1,25 +1,30 @@
 """``faultlab recover RUN_DIR``: after a crash, revert what the journal shows as active.
 
-Reads the journal, finds every fault whose intent was journaled and whose revert was not,
-executes its undo record, stops the services and the proxy server the run started (if the
-very same processes are still running), and appends what it did to the journal. Running it
-twice is harmless.
+Reads the journal (any damage: torn lines, wrong types, garbage, a truncated file; each bad
+line is skipped and reported, never a traceback), finds every fault whose intent was
+journaled and whose revert (or a closing event) was not, executes its undo record on the
+host it names, then stops the processes the run started: services and the proxy server,
+each only if it is **provably** the same process (pid + start time as journaled, or the
+run's marker in its environment: an intent journaled before a spawn whose pid never reached
+the journal is found that way). What it did is appended through the journal and its
+redactor. Running it twice is harmless.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-import os
 import signal
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from faultlab import procutil
-from faultlab.faults.undo import Undo, execute_undo
-from faultlab.journal import JOURNAL_NAME, Event, read_journal
+from faultlab.clock import MonotonicClock
+from faultlab.faults.undo import Undo, UndoError, execute_undo
+from faultlab.hosts import Host, ProcessGone, ProcessId, local_host
+from faultlab.journal import JOURNAL_NAME, Event, Journal, Redactor, UnresolvedSecret
+from faultlab.run.setup import MARKER_ENV
 
 __all__ = ["RecoveryReport", "recover"]
 
@@ -29,70 +34,123 @@ class RecoveryReport:
     reverted: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # damaged lines, unverifiable processes
     already_clean: bool = False
 
 
-def _active_state(events: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    faults: dict[str, Any] = {}
-    processes: list[dict[str, Any]] = []
-    for e in events:
-        kind = e["event"]
-        if kind == Event.FAULT_INTENT.value:
-            faults[e["fault"]] = e
-        elif kind in (Event.FAULT_REVERTED.value,):
-            faults.pop(e["fault"], None)
-        elif kind == Event.RECOVERED.value:
-            for name in e.get("reverted", []):
-                faults.pop(name, None)
-        elif kind in (Event.SERVICE_STARTED.value, Event.PROXY_SERVER_STARTED.value):
-            processes.append(e)
-    return faults, processes
+@dataclass
+class _State:
+    faults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    processes: list[dict[str, Any]] = field(default_factory=list)
+    markers: set[str] = field(default_factory=set)
+    damaged: list[str] = field(default_factory=list)
+
+
+def _read(path: Path) -> _State:
+    state = _State()
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for n, line in enumerate(f, 1):
+            try:
+                e = json.loads(line)
+            except ValueError:
+                if line.strip():
+                    state.damaged.append(f"line {n}: not JSON (skipped)")
+                continue
+            if not isinstance(e, dict) or not isinstance(e.get("event"), str):
+                state.damaged.append(f"line {n}: not a journal event (skipped)")
+                continue
+            try:
+                _apply(state, e)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                state.damaged.append(f"line {n}: a damaged '{e['event']}' event (skipped)")
+    return state
+
+
+def _apply(state: _State, e: dict[str, Any]) -> None:
+    kind = e["event"]
+    if kind == Event.FAULT_INTENT.value:
+        name = e["fault"]
+        if not isinstance(name, str) or not isinstance(e["undo"], dict):
+            raise ValueError
+        state.faults[name] = e
+    elif kind in (Event.FAULT_REVERTED.value, Event.FAULT_CLOSED.value):
+        state.faults.pop(str(e["fault"]), None)
+    elif kind == Event.RECOVERED.value:
+        for name in e.get("reverted", []):
+            state.faults.pop(str(name), None)
+    elif kind in (Event.SERVICE_STARTED.value, Event.PROXY_SERVER_STARTED.value):
+        int(e["pid"])
+        state.processes.append(e)
+    if isinstance(e.get("marker"), str) and e["marker"]:
+        state.markers.add(e["marker"])
 
 
 async def recover(run_dir: Path, timeout: float = 5.0) -> RecoveryReport:
     path = run_dir / JOURNAL_NAME
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist")
-    events = list(read_journal(path))
-    faults, processes = _active_state(events)
-    report = RecoveryReport()
-    for name, intent in faults.items():
+    state = _read(path)
+    report = RecoveryReport(skipped=list(state.damaged))
+    reverted = []
+    for name, intent in state.faults.items():
         try:
-            done = await execute_undo(Undo.from_json(intent["undo"]), None, timeout)
+            done = await execute_undo(Undo.from_json(intent["undo"]), timeout, recovering=True)
             report.reverted.append(f"{name}: {done}")
+            reverted.append(name)
+        except (UndoError, UnresolvedSecret) as e:
+            report.failed.append(f"{name}: {e}")
         except Exception as e:
-            report.failed.append(f"{name}: {type(e).__name__}: {e}")
-    # Faults first, then the processes the run started: services, then the proxy server.
-    for proc in sorted(processes, key=lambda p: p["event"] == Event.PROXY_SERVER_STARTED.value):
-        pid, started = int(proc["pid"]), proc.get("started")
-        if procutil.is_alive(pid, started):
-            what = proc.get("service") or "proxy server"
-            _stop(pid, started)
-            report.stopped.append(f"{what} (pid {pid})")
-    report.already_clean = not (faults or report.stopped)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps({"event": Event.RECOVERED.value, "wall": time.time(),
-                            "reverted": [n for n in faults if not any(
-                                r.startswith(f"{n}:") for r in report.failed)],
-                            "details": report.reverted, "failed": report.failed,
-                            "stopped": report.stopped}) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+            report.failed.append(f"{name}: {type(e).__name__}: {e}" if str(e)
+                                 else f"{name}: {type(e).__name__}")
+    await _stop_processes(state, report)
+    report.already_clean = not (state.faults or report.stopped)
+    clock = MonotonicClock()
+    journal = Journal(path, clock, clock.now(), Redactor())
+    try:
+        journal.write(Event.RECOVERED, durable=True, reverted=reverted,
+                      details=report.reverted, failed=report.failed, stopped=report.stopped,
+                      skipped=report.skipped)
+    finally:
+        journal.close()
     return report
 
 
-def _stop(pid: int, started: int | None) -> None:
+async def _stop_processes(state: _State, report: RecoveryReport) -> None:
+    """Services first (last started first), then the proxy server; each by identity."""
+    host = local_host()
+    seen: set[ProcessId] = set()
+    ordered = sorted(state.processes,
+                     key=lambda p: p["event"] == Event.PROXY_SERVER_STARTED.value)
+    for proc in ordered:
+        what = str(proc.get("service") or "proxy server")
+        try:
+            ident = ProcessId.from_json([proc.get("pid"), proc.get("started")])
+        except ValueError:
+            report.skipped.append(f"{what} (pid {proc.get('pid')}): no start time in the "
+                                  "journal, so its identity cannot be verified; not signalled")
+            continue
+        if host.is_alive(ident):
+            seen.add(ident)
+            await _stop(host, ident)
+            report.stopped.append(f"{what} (pid {ident.pid})")
+    for marker in sorted(state.markers):
+        for ident in host.processes_with_env(MARKER_ENV, marker):
+            if ident not in seen:
+                seen.add(ident)
+                await _stop(host, ident)
+                report.stopped.append(f"process {ident.pid} started by the run "
+                                      "(found by its marker)")
+
+
+async def _stop(host: Host, proc: ProcessId) -> None:
     for sig in (signal.SIGCONT, signal.SIGTERM):
         try:
-            os.killpg(pid, sig) if os.getpgid(pid) == pid else os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
+            host.signal(proc, sig, group=True)
+        except ProcessGone:
             return
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and procutil.is_alive(pid, started):
-        time.sleep(0.05)
-    if procutil.is_alive(pid, started):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL) if os.getpgid(pid) == pid else os.kill(
-                pid, signal.SIGKILL)
-
-
+    for _ in range(100):
+        if not host.is_alive(proc):
+            return
+        await asyncio.sleep(0.05)
+    with contextlib.suppress(ProcessGone):
+        host.signal(proc, signal.SIGKILL, group=True)

@@ -2,19 +2,21 @@
 
 Structure (every task is owned; none outlives :meth:`Runner.run`)::
 
-    set-up      proxy server, proxies, services (each undone by the exit stack)
-    TaskGroup   workload  - open-loop load from t=0 until the run ends
-                ticker    - closes completed seconds, feeds the evaluator, watches aborts
-                phases    - before (steady-state gate) -> faults -> after (recovery)
-    finally     revert every active fault (shielded, each with its own timeout, one failure
-                never stops the others), stop services and proxy server, write the verdict
+    main task   set-up      proxy server, proxies, services (intent journaled before spawn)
+                TaskGroup   workload  - open-loop load from t=0 until the run ends
+                            ticker    - closes completed seconds, feeds the evaluator
+                            phases    - before (steady-state gate) -> faults -> after
+    tear-down   revert every active fault (shielded, each with its own timeout, one failure
+                never stops the others), stop services and proxy server; then measure what
+                is left, and say so in the verdict
 
 Invariants:
 - a fault's undo record is journaled durably *before* the fault is applied, and the fault is
   in ``self.active`` from that moment until its revert succeeded;
-- on SIGINT/SIGTERM the CLI cancels this coroutine once; the ``finally`` block then reverts
-  everything in ``self.active`` before anything else is torn down;
-- time comes only from ``self.clock``.
+- :meth:`interrupt` (SIGINT/SIGTERM, or the caller's cancellation) cancels only the main
+  task; tear-down always runs to its end whatever arrives meanwhile: a further signal only
+  shortens its waits (service stop timeouts), it never skips a step;
+- every sleep, timeout and deadline comes from ``self.clock`` (tests run in virtual time).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import asyncio
 import contextlib
 import math
 import random
+import secrets
 import sys
 import traceback
 from collections.abc import Awaitable
@@ -34,12 +37,14 @@ from faultlab import __version__
 from faultlab.clock import Clock
 from faultlab.experiment.loader import LoadedExperiment
 from faultlab.faults import Fault, FaultContext, FaultError, build_fault
-from faultlab.faults.base import ProxyEndpoint
 from faultlab.journal import JOURNAL_NAME, Event, Journal, Redactor
 from faultlab.run.clauses import build_clauses
 from faultlab.run.evaluate import AbortSignal, Evaluator
+from faultlab.run.plan import PlannedFault, plan_faults
+from faultlab.run.setup import bind_targets, build_hosts, setup_proxies
 from faultlab.run.verdict import FaultRecord, Status, Verdict
 from faultlab.system import ServiceError, Services
+from faultlab.workload.spec import HistoryWorkload, HttpWorkload
 from faultlab.workload.stats import SecondStats, StatsRecorder
 
 if TYPE_CHECKING:
@@ -83,7 +88,7 @@ class _Abort(Exception):
 
 @dataclass
 class _Active:
-    fault: Fault
+    fault: Fault[Any]
     record: FaultRecord
 
 
@@ -99,14 +104,17 @@ class Runner:
             self.exp.seed if self.exp.seed is not None else random.SystemRandom().randrange(2**32))
         self.rng = random.Random(self.seed)
         self.progress: Progress = progress or _NoProgress()
-        self.argv = argv or sys.argv
+        self.argv = argv if argv is not None else list(sys.argv)
         self.redactor = Redactor(loaded.secrets)
         self.origin = clock.now()
+        self.marker = secrets.token_hex(8)  # in the environment of every process we start
         run_dir.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(run_dir / JOURNAL_NAME, clock, self.origin, self.redactor)
-        self.services = Services(dict(self.exp.system.services), run_dir, self.journal, clock)
-        self.records = [FaultRecord(f.label, f.kind, f.target, _params(f), f.start, f.duration)
-                        for f in self.exp.faults]
+        self.services = Services(dict(self.exp.system.services), run_dir, self.journal, clock,
+                                 self.redactor, self.marker)
+        self.plan: list[PlannedFault] = plan_faults(self.exp, self.rng)
+        self.records = [FaultRecord(p.label, p.spec.kind, "+".join(p.spec.target_names),
+                                    p.spec.params(), p.start, p.duration) for p in self.plan]
         self.active: dict[str, _Active] = {}
         self.recorder: StatsRecorder | None = None
         self.evaluator: Evaluator | None = None
@@ -118,59 +126,108 @@ class Runner:
         self.status: Status | None = None
         self.reasons: list[str] = []
         self.interrupted = False
+        self.signals = 0
         self.faults_ran = False
         self.last_fault: str | None = None
+        self.left_running: list[str] = []
         self._proxy_server: ProxyServerHandle | None = None
+        self._main: asyncio.Task[None] | None = None
 
     # --- the run ---------------------------------------------------------------------------
 
     def t(self) -> float:
         return self.clock.now() - self.origin
 
+    def interrupt(self) -> None:
+        """Stop the run (SIGINT/SIGTERM): the main task is cancelled, tear-down still runs
+        to its end. A second call only makes tear-down hurry (shorter stop timeouts)."""
+        self.signals += 1
+        self.interrupted = True
+        if self._main is not None and not self._main.done():
+            self._main.cancel()
+
+    async def _wait(self, task: asyncio.Task[Any]) -> BaseException | None:
+        """Await ``task`` to its end whatever cancels us meanwhile (that counts as an
+        interrupt); returns its exception, if any."""
+        while not task.done():
+            try:
+                await asyncio.shield(task)
+            except BaseException:
+                current = asyncio.current_task()
+                if not task.done() and current is not None and current.cancelling():
+                    current.uncancel()
+                    self.interrupt()
+        if task.cancelled():
+            return asyncio.CancelledError()
+        return task.exception()
+
     async def run(self) -> Verdict:
         self.journal.write(Event.RUN_STARTED, durable=True, experiment=self.exp.name,
                            file=self.loaded.source, sha256=self.loaded.sha256, seed=self.seed,
-                           version=__version__, argv=self.argv, pid=_pid(),
+                           version=__version__, argv=self.argv, pid=_pid(), marker=self.marker,
                            spec=self.exp.model_dump(mode="json", by_alias=True))
-        try:
-            async with contextlib.AsyncExitStack() as stack:
-                stack.push_async_callback(self._teardown)
-                proxies = await self._setup_proxies()
-                await self._setup_services()
-                ctx = FaultContext(self.services, proxies, self.exp.revert.timeout,
-                                   self.exp.revert.lease_grace, self.rng)
-                faults = [build_fault(spec, self.exp.targets[spec.target], ctx)
-                          for spec in self.exp.faults]
-                await self._run_phases(faults)
-        except* asyncio.CancelledError:
-            self.interrupted = True
-            self._set(Status.INTERRUPTED, f"interrupted by a signal; {self._revert_state()}")
-            self.journal.write(Event.INTERRUPTED)
-        except* _Abort as group:
-            a = group.exceptions[0]
-            assert isinstance(a, _Abort)
-            self._set(Status.ABORTED, f"aborted: {a.signal.reason}; {self._revert_state()}")
-            self.journal.write(Event.ABORT, reason=a.signal.reason,
-                               window=list(a.signal.window), measured=a.signal.measured)
-        except* (ServiceError, FaultError) as group:
-            for e in _leaves(group):
-                self._set(Status.ERROR, str(e))
-        except* Exception as group:  # a bug: report it, but only after reverting (done)
-            for e in _leaves(group):
-                tb = "".join(traceback.format_exception(e)[-3:]).strip()
-                self._set(Status.ERROR, f"internal error: {type(e).__name__}: {e} ({tb})")
-        try:
-            await self.run_checks()
-        except Exception as e:  # a checker bug must not hide the run's verdict
-            self._set(Status.ERROR, f"internal error in a checker: {type(e).__name__}: {e}")
+        self._main = asyncio.create_task(self._body())
+        error = await self._wait(self._main)
+        await self._wait(asyncio.create_task(self._teardown()))
+        self._classify(error)
+        if not self.interrupted:
+            try:
+                await self.run_checks()
+            except Exception as e:  # a checker bug must not hide the run's verdict
+                self._set(Status.ERROR, f"internal error in a checker: {type(e).__name__}: {e}")
         return self._verdict()
 
+    async def _body(self) -> None:
+        def owned(server: ProxyServerHandle) -> None:
+            self._proxy_server = server
+
+        hosts = build_hosts(self.exp)
+        targets = bind_targets(self.exp, hosts)
+        proxies, _ = await setup_proxies(self.exp, self.run_dir, self.journal, self.marker,
+                                         owned)
+        await self._setup_services()
+        ctx = FaultContext(targets, self.services, proxies, self.exp.revert.timeout,
+                           self.exp.revert.lease_grace, self.rng)
+        faults = [build_fault(p.spec, ctx) for p in self.plan]
+        await self._run_phases(faults)
+
+    def _classify(self, error: BaseException | None) -> None:
+        """The status and reasons from how the main task ended (tear-down is done)."""
+        leaves = _leaves(error) if isinstance(error, BaseExceptionGroup) else (
+            [error] if error is not None else [])
+        state = self._revert_state()
+        if self.interrupted or any(isinstance(e, asyncio.CancelledError) for e in leaves):
+            self.interrupted = True
+            self._set(Status.INTERRUPTED, f"interrupted by a signal; {state}")
+            self.journal.write(Event.INTERRUPTED)
+            return
+        for e in leaves:
+            if isinstance(e, _Abort):
+                self._set(Status.ABORTED, f"aborted: {e.signal.reason}; {state}")
+                self.journal.write(Event.ABORT, reason=e.signal.reason,
+                                   window=list(e.signal.window), measured=e.signal.measured)
+            elif isinstance(e, ServiceError | FaultError):
+                self._set(Status.ERROR, str(e))
+            else:  # a bug: report it (after reverting, which is done)
+                tb = "".join(traceback.format_exception(e)[-3:]).strip()
+                self._set(Status.ERROR, f"internal error: {type(e).__name__}: {e} ({tb})")
+        if leaves and self.left_running:
+            self.reasons.append(state)
+
     def _revert_state(self) -> str:
-        """What the tear-down (which has run by now) achieved, for the reason line."""
-        if not self.active:
-            return "every fault was reverted"
-        return (f"FAULTS STILL ACTIVE: {', '.join(self.active)}; "
-                f"run `faultlab recover {self.run_dir}`")
+        """What tear-down achieved, as measured after it, for the reason line."""
+        parts = []
+        if self.active:
+            parts.append(f"FAULTS STILL ACTIVE: {', '.join(self.active)}; "
+                         f"run `faultlab recover {self.run_dir}`")
+        else:
+            parts.append("every fault was reverted")
+        if self.left_running:
+            parts.append(f"STILL RUNNING: {', '.join(self.left_running)}; "
+                         f"run `faultlab recover {self.run_dir}`")
+        elif self.services.running or self._proxy_server is not None:
+            parts.append("services and proxy server stopped")
+        return "; ".join(parts)
 
     def _set(self, status: Status, reason: str) -> None:
         order = [Status.HELD, Status.VIOLATED, Status.STEADY_STATE_FAILED, Status.ABORTED,
@@ -179,17 +236,17 @@ class Runner:
             self.status = status
         self.reasons.append(reason)
 
-    async def _run_phases(self, faults: list[Fault]) -> None:
+    async def _run_phases(self, faults: list[Fault[Any]]) -> None:
         # Second 0 of the experiment is now, after set-up: workload seconds, phase times and
         # journal times all count from here (set-up events have negative times).
         self.origin = self.clock.now()
         self.journal.origin = self.origin
-        w = self.exp.workload
+        kinds = {w.kind for w in self.exp.all_workloads().values()}
         async with asyncio.TaskGroup() as tg:
-            load_task = self._start_workload(tg) if w is not None and w.http else None
-            history_task = self._start_history(tg) if w is not None and w.history else None
+            load_task = self._start_workload(tg) if "http" in kinds else None
+            history_task = self._start_history(tg) if "history" in kinds else None
             ticker = tg.create_task(self._ticker()) if load_task is not None else None
-            await self._phases(faults, w is not None)
+            await self._phases(faults, bool(kinds))
             # Stop planning; operations in flight finish (each bounded by its timeout).
             now = self.clock.now()
             if self.load is not None and load_task is not None:
@@ -201,7 +258,7 @@ class Runner:
             if ticker is not None:
                 ticker.cancel()
 
-    async def _phases(self, faults: list[Fault], has_load: bool) -> None:
+    async def _phases(self, faults: list[Fault[Any]], has_load: bool) -> None:
         exp = self.exp
         before = exp.hypothesis.before.duration if has_load else 0.0
         self._phase("before")
@@ -213,10 +270,13 @@ class Runner:
                 return
         fault_phase_start = self.t()
         self._phase("faults")
+        self.journal.write(Event.PLAN, faults=[
+            {"fault": p.label, "kind": p.spec.kind, "targets": p.spec.target_names,
+             "start": p.start, "duration": p.duration} for p in self.plan])
         async with asyncio.TaskGroup() as faults_tg:
-            for fault, record in zip(faults, self.records, strict=True):
-                faults_tg.create_task(self._fault_lifecycle(fault, record, fault_phase_start))
-        self.faults_ran = True
+            for fault, planned, record in zip(faults, self.plan, self.records, strict=True):
+                faults_tg.create_task(self._fault_lifecycle(fault, planned, record,
+                                                            fault_phase_start))
         reverted = [r for r in self.records if r.reverted_at is not None]
         if reverted:
             self.last_fault = max(reverted, key=lambda r: r.reverted_at or 0).name
@@ -232,29 +292,32 @@ class Runner:
         self.progress.phase(name, self.t())
         self.journal.write(Event.PHASE, phase=name)
 
-    async def _fault_lifecycle(self, fault: Fault, record: FaultRecord, phase_start: float
-                               ) -> None:
-        await self.clock.sleep_until(self.origin + phase_start + fault.spec.start)
+    async def _fault_lifecycle(self, fault: Fault[Any], planned: PlannedFault,
+                               record: FaultRecord, phase_start: float) -> None:
+        name = planned.label
+        await self.clock.sleep_until(self.origin + phase_start + planned.start)
         undo = await fault.prepare()
-        record.lease = fault.lease
-        self.active[fault.name] = _Active(fault, record)
-        self.journal.write(Event.FAULT_INTENT, durable=True, fault=fault.name,
-                           kind=fault.spec.kind, target=fault.spec.target,
-                           params=record.params, lease=fault.lease, undo=undo.to_json())
+        record.lease = planned.duration + self.exp.revert.lease_grace
+        self.active[name] = _Active(fault, record)
+        self.journal.write(Event.FAULT_INTENT, durable=True, fault=name,
+                           kind=fault.spec.kind, targets=fault.spec.target_names,
+                           hosts=[t.host.ref() for t in fault.targets],
+                           params=record.params, lease=record.lease, undo=undo.to_json())
         try:
             await fault.inject()
         except Exception as e:
             record.error = f"inject failed: {e}"
-            self.journal.write(Event.FAULT_INJECT_FAILED, fault=fault.name, error=str(e))
-            raise FaultError(f"fault '{fault.name}' could not be applied: {e}") from e
+            self.journal.write(Event.FAULT_INJECT_FAILED, fault=name, error=str(e))
+            raise FaultError(f"fault '{name}' could not be applied: {e}") from e
         record.injected_at = self.t()
+        self.faults_ran = True
         if self.evaluator is not None:
-            self.evaluator.fault_injected(fault.name, record.injected_at)
-        self.journal.write(Event.FAULT_INJECTED, fault=fault.name)
-        self.progress.event(f"injected {fault.name}")
-        if fault.spec.duration > 0:
-            await self.clock.sleep_until(self.clock.now() + fault.spec.duration)
-        await self._revert(fault.name)
+            self.evaluator.fault_injected(name, record.injected_at)
+        self.journal.write(Event.FAULT_INJECTED, fault=name)
+        self.progress.event(f"injected {name}")
+        if planned.duration > 0 and not fault.spec.instantaneous:
+            await self.clock.sleep_until(self.clock.now() + planned.duration)
+        await self._revert(name)
 
     async def _revert(self, name: str) -> None:
         """Revert one active fault; never raises. Failures are journaled and reported."""
@@ -265,13 +328,17 @@ class Runner:
         try:
             await asyncio.wait_for(fault.revert(), self.exp.revert.timeout)
         except Exception as e:
+            cause = str(e) or type(e).__name__
             record.revert_ok = False
-            record.error = f"revert failed: {type(e).__name__}: {e}"
-            self.journal.write(Event.REVERT_FAILED, durable=True, fault=name, error=record.error)
-            self._set(Status.REVERT_FAILED, f"REVERT FAILED for fault '{name}': {e}; "
+            record.error = f"revert failed: {cause}"
+            self.journal.write(Event.REVERT_FAILED, durable=True, fault=name, error=cause)
+            self._set(Status.REVERT_FAILED, f"REVERT FAILED for fault '{name}': {cause}; "
                       f"run `faultlab recover {self.run_dir}`")
-            self.progress.event(f"[bold red]REVERT FAILED[/] {name}: {e}")
+            self.progress.event(f"[bold red]REVERT FAILED[/] {name}: {cause}")
             return
+        finally:
+            with contextlib.suppress(Exception):
+                await fault.close()
         del self.active[name]
         record.revert_ok = True
         record.reverted_at = self.t()
@@ -281,19 +348,17 @@ class Runner:
         self.progress.event(f"reverted {name}")
 
     async def revert_all(self) -> None:
-        """Revert everything still active, concurrently; shielded from cancellation."""
+        """Revert everything still active, concurrently; every revert runs to its end."""
         names = list(self.active)
         if names:
-            await asyncio.shield(asyncio.gather(*(self._revert(n) for n in names)))
+            await asyncio.gather(*(self._revert(n) for n in names), return_exceptions=True)
 
     # --- workload and evaluation -----------------------------------------------------------
 
     def _start_workload(self, tg: asyncio.TaskGroup) -> asyncio.Task[None]:
         from faultlab.workload.http import HttpLoad, HttpRequestSpec
 
-        assert self.exp.workload is not None
-        w = self.exp.workload.http
-        assert w is not None
+        w = next(w for w in self.exp.all_workloads().values() if isinstance(w, HttpWorkload))
         self.recorder = StatsRecorder(self.origin, on_complete=self._journal_second)
         self.evaluator = Evaluator(self.exp, self.recorder.window)
         expect = frozenset(w.expect_status) if w.expect_status else frozenset(range(200, 400))
@@ -313,9 +378,8 @@ class Runner:
         from faultlab.workload.clients import make_client
         from faultlab.workload.history_load import HistoryLoad, HistorySpec
 
-        assert self.exp.workload is not None
-        h = self.exp.workload.history
-        assert h is not None
+        h = next(w for w in self.exp.all_workloads().values()
+                 if isinstance(w, HistoryWorkload))
         spec = HistorySpec(client=h.client, address=h.address, model=h.model,
                            processes=h.processes, keys=h.keys, rate=h.rate, timeout=h.timeout,
                            seed=self.seed, accounts=h.accounts, balance=h.balance)
@@ -336,13 +400,14 @@ class Runner:
 
     async def run_checks(self) -> None:
         """Judge the recorded history (off the event loop: a search may take a while)."""
-        w = self.exp.workload
-        if self.history is None or w is None or w.history is None or self.interrupted:
+        spec = next((w for w in self.exp.all_workloads().values()
+                     if isinstance(w, HistoryWorkload)), None)
+        if self.history is None or spec is None or self.interrupted:
             return
         from faultlab.run.checks import run_checks
 
         self.check_outcomes = await asyncio.to_thread(
-            run_checks, self.history, w.history, list(self.exp.checks))
+            run_checks, self.history, spec, list(self.exp.checks))
         for c in self.check_outcomes:
             self.journal.write(Event.CHECK, check=c.kind, verdict=c.verdict,
                                ops_checked=c.ops_checked, summary=c.summary, detail=c.detail,
@@ -391,45 +456,30 @@ class Runner:
 
     # --- set-up and tear-down --------------------------------------------------------------
 
-    async def _setup_proxies(self) -> dict[str, ProxyEndpoint]:
-        endpoints: dict[str, ProxyEndpoint] = {}
-        owned = {n: t.proxy for n, t in self.exp.targets.items()
-                 if t.proxy is not None and t.proxy.api is None}
-        for name, target in self.exp.targets.items():
-            if target.proxy is not None and target.proxy.api is not None:
-                assert target.proxy.name is not None
-                endpoints[name] = ProxyEndpoint(target.proxy.api, target.proxy.name, False)
-        if not owned:
-            return endpoints
-        from faultlab.proxy.client import ProxyClient
-        from faultlab.proxy.process import spawn_proxy_server
-
-        (self.run_dir / "logs").mkdir(exist_ok=True)
-        self._proxy_server = await spawn_proxy_server(self.run_dir / "logs" / "proxy.log")
-        self.journal.write(Event.PROXY_SERVER_STARTED, durable=True,
-                           pid=self._proxy_server.pid, api=self._proxy_server.api_url,
-                           started=_start_time(self._proxy_server.pid))
-        client = ProxyClient(self._proxy_server.api_url)
-        try:
-            for name, proxy in owned.items():
-                assert proxy is not None and proxy.listen and proxy.upstream
-                await client.create_proxy(name, proxy.listen, proxy.upstream)
-                endpoints[name] = ProxyEndpoint(self._proxy_server.api_url, name, True)
-        finally:
-            await client.close()
-        return endpoints
-
     async def _setup_services(self) -> None:
         self.progress.event(f"starting {len(self.services.specs)} service(s)"
                             if self.services.specs else "no services to start")
         await self.services.start_all()
 
     async def _teardown(self) -> None:
+        """Revert, then stop services, then the proxy server; then measure what is left.
+        Runs inside :meth:`_wait`, so nothing cancels it; each step bounds its own waits."""
         await self.revert_all()
-        await _quietly(self.services.stop_all())
-        if self._proxy_server is not None:
-            await _quietly(self._proxy_server.stop())
-            self.journal.write(Event.PROXY_SERVER_STOPPED, pid=self._proxy_server.pid)
+        hurry = self.signals > 1
+        left = await self.services.stop_all(hurry=hurry)
+        server = self._proxy_server
+        if server is not None:
+            with contextlib.suppress(Exception):
+                await server.stop(timeout=1.0 if hurry else 5.0)
+            self.journal.write(Event.PROXY_SERVER_STOPPED, pid=server.pid)
+            from faultlab.hosts import ProcessId, local_host
+
+            ident = local_host().identify(server.pid)
+            if ident is not None and server.returncode is None:
+                left.append(f"proxy server (pid {ProcessId(server.pid, ident.started).pid})")
+        self.left_running = left
+        self.journal.write(Event.TEARDOWN, durable=True, active=list(self.active),
+                           still_running=left, signals=self.signals)
 
     # --- the verdict -----------------------------------------------------------------------
 
@@ -498,31 +548,10 @@ class Runner:
                 "max": clean(agg.max_latency)}
 
 
-def _params(spec: Any) -> dict[str, object]:
-    """A fault's own parameters, in the units of the file (``800ms``, ``100KB/s``)."""
-    from faultlab.units import format_duration
-
-    data: dict[str, object] = spec.model_dump(mode="json", exclude_none=True)
-    for k in ("name", "target", "start", "duration", "kind"):
-        data.pop(k, None)
-    for k in ("delay", "jitter", "after"):
-        if isinstance(data.get(k), int | float):
-            data[k] = format_duration(float(data[k]))  # type: ignore[arg-type]
-    if isinstance(data.get("rate"), int | float):
-        data["rate"] = f"{float(data['rate']) / 1000:g}KB/s"  # type: ignore[arg-type]
-    return data
-
-
 def _pid() -> int:
     import os
 
     return os.getpid()
-
-
-def _start_time(pid: int) -> int | None:
-    from faultlab.procutil import start_time
-
-    return start_time(pid)
 
 
 async def _quietly(aw: Awaitable[object]) -> None:

@@ -1,0 +1,116 @@
+"""Faults that are toxics on a proxy (faultlab's or any Toxiproxy-compatible server).
+
+Each becomes one toxic named ``faultlab-<fault>`` with a ``ttl`` equal to the fault's lease:
+the proxy server removes it by itself if nobody else does. A kind module defines only its
+spec: the toxic type, and its parameters turned into the toxic's attributes.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from faultlab.experiment.types import Ratio
+from faultlab.faults.base import Fault, FaultError, ProxyEndpoint
+from faultlab.faults.spec import FaultSpec
+from faultlab.faults.undo import Undo, UndoAction, UndoEnv
+
+__all__ = ["REMOVE_TOXIC", "Stream", "ToxicFault", "ToxicSpec", "proxy_client", "whole"]
+
+
+class Stream(StrEnum):
+    UPSTREAM = "upstream"  # client -> server
+    DOWNSTREAM = "downstream"  # server -> client
+
+
+def whole(value: float, unit: float, what: str, unit_name: str) -> int:
+    """``value`` (seconds or bytes) as a whole number of ``unit``; a ValueError (a located
+    error in the file) when the proxy could not apply it exactly."""
+    count = value / unit
+    if abs(count - round(count)) > 1e-9 * max(1.0, abs(count)):
+        raise ValueError(f"the proxy applies {what} in whole {unit_name}; "
+                         f"write a whole number of {unit_name}")
+    return round(count)
+
+
+class ToxicSpec(FaultSpec):
+    target_kinds: ClassVar[frozenset[str]] = frozenset({"proxy"})
+    toxic_type: ClassVar[str]
+
+    stream: Stream = Field(default=Stream.DOWNSTREAM, description="Direction it acts on: "
+                           "downstream (server to client) or upstream (client to server).")
+    toxicity: Ratio = Field(default=1.0, description="Share of connections it applies to "
+                            "(decided once per connection).")
+
+    def attributes(self) -> dict[str, int | str]:
+        """The toxic's attributes in the proxy's units."""
+        return {}
+
+
+def proxy_client(api: str, token: str | None = None) -> Any:
+    from faultlab.proxy.client import ProxyClient
+
+    return ProxyClient(api, token=token)
+
+
+class ToxicFault(Fault[ToxicSpec]):
+    @property
+    def endpoint(self) -> ProxyEndpoint:
+        try:
+            return self.ctx.proxies[self.target.name]
+        except KeyError:
+            raise FaultError(f"target '{self.target.name}' has no proxy set up") from None
+
+    @property
+    def toxic_name(self) -> str:
+        return f"faultlab-{self.name}"
+
+    async def prepare(self) -> Undo:
+        ep = self.endpoint
+        self.undo = Undo(REMOVE_TOXIC.name, {
+            "api": ep.api_url, "proxy": ep.proxy, "owned": ep.owned, "instance": ep.instance,
+            "token": ep.token, "toxic": self.toxic_name})
+        return self.undo
+
+    async def inject(self) -> None:
+        ep = self.endpoint
+        async with proxy_client(ep.api_url, ep.token) as client:
+            await client.add_toxic(ep.proxy, self.spec.toxic_type, self.spec.attributes(),
+                                   stream=self.spec.stream.value,
+                                   toxicity=self.spec.toxicity, name=self.toxic_name,
+                                   ttl=self.lease)
+
+
+async def proxy_undo(p: dict[str, Any], call: Any, done: str) -> str:
+    """Run one call against the proxy server an undo record names, having checked that it is
+    the very server the run used (its instance id); a different server now on that address,
+    or none, means the run's server and its faults are gone."""
+    from faultlab.proxy.client import ProxyApiError, ProxyUnreachable
+
+    async with proxy_client(p["api"], p.get("token")) as client:
+        try:
+            if p.get("instance"):
+                instance = await client.instance()
+                if instance != p["instance"]:
+                    return (f"{done}: nothing to do (the run's proxy server is gone; "
+                            f"{p['api']} is now another server)")
+            await call(client)
+        except ProxyUnreachable:
+            if p.get("owned"):
+                return f"{done}: nothing to do (the run's proxy server is gone)"
+            raise
+        except ProxyApiError as e:
+            if e.status != 404:
+                raise
+            return f"{done} (already gone)"
+    return done
+
+
+async def _remove_toxic(p: dict[str, Any], env: UndoEnv) -> str:
+    return await proxy_undo(p, lambda c: c.remove_toxic(p["proxy"], p["toxic"]),
+                            f"removed toxic {p['toxic']}")
+
+
+REMOVE_TOXIC = UndoAction("remove_toxic", _remove_toxic)

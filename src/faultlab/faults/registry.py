@@ -1,0 +1,57 @@
+"""Fault kinds as plug-ins: one registry, and the experiment models built from it.
+
+A kind is a :class:`FaultKind`: its spec model (a :class:`~faultlab.faults.spec.FaultSpec`
+subclass with ``kind: Literal["<name>"]``), the :class:`~faultlab.faults.base.Fault` class
+that applies it, and the undo actions its undo records name. faultlab's own kinds live one
+per module in :mod:`faultlab.faults.kinds`; third-party packages register theirs with an
+entry point in the group ``faultlab.faults`` whose value is a ``FaultKind``. Adding a kind
+touches its module and its registration only.
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from faultlab.faults.spec import FaultSpec
+from faultlab.faults.undo import UndoAction
+from faultlab.plugins import PluginError, Registry
+
+__all__ = ["FAULT_KINDS", "FaultKind", "fault_union"]
+
+
+@dataclass(frozen=True)
+class FaultKind:
+    name: str
+    spec: type[FaultSpec]
+    fault: type[Any]  # a Fault subclass taking (spec, ctx)
+    undo_actions: tuple[UndoAction, ...] = ()
+
+    @property
+    def summary(self) -> str:
+        doc = (self.spec.__doc__ or "").strip()
+        return doc.split("\n\n")[0].replace("\n", " ")
+
+
+def _check(kind: FaultKind) -> None:
+    field = kind.spec.model_fields.get("kind")
+    if field is None or typing.get_args(field.annotation) != (kind.name,):
+        raise PluginError(f"fault kind '{kind.name}': its spec {kind.spec.__name__} needs "
+                          f"kind: Literal['{kind.name}']")
+    if not kind.spec.target_kinds and kind.spec.default_target is None:
+        raise PluginError(f"fault kind '{kind.name}': its spec declares no target_kinds")
+
+
+FAULT_KINDS: Registry[FaultKind] = Registry(
+    "fault kind", "faultlab.faults", builtins=("faultlab.faults.kinds",), check=_check)
+
+
+def fault_union() -> Any:
+    """The discriminated union of every registered kind's spec (for the experiment model)."""
+    specs = tuple(k.spec for k in FAULT_KINDS)
+    if len(specs) == 1:
+        return Annotated[specs[0], Field(discriminator="kind")]
+    return Annotated[typing.Union[specs], Field(discriminator="kind")]  # noqa: UP007

@@ -1,0 +1,95 @@
+"""Set-up of a run's proxies and the binding of targets to hosts.
+
+The run's own proxy server is spawned only after its intent is journaled (with the marker
+every process faultlab starts carries in its environment), so ``faultlab recover`` finds it
+even if faultlab is killed between the spawn and the journal line that names its pid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from faultlab.experiment.model import LOCAL_HOST, Experiment
+from faultlab.faults.base import BoundTarget, ProxyEndpoint
+from faultlab.hosts import HOST_KINDS, Host, local_host
+from faultlab.journal import Event, Journal
+
+if TYPE_CHECKING:
+    from faultlab.proxy.process import ProxyServerHandle
+
+__all__ = ["MARKER_ENV", "bind_targets", "build_hosts", "marked", "setup_proxies"]
+
+#: every process faultlab starts for a run carries MARKER_ENV=<run marker> in its environment
+MARKER_ENV = "FAULTLAB_RUN"
+
+
+@contextlib.contextmanager
+def marked(marker: str) -> Iterator[None]:
+    """Processes spawned inside inherit the run's marker."""
+    old = os.environ.get(MARKER_ENV)
+    os.environ[MARKER_ENV] = marker
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(MARKER_ENV, None)
+        else:
+            os.environ[MARKER_ENV] = old
+
+
+def build_hosts(exp: Experiment) -> dict[str, Host]:
+    hosts: dict[str, Host] = {LOCAL_HOST: local_host()}
+    for name, spec in exp.hosts.items():
+        hosts[name] = HOST_KINDS[spec.kind].host(name, spec)
+    return hosts
+
+
+def bind_targets(exp: Experiment, hosts: dict[str, Host]) -> dict[str, BoundTarget]:
+    names = set(exp.targets) | {LOCAL_HOST}
+    out = {}
+    for name in names:
+        target = exp.target(name)
+        assert target is not None
+        out[name] = BoundTarget(name, target, hosts[target.host_name])
+    return out
+
+
+async def setup_proxies(exp: Experiment, run_dir: Path, journal: Journal, marker: str,
+                        on_spawned: object) -> tuple[dict[str, ProxyEndpoint],
+                                                     ProxyServerHandle | None]:
+    """Endpoints of every proxy target; spawns the run's own proxy server if one is needed.
+    ``on_spawned(handle)`` is called as soon as the server runs (so tear-down owns it even
+    if creating its proxies fails)."""
+    endpoints: dict[str, ProxyEndpoint] = {}
+    owned = {n: t.proxy for n, t in exp.targets.items()
+             if t.proxy is not None and t.proxy.api is None}
+    for name, target in exp.targets.items():
+        p = target.proxy
+        if p is not None and p.api is not None:
+            assert p.name is not None
+            endpoints[name] = ProxyEndpoint(p.api, p.name, False, None, p.token)
+    if not owned:
+        return endpoints, None
+    from faultlab.proxy.client import ProxyClient
+    from faultlab.proxy.process import spawn_proxy_server
+
+    (run_dir / "logs").mkdir(exist_ok=True)
+    journal.write(Event.PROXY_SERVER_STARTING, durable=True, marker=marker)
+    with marked(marker):
+        server = await spawn_proxy_server(run_dir / "logs" / "proxy.log")
+    on_spawned(server)  # type: ignore[operator]
+    ident = local_host().identify(server.pid)
+    async with ProxyClient(server.api_url) as client:
+        instance = await client.instance()
+        journal.write(Event.PROXY_SERVER_STARTED, durable=True, pid=server.pid,
+                      api=server.api_url, started=ident.started if ident else None,
+                      instance=instance, marker=marker)
+        for name, proxy in owned.items():
+            assert proxy is not None and proxy.listen and proxy.upstream
+            await client.create_proxy(name, proxy.listen, proxy.upstream)
+            endpoints[name] = ProxyEndpoint(server.api_url, name, True, instance)
+    return endpoints, server
