@@ -11,4 +11,27 @@ The public surface is small on purpose; most code lives in sub-packages:
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from faultlab.api import (
+        ExperimentError,
+        FaultlabError,
+        RunDirError,
+        RunResult,
+        arun_experiment,
+        load_experiment,
+        run_experiment,
+    )
+
+__all__ = ["ExperimentError", "FaultlabError", "RunDirError", "RunResult", "__version__",
+           "arun_experiment", "load_experiment", "run_experiment"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use, so that `faultlab --help` does not pay for pydantic's models.
+    if name in __all__:
+        from faultlab import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'faultlab' has no attribute {name!r}")

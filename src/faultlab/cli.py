@@ -78,16 +78,41 @@ def schema() -> None:
 
 @app.command(epilog=EXIT_CODES_HELP)
 def run(
-    file: Path,
+    file: Annotated[Path | None, typer.Argument(help="The experiment file.")] = None,
     var: VarOption = [],  # noqa: B006
     runs_dir: Annotated[Path, typer.Option(help="Where run directories are created.")] = Path(
         "runs"),
     run_dir: Annotated[Path | None, typer.Option(help="Use exactly this run directory.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for every random choice.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-second lines.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Resolve every target and print the fault timeline; touch "
+        "nothing. Exit 0 when all resolve, 2 otherwise.")] = False,
+    from_run: Annotated[Path | None, typer.Option(
+        "--from", help="Re-run a past run exactly: its journaled experiment and seed.")] = None,
 ) -> None:
     """Run an experiment: start the system, drive load, inject faults, judge, revert."""
-    loaded = _load(file, var)
+    if (file is None) == (from_run is None):
+        raise _error("give an experiment FILE or --from RUN_DIR (hint: faultlab run exp.yaml)")
+    if from_run is not None:
+        from faultlab.run.rerun import RerunError, load_past_run
+
+        try:
+            loaded, past_seed = load_past_run(from_run, _parse_vars(var))
+        except RerunError as e:
+            raise _error(str(e)) from None
+        seed = past_seed if seed is None else seed
+    else:
+        assert file is not None
+        loaded = _load(file, var)
+    if dry_run:
+        import asyncio
+
+        from faultlab.run.dryrun import dry_run as do_dry_run
+
+        result = asyncio.run(do_dry_run(loaded, seed))
+        typer.echo(result.render())
+        raise typer.Exit(0 if result.ok else 2)
     if run_dir is not None and (run_dir / "journal.jsonl").exists():
         raise _error(f"{run_dir}: already holds a run (hint: give a new --run-dir, or use "
                      "--runs-dir to get a fresh one)")
@@ -180,6 +205,8 @@ def recover(run_dir: Path) -> None:
         typer.echo(f"reverted {line}")
     for line in report.stopped:
         typer.echo(f"stopped {line}")
+    for line in report.skipped:
+        typer.echo(f"skipped {line}", err=True)
     for line in report.failed:
         typer.echo(f"REVERT FAILED {line}", err=True)
     if report.already_clean:
@@ -191,7 +218,9 @@ def recover(run_dir: Path) -> None:
 def demo(
     runs_dir: Annotated[Path, typer.Option(help="Where run directories are created.")] = Path(
         "runs"),
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = True,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet/--no-quiet", "-q", help="Per-run lines only (--no-quiet: every second).")
+    ] = True,
 ) -> None:
     """Run the built-in suite against a naive and a resilient demo system, side by side."""
     from faultlab.demo.suite import run_demo

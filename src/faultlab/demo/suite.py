@@ -9,7 +9,6 @@ server and services. Then it prints the verdicts side by side.
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 from importlib import resources
 from pathlib import Path
@@ -17,12 +16,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from faultlab.clock import MonotonicClock
+from faultlab.api import finish, interrupt_on_signals, prepare_run
 from faultlab.experiment import ExperimentError, load_experiment
 from faultlab.experiment.loader import LoadedExperiment
 from faultlab.ports import free_ports
 from faultlab.run.execute import new_run_dir, write_reports
-from faultlab.run.outputs import result_document, write_junit, write_result
 from faultlab.run.runner import Runner
 from faultlab.run.summary import status_style
 from faultlab.run.verdict import Status, Verdict
@@ -42,25 +40,10 @@ def experiment_files() -> dict[str, Path]:
 
 
 async def _run_pair(pair: list[Runner]) -> list[Verdict]:
-    """Run both variants at once. A signal cancels each run once; each run then reverts its
-    faults and still returns its verdict."""
-    loop = asyncio.get_running_loop()
-    tasks = [asyncio.create_task(r.run()) for r in pair]
-    stopping: list[bool] = []
-
-    def on_signal() -> None:
-        if not stopping:
-            stopping.append(True)
-            for t in tasks:
-                t.cancel()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal)
-    try:
-        return list(await asyncio.gather(*tasks))
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+    """Run both variants at once. A signal interrupts both; each run then reverts its
+    faults, stops what it started, and still returns its verdict."""
+    with interrupt_on_signals(pair):
+        return list(await asyncio.gather(*(r.run() for r in pair)))
 
 
 def run_demo(runs_dir: Path, quiet: bool = True, console: Console | None = None,
@@ -87,18 +70,16 @@ def run_demo(runs_dir: Path, quiet: bool = True, console: Console | None = None,
             except ExperimentError as e:
                 console.print(str(e))
                 return 2
-            run_dir = new_run_dir(runs_dir, f"demo-{name}-{variant}")
-            pair.append(Runner(loaded, run_dir, MonotonicClock(), argv=[
-                "faultlab", "run", str(files[name]), "--var", f"variant={variant}"]))
+            pair.append(prepare_run(loaded, run_dir=new_run_dir(runs_dir, f"demo-{name}-{variant}"),
+                                    argv=["faultlab", "run", str(files[name]), "--var",
+                                          f"variant={variant}"]))
             loaded_pair.append(loaded)
         console.print(f"[bold cyan]{name}[/]: {loaded_pair[0].experiment.description}")
         verdicts = asyncio.run(_run_pair(pair))
         results[name] = {}
-        for variant, runner, loaded, verdict in zip(VARIANTS, pair, loaded_pair, verdicts,
+        for variant, runner, verdict in zip(VARIANTS, pair, verdicts,
                                                     strict=True):
-            doc = result_document(verdict, loaded, runner.run_dir, runner.seed, runner.argv)
-            write_result(doc, runner.run_dir, runner.redactor)
-            write_junit(verdict, loaded.experiment.name, runner.run_dir, runner.redactor)
+            finish(runner, verdict)
             results[name][variant] = (verdict, runner.run_dir)
             style = status_style(verdict.status)
             console.print(f"  {variant:9} [{style}]{verdict.status.value}[/]  "

@@ -99,6 +99,8 @@ def _faults(exp: Experiment) -> list[Finding]:
                             f"a {fault.kind} is instantaneous; it has no duration",
                             "use restart (kill, then start again after duration) or pause",
                             True))
+        elif fault.one_off:
+            pass  # e.g. a command without a revert: it runs once
         elif fault.duration <= 0 and not _scheduled(exp, fault.label):
             out.append(((*where, "duration"), f"a {fault.kind} fault needs a duration above 0",
                         "e.g. duration: 5s", False))

@@ -43,6 +43,11 @@ class FaultSpec(Strict):
     #: the target when the entry names none (e.g. the local host for a command)
     default_target: ClassVar[str | None] = None
 
+    @property
+    def one_off(self) -> bool:
+        """Applied once and never reverted (so it has no duration)."""
+        return self.instantaneous
+
     def target_refs(self) -> list[TargetRef]:
         target = self.target if self.target is not None else self.default_target
         return [(("target",), target)] if target is not None else []

@@ -11,14 +11,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from faultlab.clock import MonotonicClock
 from faultlab.experiment.loader import LoadedExperiment
-from faultlab.run.outputs import result_document, write_junit, write_result
 from faultlab.run.runner import Progress, Runner
 from faultlab.run.summary import ConsoleProgress, print_summary
 from faultlab.run.verdict import Verdict
 
-__all__ = ["execute", "new_run_dir", "run_async", "write_reports"]
+__all__ = ["event_loop_policy", "execute", "new_run_dir", "run_async", "write_reports"]
 
 
 def new_run_dir(runs_dir: Path, name: str) -> Path:
@@ -32,30 +30,23 @@ def new_run_dir(runs_dir: Path, name: str) -> Path:
 
 
 async def run_async(runner: Runner, console: Console | None = None) -> Verdict:
-    """Run with SIGINT/SIGTERM handlers: the first signal cancels the run, which then reverts
-    every active fault before it returns; later signals are acknowledged, never obeyed."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
-    requested: list[int] = []
+    """Run with SIGINT/SIGTERM handlers: the first signal interrupts the run, which then
+    reverts every active fault and stops what it started before it returns; a later signal
+    makes that tear-down hurry (shorter waits), never skip a step."""
+    from faultlab.api import interrupt_on_signals
 
-    def on_signal(sig: signal.Signals) -> None:
+    def announce(sig: signal.Signals, seen: int) -> None:
         if console is not None:
-            console.print(f"[bold yellow]{sig.name}: reverting every active fault...[/]")
-        if not requested:
-            requested.append(sig)
-            task.cancel()
+            what = ("reverting every active fault and stopping what the run started"
+                    if seen == 0 else "hurrying the tear-down (nothing is skipped)")
+            console.print(f"[bold yellow]{sig.name}: {what}...[/]")
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal, sig)
-    try:
+    with interrupt_on_signals([runner], announce):
         return await runner.run()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
 
 
-def _event_loop_factory() -> None:
+def event_loop_policy() -> None:
+    """uvloop where it is installed."""
     try:
         import uvloop
     except ImportError:
@@ -78,19 +69,17 @@ def write_reports(console: Console, run_dirs: list[Path], out_dir: Path | None) 
 def execute(loaded: LoadedExperiment, *, run_dir: Path | None, runs_dir: Path,
             seed: int | None, quiet: bool, console: Console | None = None,
             progress: Progress | None = None) -> int:
+    from faultlab.api import finish, prepare_run
+
     console = console or Console(highlight=False, width=None if sys.stdout.isatty() else 110)
-    run_dir = run_dir or new_run_dir(runs_dir, loaded.experiment.name)
     if progress is None:
         progress = ConsoleProgress(console) if not quiet else None
-    runner = Runner(loaded, run_dir, MonotonicClock(), seed=seed, progress=progress,
-                    argv=list(sys.argv))
+    runner = prepare_run(loaded, run_dir=run_dir, runs_dir=runs_dir, seed=seed,
+                         progress=progress, argv=list(sys.argv))
     if not quiet:
-        console.print(f"[bold]faultlab run[/] {loaded.experiment.name} -> {run_dir}")
-    _event_loop_factory()
+        console.print(f"[bold]faultlab run[/] {loaded.experiment.name} -> {runner.run_dir}")
+    event_loop_policy()
     verdict = asyncio.run(run_async(runner, console))
-    doc = result_document(verdict, loaded, run_dir, runner.seed, list(sys.argv))
-    write_result(doc, run_dir, runner.redactor)
-    write_junit(verdict, loaded.experiment.name, run_dir, runner.redactor)
-    write_reports(console, [run_dir], None)
-    print_summary(console, verdict, loaded.experiment.name, str(run_dir))
-    return int(verdict.exit_code)
+    result = finish(runner, verdict)
+    print_summary(console, verdict, loaded.experiment.name, str(runner.run_dir))
+    return result.exit_code

@@ -41,6 +41,7 @@ from faultlab.journal import JOURNAL_NAME, Event, Journal, Redactor
 from faultlab.run.clauses import build_clauses
 from faultlab.run.evaluate import AbortSignal, Evaluator
 from faultlab.run.plan import PlannedFault, plan_faults
+from faultlab.run.rerun import escape_spec
 from faultlab.run.setup import bind_targets, build_hosts, setup_proxies
 from faultlab.run.verdict import FaultRecord, Status, Verdict
 from faultlab.system import ServiceError, Services
@@ -165,7 +166,7 @@ class Runner:
         self.journal.write(Event.RUN_STARTED, durable=True, experiment=self.exp.name,
                            file=self.loaded.source, sha256=self.loaded.sha256, seed=self.seed,
                            version=__version__, argv=self.argv, pid=_pid(), marker=self.marker,
-                           spec=self.exp.model_dump(mode="json", by_alias=True))
+                           spec=escape_spec(self.exp.model_dump(mode="json", by_alias=True)))
         self._main = asyncio.create_task(self._body())
         error = await self._wait(self._main)
         await self._wait(asyncio.create_task(self._teardown()))
@@ -315,7 +316,7 @@ class Runner:
             self.evaluator.fault_injected(name, record.injected_at)
         self.journal.write(Event.FAULT_INJECTED, fault=name)
         self.progress.event(f"injected {name}")
-        if planned.duration > 0 and not fault.spec.instantaneous:
+        if planned.duration > 0 and not fault.spec.one_off:
             await self.clock.sleep_until(self.clock.now() + planned.duration)
         await self._revert(name)
 

@@ -41,6 +41,10 @@ class CommandSpec(FaultSpec):
                               "its process group is killed.")
     cwd: str | None = Field(default=None, description="Working directory of both commands.")
 
+    @property
+    def one_off(self) -> bool:
+        return self.revert is None
+
     @field_validator("timeout")
     @classmethod
     def _timeout(cls, v: float) -> float:
