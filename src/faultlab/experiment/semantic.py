@@ -123,7 +123,8 @@ def _identities(exp: Experiment, fault: Any) -> set[tuple[str, ...]]:
 
 def _overlaps(exp: Experiment) -> list[Finding]:
     out: list[Finding] = []
-    fixed = [(i, f) for i, f in enumerate(exp.faults) if not _scheduled(exp, f.label)]
+    fixed = [(i, f) for i, f in enumerate(exp.faults)
+             if f.exclusive and not _scheduled(exp, f.label)]
     for n, (i, a) in enumerate(fixed):
         for _, b in fixed[:n]:
             shared = _identities(exp, a) & _identities(exp, b)

@@ -40,6 +40,8 @@ class FaultSpec(Strict):
     target_kinds: ClassVar[frozenset[str]] = frozenset()
     #: applied once, never reverted (a kill); its duration must be 0
     instantaneous: ClassVar[bool] = False
+    #: may not overlap in time with another exclusive fault on one of its targets
+    exclusive: ClassVar[bool] = True
     #: the target when the entry names none (e.g. the local host for a command)
     default_target: ClassVar[str | None] = None
 

@@ -60,7 +60,8 @@ def _free_slot(plan: list[PlannedFault], exp: Experiment, spec: FaultSpec, t: fl
     mine = _targets(exp, spec)
     while True:
         active = [p for p in plan if p.start <= t < p.start + max(p.duration, 1e-9)]
-        blocking = [p for p in active if _targets(exp, p.spec) & mine]
+        blocking = [p for p in active if spec.exclusive and p.spec.exclusive
+                    and _targets(exp, p.spec) & mine]
         if len(active) < max_active and not blocking:
             return t
         t = min(p.start + max(p.duration, 1e-9) for p in (blocking or active))

@@ -32,6 +32,7 @@ class CommandSpec(FaultSpec):
 
     target_kinds: ClassVar[frozenset[str]] = frozenset({"host"})
     default_target: ClassVar[str | None] = "local"
+    exclusive: ClassVar[bool] = False  # commands on one host may overlap
     kind: Literal["command"]
     inject: Command = Field(description="The command that applies the fault (a string split "
                             "like a shell would, or a list).")
