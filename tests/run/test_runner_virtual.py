@@ -10,6 +10,7 @@ advances it.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,7 +114,7 @@ async def test_faults_follow_their_start_and_duration(tmp_path: Path,
                                                       probe_kind: Recorder) -> None:
     clock = ManualClock()
     runner = _runner(tmp_path, FIXED, clock)
-    t0 = clock.now()
+    clock.now()
     verdict = await _drive(clock, asyncio.create_task(runner.run()))
     assert verdict.status is Status.HELD
     phase = next(e["t"] for e in _journal(runner) if e.get("phase") == "faults")
@@ -145,7 +146,7 @@ async def test_random_schedule_is_replayed_by_its_seed(tmp_path: Path,
         assert verdict.status is Status.HELD
         plans.append(next(e for e in _journal(runner) if e["event"] == "plan")["faults"])
         spans = sorted((p["start"], p["start"] + p["duration"]) for p in plans[-1])
-        assert all(end <= nxt for (_, end), (nxt, _) in zip(spans, spans[1:], strict=False))
+        assert all(end <= nxt for (_, end), (nxt, _) in itertools.pairwise(spans))
         assert len(spans) >= 4
     assert plans[0] == plans[1]
     injected = [e for e in probe_kind.events if e[0] == "inject"]
