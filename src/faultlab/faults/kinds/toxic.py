@@ -17,7 +17,8 @@ from faultlab.faults.base import Fault, FaultError, ProxyEndpoint
 from faultlab.faults.spec import FaultSpec
 from faultlab.faults.undo import Undo, UndoAction, UndoEnv
 
-__all__ = ["REMOVE_TOXIC", "Stream", "ToxicFault", "ToxicSpec", "proxy_client", "whole"]
+__all__ = ["REMOVE_TOXIC", "HttpMatch", "Stream", "ToxicFault", "ToxicSpec", "proxy_client",
+           "whole"]
 
 
 class Stream(StrEnum):
@@ -47,6 +48,21 @@ class ToxicSpec(FaultSpec):
     def attributes(self) -> dict[str, int | str]:
         """The toxic's attributes in the proxy's units."""
         return {}
+
+
+class HttpMatch(ToxicSpec):
+    """Base of the HTTP-level toxics: which requests they act on."""
+
+    stream: Stream = Field(default=Stream.UPSTREAM, description="HTTP faults read "
+                           "requests, which flow upstream.")
+    method: str = Field(default="", max_length=32, pattern=r"^[A-Za-z]*$",
+                        description="Only requests with this method (empty: any).")
+    path_prefix: str = Field(default="", max_length=2048, pattern=r"^(/[^\s]*)?$",
+                             description="Only requests whose path starts with this "
+                             "(empty: any).")
+
+    def _match(self) -> dict[str, str]:
+        return {"method": self.method.upper(), "path_prefix": self.path_prefix}
 
 
 def proxy_client(api: str, token: str | None = None) -> Any:
