@@ -63,9 +63,6 @@ async def test_populate_is_all_or_nothing(api: Api, echo_server: TcpServer) -> N
     status, _, body = await api.call("POST", "/populate", [
         entry("ok", echo_server.address), {"upstream": echo_server.address}])
     assert (status, body["error"]) == (400, "missing required field: name at proxy 2")
-    status, _, body = await api.call("POST", "/populate", [
-        entry("x", echo_server.address), entry("x", echo_server.address)])
-    assert (status, "listed twice" in body["error"]) == (400, True)
     status, _, body = await api.call("POST", "/populate", {"name": "not an array"})
     assert status == 400
     assert (await api.call("GET", "/proxies"))[2] == {}
@@ -120,9 +117,10 @@ def test_openapi_describes_every_route(server: ProxyServer) -> None:
               if r.resource is not None}
     described = {(method.upper(), path) for path, item in document["paths"].items()
                  for method in item if method != "parameters"}
-    assert described - {("GET", "/metrics")} <= routed
-    assert {(m, p) for m, p in routed if m not in ("HEAD", "*")} <= described
-    assert set(document["components"]["schemas"]["ToxicCreate"]["properties"]["type"]["enum"]) \
+    assert described <= routed
+    assert {(m, p) for m, p in routed if m != "HEAD"} <= described
+    bodies = document["components"]["schemas"]["ToxicCreate"]["oneOf"]
+    assert {body["properties"]["type"]["const"] for body in bodies} \
         == {"noop", "latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer",
             "limit_data", "http_abort", "http_delay", "connect_delay", "connect_refuse"}
 
@@ -150,9 +148,7 @@ def test_loopback_detection() -> None:
 
 
 @pytest.mark.parametrize(("body", "message"), [
-    ({"type": "slicer"}, "average_size of slicer must be at least 1"),
-    ({"type": "slicer", "attributes": {"average_size": 4, "size_variation": 4}},
-     "smaller than average_size"),
+    ({"type": "slicer"}, "average_size of slicer must be from 1 to"),
     ({"type": "http_abort", "stream": "downstream"}, "works on the upstream stream"),
     ({"type": "http_abort", "attributes": {"status": 0}}, "from 100 to 599"),
 ])

@@ -6,7 +6,7 @@ import pytest
 
 from faultlab.proxy.chain import Chain, ConnectionSeed
 from faultlab.proxy.model import Stream, ToxicSpec
-from faultlab.proxy.toxics import TOXIC_TYPES, Close, Deliver, Reset
+from faultlab.proxy.toxics import TOXIC_TYPES, Close, Deliver, Drop, Reset
 
 from .helpers import r
 
@@ -46,7 +46,9 @@ def test_one_tick_pass_moves_data_through_every_due_toxic() -> None:
 def test_reset_skips_the_toxics_after_it() -> None:
     reset_then_delay = chain(spec("r", "reset_peer", timeout=0),
                              spec("l", "latency", latency=1000))
-    assert reset_then_delay.tick(0.0) == [Reset(0.0)]
+    assert reset_then_delay.tick(0.0) == []  # armed by data only
+    assert reset_then_delay.feed(b"x", 0.5) == [Drop(1, 0.5), Reset(0.5)]
+    assert reset_then_delay.held_bytes() == 0
 
 
 def test_removing_a_holding_toxic_flushes_through_the_rest() -> None:

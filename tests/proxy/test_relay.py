@@ -142,14 +142,89 @@ async def test_down_lease_lapses_by_itself(client: ProxyClient, echo_server: Tcp
     assert (await client.get_proxy("db"))["ttl_remaining"] is None
 
 
-async def test_reset_peer_resets_an_open_connection(client: ProxyClient, echo_server: TcpServer,
-                                                    conns: list[Conn]) -> None:
+async def test_reset_peer_resets_an_open_connection_on_its_next_data(
+        client: ProxyClient, echo_server: TcpServer, conns: list[Conn]) -> None:
     listen = await make_proxy(client, echo_server.address)
     conn = await open_conn(listen, conns)
     assert (await conn.round_trip(b"before"))[0] == b"before"
-    await client.add_toxic("db", "reset_peer", {"timeout": 100})
+    await client.add_toxic("db", "reset_peer", {"timeout": 100}, stream="upstream")
+    conn.writer.write(b"after")  # arms it (and is swallowed)
     with pytest.raises(ConnectionResetError):
         await asyncio.wait_for(conn.reader.read(), 5)
+
+
+class _Recorder:
+    """A server that greets each client (if asked), then echoes and records what it
+    receives until EOF."""
+
+    def __init__(self, *, greet: bool = True) -> None:
+        self.received = bytearray()
+        self.greet = greet
+
+    async def __call__(self, reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter) -> None:
+        if self.greet:
+            writer.write(b"hello\n")
+            await writer.drain()
+        while data := await reader.read(65536):
+            self.received += data
+            writer.write(b"echo:" + data)
+            await writer.drain()
+
+
+async def _read_to_end(conn: Conn) -> None:
+    while data := await asyncio.wait_for(conn.reader.read(65536), 5):
+        raise AssertionError(f"got {data!r} before the reset")
+
+
+@pytest.mark.parametrize("stream", ["upstream", "downstream"])
+async def test_reset_peer_drops_the_first_data_and_resets_timeout_after_it(
+        client: ProxyClient, conns: list[Conn], stream: str) -> None:
+    """Toxiproxy's TestResetToxicWithTimeout(Downstream), without its timing bound: the
+    reset replaces the data that armed it and comes no sooner than ``timeout`` after it."""
+    # Upstream: the greeting flows (only data sent upstream arms it). Downstream: no
+    # greeting, so the echo of the ping is the first downstream data.
+    recorder = _Recorder(greet=stream == "upstream")
+    server = await TcpServer(recorder).start()
+    try:
+        listen = await make_proxy(client, server.address)
+        await client.add_toxic("db", "reset_peer", {"timeout": 100}, stream=stream)
+        conn = await open_conn(listen, conns)
+        if stream == "upstream":
+            assert await asyncio.wait_for(conn.reader.readexactly(6), 5) == b"hello\n"
+        start = time.monotonic()
+        conn.writer.write(b"ping")
+        with pytest.raises(ConnectionResetError):
+            await _read_to_end(conn)  # not one byte of the armed stream comes first
+        assert time.monotonic() - start >= 0.099
+        if stream == "upstream":
+            assert recorder.received == b""  # the arming chunk never reached the server
+    finally:
+        await server.close()
+
+
+async def test_reset_peer_leaves_an_idle_stream_alone(client: ProxyClient,
+                                                      conns: list[Conn]) -> None:
+    """Toxiproxy's reset_peer waits for data on its stream: a connection that sends none
+    upstream is never reset, while downstream keeps flowing."""
+    recorder = _Recorder()
+    server = await TcpServer(recorder).start()
+    try:
+        listen = await make_proxy(client, server.address)
+        await client.add_toxic("db", "reset_peer", {"timeout": 0}, stream="upstream")
+        idle = await open_conn(listen, conns)
+        assert await asyncio.wait_for(idle.reader.readexactly(6), 5) == b"hello\n"
+        busy = await open_conn(listen, conns)
+        assert await asyncio.wait_for(busy.reader.readexactly(6), 5) == b"hello\n"
+        busy.writer.write(b"x")
+        with pytest.raises(ConnectionResetError):
+            await asyncio.wait_for(busy.reader.read(), 5)
+        # The idle one was not touched: the toxic leaves and it still works both ways.
+        await client.remove_toxic("db", "reset_peer_upstream")
+        idle.writer.write(b"still here")
+        assert await asyncio.wait_for(idle.reader.readexactly(15), 5) == b"echo:still here"
+    finally:
+        await server.close()
 
 
 async def test_reset_peer_with_toxicity_zero_never_resets(

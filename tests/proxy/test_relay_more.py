@@ -155,6 +155,38 @@ async def test_connect_delay_holds_the_dial(client: ProxyClient, echo_server: Tc
     assert time.monotonic() - start >= 0.29
 
 
+@pytest.mark.parametrize("release", ["remove", "update", "toxicity"])
+async def test_removing_or_shortening_connect_delay_releases_held_dials(
+        client: ProxyClient, echo_server: TcpServer, conns: list[Conn], release: str) -> None:
+    """Was: connections accepted under the toxic stayed stalled for the whole delay."""
+    listen = await make_proxy(client, echo_server.address)
+    await client.add_toxic("db", "connect_delay", {"delay": 3_600_000}, name="slow")  # 1 h
+    held = [await Conn.open(listen) for _ in range(3)]
+    conns.extend(held)
+    for conn in held:
+        conn.writer.write(b"queued")
+    if release == "remove":
+        await client.remove_toxic("db", "slow")
+    elif release == "update":
+        await client.update_toxic("db", "slow", {"delay": 0})
+    else:
+        await client.update_toxic("db", "slow", toxicity=0.0)
+    for conn in held:  # the hang guard is the test timeout; no timing is asserted
+        assert await conn.reader.readexactly(6) == b"queued"
+    assert echo_server.connections == 3
+
+
+async def test_a_connect_delay_added_later_does_not_hold_a_waiting_dial_longer(
+        client: ProxyClient, echo_server: TcpServer, conns: list[Conn]) -> None:
+    listen = await make_proxy(client, echo_server.address)
+    await client.add_toxic("db", "connect_delay", {"delay": 3_600_000}, name="first")
+    conn = await Conn.open(listen)
+    conns.append(conn)
+    await client.add_toxic("db", "connect_delay", {"delay": 3_600_000}, name="later")
+    await client.remove_toxic("db", "first")  # "later" came after the accept: no say
+    assert (await conn.round_trip(b"through"))[0] == b"through"
+
+
 async def _source(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """Send SIZE bytes of a known pattern."""
     block = bytes(range(256)) * 1024

@@ -119,7 +119,8 @@ def test_config_is_validated_entirely_before_use() -> None:
     assert len(parse_config([good])) == 1
     with pytest.raises(ApiError, match="missing required field: upstream at proxy 2"):
         parse_config([good, {"name": "b"}])
-    with pytest.raises(ApiError, match="invalid toxic type at proxy 1"):
+    with pytest.raises(ApiError, match=r"invalid toxic type: 'nope'; valid types: bandwidth, "
+                       r".*latency.* at proxy 1"):
         parse_config([{**good, "toxics": [{"type": "nope"}]}])
     with pytest.raises(ApiError, match="JSON array"):
         parse_config({"proxies": []})

@@ -18,6 +18,7 @@ from faultlab.proxy.toxics import (
     Close,
     Command,
     Deliver,
+    Drop,
     InvalidAttributes,
     LatencyAttributes,
     LatencyToxic,
@@ -164,20 +165,40 @@ def test_bandwidth_removal_hands_back_the_rest() -> None:
     assert toxic.held_bytes() == 0
 
 
-def test_reset_peer_fires_once_timeout_after_it_started() -> None:
+def test_reset_peer_swallows_the_first_data_and_resets_timeout_after_it() -> None:
+    """Toxiproxy's reset_peer: the first chunk arms it and is dropped, as is all after it;
+    the reset comes ``timeout`` ms after that chunk arrived."""
     toxic = ResetPeerToxic(ResetPeerAttributes(500), 10.0, random.Random(0))
-    assert r(toxic.on_chunk(b"data", 10.1)) == [Deliver(b"data", 10.1)]  # data flows until then
-    assert toxic.deadline() == pytest.approx(10.5)
-    assert toxic.on_tick(10.4) == []
-    assert toxic.on_tick(10.5) == [Reset(10.5)]
+    assert toxic.deadline() is None  # idle: never reset
+    assert toxic.on_tick(1e9) == []
+    assert toxic.on_chunk(b"data", 10.1) == [Drop(4, 10.1)]
+    assert toxic.deadline() == pytest.approx(10.6)
+    assert toxic.on_chunk(b"more", 10.3) == [Drop(4, 10.3)]  # later data cannot re-arm
+    assert toxic.on_tick(10.5) == []
+    assert toxic.on_tick(10.6) == [Reset(10.6)]
     assert toxic.deadline() is None
-    assert toxic.on_tick(11.0) == []
+    assert toxic.on_tick(11.0) == []  # once
 
 
-def test_reset_peer_timeout_update_moves_the_deadline() -> None:
+def test_reset_peer_zero_timeout_resets_on_the_first_data_or_eof() -> None:
+    now = ResetPeerToxic(ResetPeerAttributes(0), 0.0, random.Random(0))
+    assert now.on_chunk(b"x", 2.0) == [Drop(1, 2.0), Reset(2.0)]
+    at_eof = ResetPeerToxic(ResetPeerAttributes(0), 0.0, random.Random(0))
+    assert at_eof.on_eof(3.0) == [Reset(3.0)]  # the EOF is swallowed too
+
+
+def test_reset_peer_update_re_times_from_the_first_data_and_removal_resets_now() -> None:
     toxic = ResetPeerToxic(ResetPeerAttributes(500), 10.0, random.Random(0))
-    toxic.update(ResetPeerAttributes(2000), 10.2)
-    assert toxic.deadline() == pytest.approx(12.0)
+    assert toxic.update(ResetPeerAttributes(2000), 10.2) == []  # not armed: nothing
+    toxic.on_chunk(b"x", 11.0)
+    assert toxic.update(ResetPeerAttributes(3000), 11.5) == []
+    assert toxic.deadline() == pytest.approx(14.0)
+    assert toxic.update(ResetPeerAttributes(100), 12.0) == [Reset(12.0)]  # already passed
+    armed = ResetPeerToxic(ResetPeerAttributes(10_000), 0.0, random.Random(0))
+    armed.on_chunk(b"x", 1.0)
+    assert armed.on_remove(2.0) == [Reset(2.0)]  # its stream lost data: no clean carry-on
+    idle = ResetPeerToxic(ResetPeerAttributes(10_000), 0.0, random.Random(0))
+    assert idle.on_remove(2.0) == []  # never armed: the connection carries on
 
 
 # ------------------------------------------------------------------------- attributes

@@ -1,5 +1,7 @@
 """``python -m faultlab.proxy serve ...``: how the runner starts the proxy server."""
 
-from faultlab.proxy.cli import app
+import sys
 
-app(prog_name="python -m faultlab.proxy")
+from faultlab.proxy.cli import main
+
+sys.exit(main())

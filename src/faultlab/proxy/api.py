@@ -12,37 +12,81 @@ reporting the ones it could not, ``/populate`` is all or nothing, ``/metrics`` i
 
 With a token (required when the API listens beyond loopback) every request must carry
 ``Authorization: Bearer <token>``; otherwise it gets a 401 in Toxiproxy's error shape.
+
+Every response names the server instance in ``X-Faultlab-Instance`` (and
+``GET /faultlab/instance`` describes it), so that crash recovery can tell the server it
+left a fault on from another one now listening on the same port. Toxiproxy has neither.
+A known path asked with a method it does not have gets 405 with an ``Allow`` header.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
+import os
+import re
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from aiohttp import web
 
-from faultlab.proxy.metrics import CONTENT_TYPE, render
 from faultlab.proxy.model import ApiError
 from faultlab.proxy.openapi import openapi_document
 from faultlab.proxy.registry import Registry
 from faultlab.proxy.schema import (
     parse_config,
     parse_json,
-    parse_proxy_create,
+    parse_proxy_entry,
     parse_proxy_update,
     parse_toxic_create,
     parse_toxic_update,
 )
 
-__all__ = ["TOXIPROXY_VERSION", "build_app"]
+__all__ = ["INSTANCE_HEADER", "TOXIPROXY_VERSION", "Instance", "build_app", "check_token"]
 
 TOXIPROXY_VERSION = "2.12.0"  # the Toxiproxy API this server implements
 HANDLER_TIMEOUT = 25.0  # as Toxiproxy; no handler should come close
+INSTANCE_HEADER = "X-Faultlab-Instance"
+_INSTANCE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_TOKEN = re.compile(r"[!-~]{1,4096}")  # visible ASCII: it must survive an HTTP header
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def check_token(token: str) -> str:
+    """The token, or ValueError: one to 4096 visible ASCII characters (no spaces)."""
+    if not _TOKEN.fullmatch(token):
+        raise ValueError("the API token must be 1 to 4096 visible ASCII characters, without "
+                         "spaces (clients send it as 'Authorization: Bearer <token>')")
+    return token
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """Who this server is: an id (given, or random), its process and its start time."""
+
+    id: str
+    pid: int
+    started: str  # ISO 8601, UTC, milliseconds
+
+    @classmethod
+    def new(cls, instance_id: str | None = None) -> Instance:
+        if instance_id is None:
+            instance_id = secrets.token_hex(8)
+        elif not _INSTANCE_ID.fullmatch(instance_id):
+            raise ValueError(f"instance id {instance_id[:40]!r}: use 1 to 128 of A-Z a-z 0-9 "
+                             "and . _ : -")
+        started = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
+        return cls(instance_id, os.getpid(), started)
+
+    def to_json(self) -> dict[str, object]:
+        return {"instance": self.id, "pid": self.pid, "started": self.started}
+
+
 REGISTRY = web.AppKey("registry", Registry)
 TOKEN = web.AppKey("token", str)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+INSTANCE = web.AppKey("instance", Instance)
 
 
 def _json(data: object, status: int = 200) -> web.Response:
@@ -58,6 +102,14 @@ def _error(status: int, message: str) -> web.Response:
     return response
 
 
+def _authorized(header: str, token: str) -> bool:
+    """``Bearer <token>``; the scheme is case-insensitive (RFC 9110), the compare is not
+    timed by the token's content."""
+    scheme, _, credentials = header.strip().partition(" ")
+    given = credentials.strip().encode("utf-8", "surrogateescape")
+    return scheme.lower() == "bearer" and secrets.compare_digest(given, token.encode())
+
+
 @web.middleware
 async def _toxiproxy_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     response: web.StreamResponse
@@ -66,8 +118,8 @@ async def _toxiproxy_middleware(request: web.Request, handler: Handler) -> web.S
         # A browser page must not drive the proxy (CSRF, DNS rebinding), as in Toxiproxy.
         response = web.Response(status=403, text="User agent not allowed\n",
                                 content_type="text/plain")
-    elif token is not None and not secrets.compare_digest(
-            request.headers.get("Authorization", "").encode(), f"Bearer {token}".encode()):
+    elif token is not None and not _authorized(request.headers.get("Authorization", ""),
+                                               token):
         response = _error(401, "missing or wrong API token: send Authorization: Bearer <token>")
         response.headers["WWW-Authenticate"] = 'Bearer realm="faultlab-proxy"'
     else:
@@ -76,8 +128,10 @@ async def _toxiproxy_middleware(request: web.Request, handler: Handler) -> web.S
                 response = await handler(request)
         except ApiError as exc:
             response = _error(exc.status, exc.message)
-        except web.HTTPMethodNotAllowed:
+        except web.HTTPMethodNotAllowed as exc:
+            # Empty, as Toxiproxy's; with the Allow header HTTP requires (RFC 9110 15.5.6).
             response = web.Response(status=405)
+            response.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
         except web.HTTPNotFound:
             response = web.Response(status=404, text="404 page not found\n",
                                     content_type="text/plain")
@@ -90,6 +144,7 @@ async def _toxiproxy_middleware(request: web.Request, handler: Handler) -> web.S
                                               path=request.path, error=repr(exc))
             response = _error(500, f"internal error: {exc!r}")
     response.headers["X-Toxiproxy-Request-Id"] = secrets.token_hex(8)
+    response.headers[INSTANCE_HEADER] = request.app[INSTANCE].id
     return response
 
 
@@ -113,7 +168,7 @@ async def _list_proxies(request: web.Request) -> web.Response:
 
 async def _create_proxy(request: web.Request) -> web.Response:
     registry = _registry(request)
-    proxy = await registry.create_proxy(parse_proxy_create(await _body(request)))
+    proxy = await registry.create_proxy(*parse_proxy_entry(await _body(request)))
     return _json(registry.proxy_json(proxy), status=201)
 
 
@@ -183,8 +238,14 @@ async def _populate(request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
+    from faultlab.proxy.metrics import CONTENT_TYPE, render  # prometheus_client: on first use
+
     body = render(_registry(request).metrics)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+async def _instance(request: web.Request) -> web.Response:
+    return _json(request.app[INSTANCE].to_json())
 
 
 async def _openapi(request: web.Request) -> web.Response:
@@ -196,11 +257,13 @@ async def _reset(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def build_app(registry: Registry, token: str | None = None) -> web.Application:
+def build_app(registry: Registry, token: str | None = None,
+              instance: Instance | None = None) -> web.Application:
     app = web.Application(middlewares=[_toxiproxy_middleware])
     app[REGISTRY] = registry
+    app[INSTANCE] = instance or Instance.new()
     if token is not None:
-        app[TOKEN] = token
+        app[TOKEN] = check_token(token)
     proxy, toxic = "/proxies/{proxy}", "/proxies/{proxy}/toxics/{toxic}"
     app.router.add_routes([
         web.get("/version", _version),
@@ -218,7 +281,9 @@ def build_app(registry: Registry, token: str | None = None) -> web.Application:
         web.delete(toxic, _delete_toxic),
         web.post("/reset", _reset),
         web.post("/populate", _populate),
-        web.route("*", "/metrics", _metrics),  # any method, as in Toxiproxy
+        # Toxiproxy answers any method here; TRACE and the like get 405 instead.
+        web.get("/metrics", _metrics),
         web.get("/openapi.json", _openapi),
+        web.get("/faultlab/instance", _instance),
     ])
     return app

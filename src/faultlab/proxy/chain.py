@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,9 +165,15 @@ class Chain:
         relay may copy directly."""
         return all(link.toxic is None or not link.toxic.touches_data for link in self._links)
 
-    def connect_delay(self) -> float:
-        """Seconds the applying connect-time toxics want before the upstream is dialled."""
-        return sum(link.toxic.connect_delay() for link in self._links if link.toxic is not None)
+    def connect_delay(self, only: Collection[str] | None = None) -> float:
+        """Seconds the applying connect-time toxics (those named in ``only``, if given) want
+        before the upstream is dialled."""
+        return sum(link.toxic.connect_delay() for link in self._links
+                   if link.toxic is not None and (only is None or link.spec.name in only))
+
+    def applying(self) -> set[str]:
+        """Names of the toxics that apply to this connection now."""
+        return {link.spec.name for link in self._links if link.toxic is not None}
 
     def refuses_connection(self) -> bool:
         return any(link.toxic.refuses_connection() for link in self._links

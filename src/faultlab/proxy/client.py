@@ -1,7 +1,9 @@
 """An async client for the proxy's control API, used by faultlab's faults and runner.
 
 It also works against a real Toxiproxy, except for the leases (``ttl``), which Toxiproxy
-ignores. Every call is bounded by the client's timeout.
+ignores, and :meth:`ProxyClient.instance`, which is None there. Every call is bounded by
+the client's timeout. With ``token`` every request carries ``Authorization: Bearer
+<token>``, which a server started with ``--token`` requires.
 
 Errors::
 
@@ -23,6 +25,7 @@ import aiohttp
 __all__ = ["ProxyApiError", "ProxyClient", "ProxyInfo", "ProxyUnreachable", "ToxicInfo"]
 
 DEFAULT_TIMEOUT = 5.0
+INSTANCE_HEADER = "X-Faultlab-Instance"
 
 
 class ToxicInfo(TypedDict):
@@ -60,10 +63,18 @@ def _path(*parts: str) -> str:
 
 
 class ProxyClient:
-    def __init__(self, api_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, api_url: str, *, timeout: float = DEFAULT_TIMEOUT,
+                 token: str | None = None) -> None:
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
+        if token is not None and (not token or not all("!" <= c <= "~" for c in token)):
+            raise ValueError("the API token must be visible ASCII characters, without "
+                             "spaces")
+        self._headers = {} if token is None else {"Authorization": f"Bearer {token}"}
         self._session: aiohttp.ClientSession | None = None
+
+    def __repr__(self) -> str:  # never the token
+        return f"ProxyClient({self.api_url!r})"
 
     async def __aenter__(self) -> ProxyClient:
         return self
@@ -76,25 +87,57 @@ class ProxyClient:
             await self._session.close()
             self._session = None
 
-    async def _request(self, method: str, path: str, body: object = None,
-                       *, missing_ok: bool = False) -> Any:
+    async def _send(self, method: str, path: str,
+                    body: object = None) -> tuple[int, str, str | None]:
+        """(status, body text, instance header) of one request, or ProxyUnreachable."""
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            self._session = aiohttp.ClientSession(headers=self._headers)
         url = self.api_url + path
         try:
             async with asyncio.timeout(self.timeout):
                 async with self._session.request(method, url, json=body) as response:
-                    text = await response.text()
-                    status = response.status
+                    text = await response.text(errors="replace")
+                    return response.status, text, response.headers.get(INSTANCE_HEADER)
         except TimeoutError:
             raise ProxyUnreachable(f"{method} {url}: no answer within {self.timeout:g}s") from None
         except (aiohttp.ClientError, OSError) as exc:
             raise ProxyUnreachable(f"{method} {url}: {exc}") from None
+
+    async def _request(self, method: str, path: str, body: object = None,
+                       *, missing_ok: bool = False) -> Any:
+        status, text, _ = await self._send(method, path, body)
         if status == 404 and missing_ok:
             return None
         if status >= 400:
             raise ProxyApiError(status, _error_message(text))
-        return json.loads(text) if text.strip() else None
+        try:
+            return json.loads(text) if text.strip() else None
+        except ValueError:
+            raise ProxyApiError(status, f"not a JSON answer: {text[:200]!r}") from None
+
+    # ----------------------------------------------------------------------- identity
+
+    async def instance(self) -> str | None:
+        """The server's instance id, or None for a server that reports none (Toxiproxy).
+
+        faultlab's server names itself in every response (``X-Faultlab-Instance``, also
+        on a 401) and at ``/faultlab/instance``; crash recovery compares it with the id it
+        journaled before it touches a fault, so another server now listening on the old
+        address is never changed.
+        """
+        status, text, header = await self._send("GET", "/faultlab/instance")
+        if header:
+            return header
+        if status == 404:
+            return None
+        if status >= 400:
+            raise ProxyApiError(status, _error_message(text))
+        try:
+            body = json.loads(text)
+        except ValueError:
+            return None
+        value = body.get("instance") if isinstance(body, dict) else None
+        return value if isinstance(value, str) and value else None
 
     # ------------------------------------------------------------------------ proxies
 

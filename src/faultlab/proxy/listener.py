@@ -101,7 +101,8 @@ class Proxy:
 
     async def start(self, sock: socket.socket | None = None) -> None:
         """Listen on ``listen``, or on ``sock`` if given (already bound and listening, as
-        ``/populate`` prepares them); raises AddressError or OSError and stays stopped then.
+        ``/populate`` prepares them); raises AddressError or ListenError (an OSError) and
+        stays stopped then. Given a socket it cannot fail.
         """
         if self._listener is not None:
             return
@@ -112,6 +113,16 @@ class Proxy:
         # A reader callback rather than an accept task: an accepted socket can never be
         # lost in a future whose task is cancelled, and there is no future per client.
         asyncio.get_running_loop().add_reader(sock, self._accept_ready)
+
+    def close_listener(self) -> None:
+        """Stop listening but keep the connections (to free the port for a moment)."""
+        sock, self._listener = self._listener, None
+        if self._backoff is not None:
+            self._backoff.cancel()
+            self._backoff = None
+        if sock is not None:
+            asyncio.get_running_loop().remove_reader(sock)
+            sock.close()
 
     async def stop(self, *, keep_listener: bool = False) -> socket.socket | None:
         """Close the listener and every connection (the "down" fault). Idempotent.

@@ -25,13 +25,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from typing import Protocol
-
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from typing import TYPE_CHECKING, Protocol
 
 from faultlab.proxy.model import Stream, ToxicSpec
+
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
+
+# prometheus_client is imported on the first scrape, not at start: the server is ready
+# sooner and a server nobody scrapes never loads it.
 
 __all__ = ["CONTENT_TYPE", "DirectionStats", "MetricsCollector", "ProxyStats", "render"]
 
@@ -76,11 +78,13 @@ class _Described(Protocol):
     def toxics(self) -> list[ToxicSpec]: ...
 
 
-class MetricsCollector(Collector):
+class MetricsCollector:
     def __init__(self, proxies: Callable[[], Iterable[_Described]]) -> None:
         self._proxies = proxies
 
     def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
         wire = ["direction", "proxy", "listener", "upstream"]
         received = CounterMetricFamily("toxiproxy_proxy_received_bytes",
                                        "Bytes read from the sending side", labels=wire)
@@ -120,6 +124,13 @@ class MetricsCollector(Collector):
 
 
 def render(collector: MetricsCollector) -> bytes:
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.registry import Collector
+
+    class _Adapter(Collector):
+        def collect(self) -> Iterator[Metric]:
+            return collector.collect()
+
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)
+    registry.register(_Adapter())
     return generate_latest(registry)

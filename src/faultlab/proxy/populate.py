@@ -4,8 +4,9 @@ Toxiproxy applies the entries one by one and stops at the first failure, leaving
 earlier ones applied. Here the work is split in two phases under the registry's lock:
 
 1. **Prepare** (may fail, changes nothing): validate every entry (done by the schema),
-   refuse a name listed twice, resolve every listen address and bind a listening socket
-   for every entry that needs a new one. Any failure closes the sockets bound so far and
+   let a name listed again replace its earlier entry (the last one wins, as Toxiproxy's
+   in-order apply ends up), resolve every listen address and bind a listening socket for
+   every entry that needs a new one. Any failure closes the sockets bound so far and
    raises; no proxy was touched.
 2. **Commit** (cannot fail): stop the proxies being replaced, install the new ones on the
    sockets bound in phase 1, add their toxics.
@@ -25,7 +26,7 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from faultlab.proxy.addresses import HostPort, bind_listener, resolve_listen
+from faultlab.proxy.addresses import HostPort, ListenError, bind_listener, resolve_listen
 from faultlab.proxy.model import ApiError
 from faultlab.proxy.schema import ProxyCreate, ToxicCreate
 
@@ -50,14 +51,17 @@ class _Plan:
 
 async def _prepare(registry: Registry, entries: list[Entry],
                    bound: list[socket.socket]) -> list[_Plan]:
-    plans: list[_Plan] = []
-    seen: set[str] = set()
-    for number, (request, toxics) in enumerate(entries, start=1):
-        if request.name in seen:
-            raise ApiError(400, f"proxy {request.name} is listed twice at proxy {number}")
-        seen.add(request.name)
+    """One plan per distinct name, in the order of first appearance."""
+    plans: dict[str, _Plan] = {}
+    for request, toxics in entries:
+        # A name listed again replaces its earlier entry, as Toxiproxy's in-order apply
+        # ends up: the last one wins. Its socket (if any) is released first.
+        earlier = plans.get(request.name)
+        if earlier is not None and earlier.sock is not None:
+            bound.remove(earlier.sock)
+            earlier.sock.close()
         plan = _Plan(request, toxics, registry.proxies.get(request.name))
-        plans.append(plan)
+        plans[request.name] = plan
         wanted = await resolve_listen(HostPort.parse(request.listen))
         old = plan.existing
         same_place = old is not None and wanted == HostPort.parse(old.listen)
@@ -69,7 +73,7 @@ async def _prepare(registry: Registry, entries: list[Entry],
             else:
                 plan.sock = await bind_listener(wanted)
                 bound.append(plan.sock)
-    return plans
+    return list(plans.values())
 
 
 async def populate(registry: Registry, entries: list[Entry]) -> list[Proxy]:
@@ -85,13 +89,15 @@ async def populate(registry: Registry, entries: list[Entry]) -> list[Proxy]:
         for bound_sock in bound:
             with contextlib.suppress(OSError):
                 bound_sock.close()
+        if isinstance(exc, ListenError):
+            raise ApiError(400 if exc.client_error else 500, str(exc)) from None
         if isinstance(exc, OSError):
             raise ApiError(500, str(exc)) from None
         raise
-    result: list[Proxy] = []
+    final: dict[str, Proxy] = {}
     for plan in plans:
         if plan.keep and plan.existing is not None:
-            result.append(plan.existing)
+            final[plan.request.name] = plan.existing
             continue
         sock: socket.socket | None = plan.sock
         if plan.existing is not None:
@@ -101,6 +107,7 @@ async def populate(registry: Registry, entries: list[Entry]) -> list[Proxy]:
         proxy = await registry.install(plan.request, sock)
         for toxic in plan.toxics:
             registry.install_toxic(proxy, toxic)
-        result.append(proxy)
-    return result
+        final[proxy.name] = proxy
+    # One per entry, in order, as Toxiproxy answers; a repeated name shows its final proxy.
+    return [final[request.name] for request, _ in entries]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import sys
 import tempfile
@@ -34,6 +35,9 @@ class ProxyServerHandle:
     api_url: str
     log_path: Path
     _process: asyncio.subprocess.Process = field(repr=False)
+    #: The server's identity (``X-Faultlab-Instance``); journal it with the pid, and check
+    #: it with :meth:`ProxyClient.instance` before undoing anything after a crash.
+    instance_id: str = ""
 
     @property
     def returncode(self) -> int | None:
@@ -65,26 +69,35 @@ def _log_tail(path: Path, size: int = 2000) -> str:
 
 async def spawn_proxy_server(log_path: Path, api_host: str = "127.0.0.1", *,
                              seed: int | None = None,
-                             ready_timeout: float = READY_TIMEOUT) -> ProxyServerHandle:
+                             ready_timeout: float = READY_TIMEOUT,
+                             instance_id: str | None = None,
+                             token: str | None = None) -> ProxyServerHandle:
     """Start ``python -m faultlab.proxy serve`` on an ephemeral API port; wait until ready.
 
-    Its stderr (the structured event log) goes to ``log_path``. Raises
+    Its stderr (the structured event log) goes to ``log_path``. ``instance_id`` (random if
+    None) is the server's identity, on ``handle.instance_id``. ``token``, if given, is
+    required by the server from every client (it reaches the server through its
+    environment, never its command line, which other users can read). Raises
     :class:`ProxyServerError` if it exits or is not ready within ``ready_timeout`` (then it
     is killed).
     """
     host = f"[{api_host}]" if ":" in api_host else api_host
+    instance_id = instance_id if instance_id is not None else secrets.token_hex(8)
+    environment = dict(os.environ)  # without ``token``, FAULTLAB_PROXY_TOKEN is inherited
+    if token is not None:
+        environment["FAULTLAB_PROXY_TOKEN"] = token
     with tempfile.TemporaryDirectory(prefix="faultlab-proxy-") as directory:
         ready_file = Path(directory) / "ready"
         command = [sys.executable, "-m", "faultlab.proxy", "serve", "--api", f"{host}:0",
-                   "--ready-file", str(ready_file)]
+                   "--ready-file", str(ready_file), "--instance-id", instance_id]
         if seed is not None:
             command += ["--seed", str(seed)]
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as log:
             process = await asyncio.create_subprocess_exec(
                 *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-                stderr=log, start_new_session=True)
-        handle = ProxyServerHandle(process.pid, "", log_path, process)
+                stderr=log, start_new_session=True, env=environment)
+        handle = ProxyServerHandle(process.pid, "", log_path, process, instance_id)
         try:
             address = await _wait_ready(process, ready_file, ready_timeout)
         except ProxyServerError as exc:

@@ -23,7 +23,13 @@ import socket
 from typing import Any
 
 from faultlab.clock import Clock, MonotonicClock
-from faultlab.proxy.addresses import AddressError, HostPort, resolve_listen
+from faultlab.proxy.addresses import (
+    AddressError,
+    HostPort,
+    ListenError,
+    bind_listener,
+    resolve_listen,
+)
 from faultlab.proxy.events import EventLog
 from faultlab.proxy.listener import Proxy
 from faultlab.proxy.metrics import MetricsCollector
@@ -47,7 +53,11 @@ LEASE_RETRY = 1.0
 
 
 def _start_error(exc: OSError | AddressError) -> ApiError:
-    return ApiError(400 if isinstance(exc, AddressError) else 500, str(exc))
+    """400 for the request's fault (a malformed address, a host that does not exist), 500
+    for the machine's (address in use or not local), with Go's wording as Toxiproxy."""
+    client = isinstance(exc, AddressError) or (isinstance(exc, ListenError)
+                                               and exc.client_error)
+    return ApiError(400 if client else 500, str(exc))
 
 
 class Registry:
@@ -97,11 +107,15 @@ class Registry:
 
     # ------------------------------------------------------------------------ proxies
 
-    async def create_proxy(self, request: ProxyCreate) -> Proxy:
+    async def create_proxy(self, request: ProxyCreate,
+                           toxics: list[ToxicCreate] | None = None) -> Proxy:
         async with self._lock:
             if request.name in self.proxies:
                 raise ApiError(409, "proxy already exists")
-            return await self.install(request, None)
+            proxy = await self.install(request, None)
+            for toxic in toxics or []:
+                self.install_toxic(proxy, toxic)
+            return proxy
 
     async def install(self, request: ProxyCreate, sock: socket.socket | None) -> Proxy:
         """Create, start (on ``sock`` if given) and register a proxy; the lock is held."""
@@ -134,37 +148,75 @@ class Registry:
 
     async def update_proxy(self, name: str, request: ProxyUpdate) -> Proxy:
         """Toxiproxy's semantics: a new listen or upstream restarts the proxy (dropping its
-        connections); ``enabled`` stops or starts it; toxics survive both."""
+        connections); ``enabled`` stops or starts it; toxics survive both.
+
+        Unlike Toxiproxy, a request that fails changes nothing: the new listen address is
+        resolved and its socket bound *before* the proxy is touched (prepare), and only
+        then is it stopped and restarted on that socket (commit, which cannot fail). So a
+        move to a port in use answers 500 and the proxy keeps serving where it was.
+        """
         async with self._lock:
             proxy = self.get(name)
             enabled = proxy.enabled if request.enabled is None else request.enabled
-            moved = request.upstream is not None and request.upstream != proxy.upstream
+            listen = request.listen or proxy.listen
+            upstream = request.upstream or proxy.upstream
+            moved_listen = False
             if request.listen is not None:
                 try:
                     wanted = await resolve_listen(HostPort.parse(request.listen))
-                except OSError as exc:
-                    raise _start_error(exc) from None
-                # Port 0 never equals the bound port: a restart, as in Toxiproxy.
-                moved = moved or wanted != HostPort.parse(proxy.listen)
-            if moved:
-                await proxy.stop()
-                proxy.listen = request.listen or proxy.listen
-                proxy.upstream = request.upstream or proxy.upstream
-            if enabled and not proxy.enabled:
-                proxy.reenable_at = None
-                try:
-                    await proxy.start()
                 except (OSError, AddressError) as exc:
                     raise _start_error(exc) from None
-            elif not enabled and proxy.enabled:
-                await proxy.stop()
-            if request.enabled is False:
+                # Port 0 never equals the bound port: a restart, as in Toxiproxy.
+                moved_listen = wanted != HostPort.parse(proxy.listen)
+            moved = moved_listen or upstream != proxy.upstream
+            # Prepare: everything that can fail, before any change.
+            sock: socket.socket | None = None
+            if enabled and (moved_listen or not proxy.enabled):
+                sock = await self._bind_for(proxy, listen)
+            # Commit.
+            if moved or not enabled:
+                kept = await proxy.stop(keep_listener=enabled and not moved_listen)
+                sock = sock or kept
+            if moved_listen:
+                proxy.listen = listen
+            proxy.upstream = upstream
+            if enabled:
+                proxy.reenable_at = None
+                await proxy.start(sock)
+            elif request.enabled is False:
                 proxy.reenable_at = (None if request.ttl is None
                                      else self.clock.now() + request.ttl)
             self._leases_changed.set()
             self.events.emit("proxy_updated", proxy=name, listen=proxy.listen,
                              upstream=proxy.upstream, enabled=proxy.enabled, ttl=request.ttl)
             return proxy
+
+    async def _bind_for(self, proxy: Proxy, listen: str) -> socket.socket:
+        """A socket bound to ``listen`` for ``proxy``; ApiError (nothing changed) if not.
+
+        A new address may overlap the proxy's own listener (``127.0.0.1:5000`` ->
+        ``0.0.0.0:5000``), which Linux refuses while the old socket is open: then the old
+        listener is closed for a moment (its connections stay) and put back on failure.
+        """
+        address = HostPort.parse(listen)
+        try:
+            return await bind_listener(address)
+        except (OSError, AddressError) as exc:
+            current = HostPort.parse(proxy.listen)
+            if not (proxy.enabled and address.port == current.port != 0
+                    and isinstance(exc, ListenError) and not exc.client_error):
+                raise _start_error(exc) from None
+        proxy.close_listener()
+        try:
+            return await bind_listener(address)
+        except (OSError, AddressError) as exc:
+            error = _start_error(exc)
+        try:
+            await proxy.start()
+        except OSError as exc:  # its port was taken in that instant: say so
+            self.events.emit("proxy_listener_lost", proxy=proxy.name, listen=proxy.listen,
+                             error=str(exc))
+        raise error
 
     async def delete_proxy(self, name: str) -> None:
         async with self._lock:

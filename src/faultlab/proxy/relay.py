@@ -274,6 +274,8 @@ class Connection:
         self._tasks: list[asyncio.Task[None]] = []
         self._finished = asyncio.Event()
         self._outcome: tuple[CloseReason, str] | None = None
+        self._accepted_at = now
+        self._toxics_changed = asyncio.Event()  # wakes a dial held by connect_delay
 
     # ------------------------------------------------------------- toxic changes (API)
 
@@ -296,6 +298,7 @@ class Connection:
         return self._chains[spec.stream].applies(spec.name)
 
     def _apply(self, stream: Stream, commands: list[Command]) -> None:
+        self._toxics_changed.set()
         pipe = self._pipes.get(stream)
         if pipe is not None:
             pipe.apply(commands)
@@ -352,9 +355,7 @@ class Connection:
         if any(chain.refuses_connection() for chain in chains):
             self._finish(CloseReason.REFUSED, "refused by connect_refuse")
             return
-        delay = sum(chain.connect_delay() for chain in chains)
-        if delay > 0:
-            await asyncio.sleep(delay)
+        await self._connect_delay()
         try:
             async with asyncio.timeout(self._limits.connect_timeout):
                 self._upstream = await dial(self._upstream_address)
@@ -381,6 +382,25 @@ class Connection:
                 task.add_done_callback(self._task_done)
                 self._tasks.append(task)
         await self._finished.wait()
+
+    async def _connect_delay(self) -> None:
+        """Hold the dial until ``accepted + delay`` of the connect_delay toxics that applied
+        when the client was accepted, re-reading them whenever a toxic changes: removing one
+        releases the dial at once, an update re-times it from the accept (toxics added
+        later have no say, as documented)."""
+        chains = self._chains.values()
+        initial: set[str] = set()
+        for chain in chains:
+            initial |= chain.applying()
+        while True:
+            delay = sum(chain.connect_delay(initial) for chain in chains)
+            left = self._accepted_at + delay - now()
+            if left <= 0:
+                return
+            self._toxics_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(left):
+                    await self._toxics_changed.wait()
 
     async def _teardown(self) -> None:
         try:

@@ -29,6 +29,7 @@ __all__ = [
     "parse_config",
     "parse_json",
     "parse_proxy_create",
+    "parse_proxy_entry",
     "parse_proxy_update",
     "parse_toxic_create",
     "parse_toxic_update",
@@ -109,8 +110,10 @@ def _name(value: object, field: str, *, required: bool) -> str | None:
         return None
     if not isinstance(value, str):
         raise _bad(f"{field} must be a string")
-    if "/" in value or len(value) > MAX_NAME:
-        raise _bad(f"{field} must be at most {MAX_NAME} characters and contain no '/'")
+    if "/" in value or len(value) > MAX_NAME or value in (".", ".."):
+        # "." and ".." cannot be addressed in a URL path (clients remove dot segments).
+        raise _bad(f"{field} must be at most {MAX_NAME} characters, contain no '/' and "
+                   "not be '.' or '..'")
     return value
 
 
@@ -192,9 +195,13 @@ def parse_toxic_create(raw: object) -> ToxicCreate:
     body = _object(raw)
     toxic_type = body.get("type")
     if not isinstance(toxic_type, str) or toxic_type not in TOXIC_TYPES:
-        raise ApiError(400, "invalid toxic type")
+        # Toxiproxy's message first (clients test for it), then what would have worked.
+        raise ApiError(400, f"invalid toxic type: {toxic_type!r:.60}; valid types: "
+                            f"{', '.join(sorted(TOXIC_TYPES))}")
     kind = TOXIC_TYPES[toxic_type]
-    stream = Stream.parse(body.get("stream") or kind.default_stream)
+    # An absent or null stream is the default; "" is invalid, as in Toxiproxy.
+    raw_stream = body.get("stream")
+    stream = Stream.parse(kind.default_stream if raw_stream is None else raw_stream)
     if stream.value not in kind.streams:
         raise _bad(f"a {toxic_type} toxic works on the {' or '.join(sorted(kind.streams))} "
                    f"stream, not {stream.value}")
@@ -240,22 +247,33 @@ def proxy_json(proxy: Proxy, now: float) -> dict[str, Any]:
             "ttl_remaining": _remaining(proxy.reenable_at, now)}
 
 
-def parse_config(raw: object) -> list[tuple[ProxyCreate, list[ToxicCreate]]]:
-    """A ``--config`` file: a JSON array of proxies as for ``POST /proxies``.
+def parse_proxy_entry(raw: object) -> tuple[ProxyCreate, list[ToxicCreate]]:
+    """A proxy with its ``toxics`` (bodies as for ``POST /proxies/{name}/toxics``), as
+    ``POST /proxies``, ``/populate`` and ``--config`` take it. Toxiproxy ignores the
+    toxics; here they are applied, so none is dropped silently. A toxic name given again
+    in the list replaces the earlier toxic (names are unique across both streams)."""
+    proxy = parse_proxy_create(raw)
+    assert isinstance(raw, dict)
+    toxics = raw.get("toxics") or []
+    if not isinstance(toxics, list):
+        raise _bad("toxics must be a JSON array")
+    by_name: dict[str, ToxicCreate] = {}
+    for toxic in toxics:
+        parsed = parse_toxic_create(toxic)
+        by_name.pop(parsed.spec.name, None)
+        by_name[parsed.spec.name] = parsed
+    return proxy, list(by_name.values())
 
-    Every entry is validated before anything is created. Unlike Toxiproxy, which ignores
-    them, an entry's ``toxics`` (bodies as for ``POST /proxies/{name}/toxics``) are applied.
-    """
+
+def parse_config(raw: object) -> list[tuple[ProxyCreate, list[ToxicCreate]]]:
+    """A ``--config`` file or ``/populate`` body: a JSON array of proxies as for
+    ``POST /proxies``. Every entry is validated before anything is created."""
     if not isinstance(raw, list):
         raise _bad("the configuration must be a JSON array of proxies")
     entries: list[tuple[ProxyCreate, list[ToxicCreate]]] = []
     for number, item in enumerate(raw, start=1):
         try:
-            proxy = parse_proxy_create(item)
-            toxics = item.get("toxics") or []
-            if not isinstance(toxics, list):
-                raise _bad("toxics must be a JSON array")
-            entries.append((proxy, [parse_toxic_create(toxic) for toxic in toxics]))
+            entries.append(parse_proxy_entry(item))
         except ApiError as exc:
             raise ApiError(exc.status, f"{exc.message} at proxy {number}") from None
     return entries

@@ -1,25 +1,29 @@
 """The proxy server: the registry and its HTTP API in one event loop, and the process.
 
 :class:`ProxyServer` is what tests start in their own loop; :func:`serve` adds what the
-process needs (signals, the ``--config`` file, the ready file) and :func:`run` gives it a
-loop of its own, on uvloop when it is installed.
+process needs (signals, the ``--config`` file, the ready file and line, a log that is JSON
+lines only) and :func:`run` gives it a loop of its own, on uvloop when it is installed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+import logging
 import os
 import signal
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from faultlab.clock import Clock
 from faultlab.proxy.addresses import HostPort
-from faultlab.proxy.api import build_app
+from faultlab.proxy.api import Instance, build_app, check_token
 from faultlab.proxy.events import EventLog
 from faultlab.proxy.model import ApiError
 from faultlab.proxy.registry import Registry
@@ -36,9 +40,11 @@ class ProxyServer:
 
     def __init__(self, *, api: HostPort | None = None, seed: int | None = None,
                  events: EventLog | None = None, clock: Clock | None = None,
-                 limits: RelayLimits | None = None, token: str | None = None) -> None:
+                 limits: RelayLimits | None = None, token: str | None = None,
+                 instance_id: str | None = None) -> None:
         self.events = events or EventLog()
-        self._token = token
+        self._token = None if token is None else check_token(token)
+        self.instance = Instance.new(instance_id)  # ValueError for a malformed id
         self.registry = Registry(events=self.events, seed=seed, clock=clock, limits=limits)
         self._api = api or HostPort("127.0.0.1", 0)
         self._runner: web.AppRunner | None = None
@@ -52,8 +58,8 @@ class ProxyServer:
     async def start(self) -> HostPort:
         """Start the lease keeper and the API; raises OSError if the API cannot bind."""
         await self.registry.start()
-        runner = web.AppRunner(build_app(self.registry, self._token), access_log=None,
-                               shutdown_timeout=2.0)
+        runner = web.AppRunner(build_app(self.registry, self._token, self.instance),
+                               access_log=None, shutdown_timeout=2.0)
         try:
             await runner.setup()
             await web.TCPSite(runner, self._api.host or None, self._api.port).start()
@@ -65,7 +71,8 @@ class ProxyServer:
         sockname = runner.addresses[0]
         self.address = HostPort.from_sockname(tuple(sockname))
         self.events.emit("api_listening", address=str(self.address), seed=self.registry.seed,
-                         pid=os.getpid(), token_required=self._token is not None)
+                         pid=os.getpid(), instance=self.instance.id,
+                         token_required=self._token is not None)
         return self.address
 
     async def close(self) -> None:
@@ -90,6 +97,8 @@ class ServeOptions:
     ready_file: Path | None = None
     seed: int | None = None
     token: str | None = None
+    instance_id: str | None = None
+    ready_line: bool = True  # print "faultlab proxy API ready at ..." on stdout
 
 
 def is_loopback(host: str) -> bool:
@@ -115,11 +124,80 @@ def _load_config(path: Path) -> list[tuple[ProxyCreate, list[ToxicCreate]]]:
         raise ApiError(400, f"cannot read {path}: {exc.strerror}") from None
 
 
+class _EventLogHandler(logging.Handler):
+    """Library log records (aiohttp's "Error handling request" and its traceback, for
+    one) as single event lines: the log stays JSON lines, one object per line."""
+
+    def __init__(self, events: EventLog) -> None:
+        super().__init__(logging.WARNING)
+        self._events = events
+
+    def emit(self, record: logging.LogRecord) -> None:
+        fields: dict[str, object] = {"logger": record.name, "level": record.levelname.lower(),
+                                     "message": record.getMessage()}
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            fields["error"] = "".join(traceback.format_exception_only(exc)).strip()
+            fields["traceback"] = "".join(traceback.format_exception(exc))
+        self._events.emit("log", **fields)
+
+
+def _route_logs(events: EventLog, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+    """Send logging, warnings and the loop's unhandled errors to ``events``; returns the
+    undo."""
+    handler = _EventLogHandler(events)
+    root = logging.getLogger()
+    saved_level, saved_handlers = root.level, root.handlers[:]
+    root.handlers = [handler]
+    root.setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+
+    def loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        events.emit("loop_error", message=str(context.get("message", "")),
+                    error=None if exc is None else repr(exc),
+                    traceback=None if exc is None else "".join(traceback.format_exception(exc)))
+
+    loop.set_exception_handler(loop_error)
+
+    def undo() -> None:
+        loop.set_exception_handler(None)
+        logging.captureWarnings(False)
+        root.handlers = saved_handlers
+        root.setLevel(saved_level)
+
+    return undo
+
+
+def _print_ready(server: ProxyServer) -> None:
+    """One line for a person at a terminal; tools use ``--ready-file`` or the log."""
+    # If stdout is closed, the log and the ready file still say it.
+    with contextlib.suppress(OSError, ValueError):
+        print(f"faultlab proxy API ready at {server.api_url} (instance {server.instance.id}, "
+              f"pid {os.getpid()})", flush=True)
+
+
 async def serve(options: ServeOptions, events: EventLog | None = None) -> int:
     """Serve until SIGTERM or SIGINT; 0 after a clean stop, 1 if it could not start, 2 if
-    it refused to (an API beyond loopback without a token)."""
+    it refused to (an API beyond loopback without a token, a malformed token or id)."""
     events = events or EventLog()
-    if not is_loopback(options.api.host) and not options.token:
+    undo_logs = _route_logs(events, asyncio.get_running_loop())
+    try:
+        return await _serve(options, events)
+    finally:
+        undo_logs()
+
+
+async def _serve(options: ServeOptions, events: EventLog) -> int:
+    token = options.token or None  # an empty FAULTLAB_PROXY_TOKEN means none
+    try:
+        if token is not None:
+            check_token(token)
+        Instance.new(options.instance_id)
+    except ValueError as exc:
+        events.emit("startup_failed", error=str(exc))
+        return 2
+    if not is_loopback(options.api.host) and not token:
         events.emit("startup_failed", error=f"refusing to serve the API on {options.api}, "
                     "beyond loopback, without a token: give --token or set "
                     "FAULTLAB_PROXY_TOKEN (clients then send Authorization: Bearer <token>)")
@@ -129,8 +207,8 @@ async def serve(options: ServeOptions, events: EventLog | None = None) -> int:
     except ApiError as exc:
         events.emit("startup_failed", error=f"config {options.config}: {exc.message}")
         return 1
-    server = ProxyServer(api=options.api, seed=options.seed, events=events,
-                         token=options.token or None)
+    server = ProxyServer(api=options.api, seed=options.seed, events=events, token=token,
+                         instance_id=options.instance_id)
     try:
         await server.start()
     except OSError as exc:
@@ -149,6 +227,8 @@ async def serve(options: ServeOptions, events: EventLog | None = None) -> int:
             return 1
         if options.ready_file is not None:
             _write_atomically(options.ready_file, str(server.address))
+        if options.ready_line:
+            _print_ready(server)
         await stop.wait()
         events.emit("stopping")
     finally:
@@ -187,5 +267,10 @@ def run(options: ServeOptions) -> int:
         pass
     else:
         loop_factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(serve(options))
+    events = EventLog()
+    try:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            return runner.run(serve(options, events))
+    except Exception as exc:  # a bug: still one JSON line, with the traceback inside it
+        events.emit("crashed", error=repr(exc), traceback="".join(traceback.format_exc()))
+        return 1

@@ -6,7 +6,9 @@ moment the proxy can: ``connect_delay`` waits before dialling the upstream (the 
 connected but nothing flows, as with a slow upstream accept or SYN), and ``connect_refuse``
 turns the client away with an RST before any byte (share of connections = toxicity). Both
 leave the data path alone (the zero-copy fast path stays on) and apply to connections
-accepted after they are added; the stream does not matter.
+accepted after they are added; the stream does not matter. A held dial follows the toxic:
+removing ``connect_delay`` releases the connections it holds at once, and changing
+``delay`` re-times them from their accept.
 """
 
 from __future__ import annotations

@@ -101,10 +101,11 @@ class IntRange:
 
     maximum: int
     unit: str
+    minimum: int = 0
 
 
-def int_attribute(maximum: int, unit: str, default: int = 0) -> Any:
-    return field(default=default, metadata={"range": IntRange(maximum, unit)})
+def int_attribute(maximum: int, unit: str, default: int = 0, minimum: int = 0) -> Any:
+    return field(default=default, metadata={"range": IntRange(maximum, unit, minimum)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +159,11 @@ def _as_int(value: object, where: str, bounds: IntRange) -> int:
             raise InvalidAttributes(
                 f"{where} must be a whole number of {bounds.unit}, got {value}")
         value = int(value)
-    if value < 0:
-        raise InvalidAttributes(f"{where} must not be negative, got {value}")
+    if value < bounds.minimum or (bounds.minimum and value > bounds.maximum):
+        if bounds.minimum == 0:
+            raise InvalidAttributes(f"{where} must not be negative, got {value}")
+        raise InvalidAttributes(f"{where} must be from {bounds.minimum} to {bounds.maximum} "
+                                f"{bounds.unit}, got {value}")
     if value > bounds.maximum:
         raise InvalidAttributes(f"{where} must be at most {bounds.maximum} {bounds.unit}, "
                                 f"got {value}")
@@ -188,12 +192,14 @@ def parse_attributes(cls: type[A], raw: object, *, toxic_type: str, base: A | No
     start = base if base is not None else cls()
     values: dict[str, int | str] = {f.name: getattr(start, f.name) for f in fields}
     for f in fields:
-        if f.name in raw:
-            where = f"attribute {f.name} of {toxic_type}"
-            if "text" in f.metadata:
-                values[f.name] = _as_text(raw[f.name], where, f.metadata["text"])
-            else:
-                values[f.name] = _as_int(raw[f.name], where, f.metadata["range"])
+        # Every field, given or not: a default may be out of range (slicer's average_size
+        # of 0, which Toxiproxy's CLI sends and which overflows Toxiproxy's stack).
+        value = raw[f.name] if f.name in raw else values[f.name]
+        where = f"attribute {f.name} of {toxic_type}"
+        if "text" in f.metadata:
+            values[f.name] = _as_text(value, where, f.metadata["text"])
+        else:
+            values[f.name] = _as_int(value, where, f.metadata["range"])
     attributes = cls(**values)
     attributes.check()
     return attributes
@@ -245,8 +251,9 @@ class Toxic(Generic[A]):
         return 0
 
     def connect_delay(self) -> float:
-        """Seconds to wait before dialling the upstream (asked once, when a client is
-        accepted); a toxic added later to an open connection has no say."""
+        """Seconds to wait, from the client's accept, before dialling the upstream. Asked
+        when the client is accepted and again whenever a toxic changes while the dial
+        waits; a toxic added after the accept has no say."""
         return 0.0
 
     def refuses_connection(self) -> bool:

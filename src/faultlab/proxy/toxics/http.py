@@ -23,7 +23,6 @@ from faultlab.proxy.toxics.core import (
     Deliver,
     Drop,
     HoldingToxic,
-    InvalidAttributes,
     Reply,
     Toxic,
     int_attribute,
@@ -40,14 +39,9 @@ def _matches(head: RequestHead, method: str, path_prefix: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class HttpAbortAttributes(Attributes):
-    status: int = int_attribute(599, "(an HTTP status)", default=503)
+    status: int = int_attribute(599, "(an HTTP status)", default=503, minimum=100)
     method: str = text_attribute(32)
     path_prefix: str = text_attribute(2048)
-
-    def check(self) -> None:
-        if not 100 <= self.status <= 599:
-            raise InvalidAttributes("attribute status of http_abort must be an HTTP status "
-                                    f"from 100 to 599, got {self.status}")
 
 
 def abort_response(status: int) -> bytes:
