@@ -143,7 +143,9 @@ class Runner:
         """Stop the run (SIGINT/SIGTERM): the main task is cancelled, tear-down still runs
         to its end. A second call only makes tear-down hurry (shorter stop timeouts)."""
         self.signals += 1
-        self.interrupted = True
+        if self._main is None or not self._main.done():
+            # A signal after the experiment itself ended does not change its verdict.
+            self.interrupted = True
         if self._main is not None and not self._main.done():
             self._main.cancel()
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import secrets
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,7 +60,7 @@ def bind_targets(exp: Experiment, hosts: dict[str, Host]) -> dict[str, BoundTarg
 
 
 async def setup_proxies(exp: Experiment, run_dir: Path, journal: Journal, marker: str,
-                        on_spawned: object) -> tuple[dict[str, ProxyEndpoint],
+                        on_spawned: Callable[[ProxyServerHandle], None]) -> tuple[dict[str, ProxyEndpoint],
                                                      ProxyServerHandle | None]:
     """Endpoints of every proxy target; spawns the run's own proxy server if one is needed.
     ``on_spawned(handle)`` is called as soon as the server runs (so tear-down owns it even
@@ -78,13 +79,13 @@ async def setup_proxies(exp: Experiment, run_dir: Path, journal: Journal, marker
     from faultlab.proxy.process import spawn_proxy_server
 
     (run_dir / "logs").mkdir(exist_ok=True)
-    journal.write(Event.PROXY_SERVER_STARTING, durable=True, marker=marker)
+    instance = secrets.token_hex(8)
+    journal.write(Event.PROXY_SERVER_STARTING, durable=True, marker=marker, instance=instance)
     with marked(marker):
-        server = await spawn_proxy_server(run_dir / "logs" / "proxy.log")
-    on_spawned(server)  # type: ignore[operator]
+        server = await spawn_proxy_server(run_dir / "logs" / "proxy.log", instance_id=instance)
+    on_spawned(server)
     ident = local_host().identify(server.pid)
     async with ProxyClient(server.api_url) as client:
-        instance = await client.instance()
         journal.write(Event.PROXY_SERVER_STARTED, durable=True, pid=server.pid,
                       api=server.api_url, started=ident.started if ident else None,
                       instance=instance, marker=marker)
