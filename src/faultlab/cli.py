@@ -157,9 +157,14 @@ def check(
     independent: Annotated[bool, typer.Option(
         help="EDN only: values are [key value] tuples (Jepsen's independent).")] = False,
 ) -> None:
-    """Check a history (faultlab JSON Lines, or Jepsen EDN) and explain any violation."""
+    """Check a history (faultlab JSON Lines, Jepsen EDN, history.txt or jepsen.log) and
+    explain any violation. An empty history is invalid input (exit 2), never "valid"; a
+    history with nothing that took effect is "unknown" (exit 3). See docs/history.md."""
+    import math
+
     from faultlab.check import (
         Budget,
+        ModelError,
         check_bank,
         check_counter,
         check_linearizable,
@@ -168,23 +173,32 @@ def check(
         get_model,
         read_history,
     )
+    from faultlab.history import HistoryError
 
+    if not (math.isfinite(time_limit) and time_limit > 0):
+        raise _error(f"--time-limit {time_limit:g}: expected a finite number of seconds above "
+                     "zero (hint: e.g. --time-limit 30)")
+    try:
+        linear_model = get_model(model)
+    except ValueError as e:
+        raise _error(f"--model: {e}") from None
     runners = {
-        "linearizable": lambda ops: check_linearizable(ops, get_model(model),
+        "linearizable": lambda ops: check_linearizable(ops, linear_model,
                                                        Budget(time_s=time_limit)),
         "set": check_set, "queue": check_queue, "counter": check_counter, "bank": check_bank,
     }
     if checker not in runners:
         raise _error(f"unknown checker {checker!r} (hint: one of {', '.join(runners)})")
-    if time_limit <= 0:
-        raise _error("--time-limit must be above zero (hint: e.g. --time-limit 30)")
     try:
         result = runners[checker](read_history(history, independent=independent))
-    except ValueError as e:  # HistoryError and ModelError: one line per problem
+    except (HistoryError, ModelError) as e:  # bad input: one located line per problem
         for line in str(e).splitlines() or [str(e)]:
-            typer.echo(line if line.startswith(str(history)) else f"{history}: {line}",
+            typer.echo(line if line.startswith(f"{history}:") else f"{history}: {line}",
                        err=True)
         raise typer.Exit(2) from None
+    except Exception as e:  # a bug in faultlab: one line, never a traceback
+        raise _error(f"internal error: {type(e).__name__}: {e} (hint: this is a bug; please "
+                     "report it with the history file)", 4) from None
     typer.echo(result.render())
     raise typer.Exit({"valid": 0, "invalid": 1}.get(result.verdict.value, 3))
 

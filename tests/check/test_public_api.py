@@ -9,7 +9,7 @@ import faultlab.history
 def test_history_all() -> None:
     assert sorted(faultlab.history.__all__) == sorted([
         "History", "HistoryError", "HistoryProblem", "Key", "Op", "OpHandle", "Outcome",
-        "Process", "Recorder", "Value", "dump_op", "parse_edn_history", "parse_jsonl",
+        "Process", "Recorder", "Source", "Value", "dump_op", "parse_edn_history", "parse_jsonl",
         "read_edn_history", "read_jsonl", "to_edn", "write_edn_history", "write_jsonl"])
 
 

@@ -60,6 +60,35 @@ def test_imports_jepsen_history_pairing_by_process() -> None:
     assert [op.index for op in h] == list(range(len(h)))
 
 
+def test_independent_values_must_be_pairs() -> None:
+    with pytest.raises(HistoryError, match=r"history.edn:1:1: with independent keys a client "
+                                           r"op's :value is \[key value\], found 3"):
+        parse_edn_history("{:type :invoke, :f :write, :value 3, :process 0}", "history.edn",
+                          independent=True)
+
+
+def test_long_runs_of_discards_do_not_exhaust_the_stack() -> None:
+    assert loads_all("#_ 1 " * 20_000 + "7") == [7]
+    assert loads_all("[" + "#_ #_ 1 2 " * 5000 + "]") == [()]
+
+
+def test_export_of_instant_operations_reads_back() -> None:
+    h = parse_edn_history("{:type :invoke, :f :write, :value 1, :process 0, :time 5}\n"
+                          "{:type :ok, :f :write, :value 1, :process 0, :time 5}\n"
+                          "{:type :invoke, :f :read, :value nil, :process 0, :time 5}\n"
+                          "{:type :ok, :f :read, :value 1, :process 0, :time 5}\n")
+    assert parse_edn_history(to_edn(h)) == h
+
+
+def test_untimed_operations_are_described_by_their_lines() -> None:
+    h = parse_edn_history("[{:type :invoke, :f :write, :value 1, :process 0}\n"
+                          " {:type :ok, :f :write, :value 1, :process 0}\n"
+                          " {:type :invoke, :f :read, :process 1}]", "h.edn")
+    assert [op.describe() for op in h] == ["#0 p0 write 1 ok [lines 1–2]",
+                                           "#1 p1 read info [line 3, never completed]"]
+    assert str(h[1].source) == "h.edn:3:2"
+
+
 def test_export_then_import_is_identity() -> None:
     h = parse_edn_history(JEPSEN)
     assert parse_edn_history(to_edn(h)) == h
@@ -74,11 +103,26 @@ def test_export_then_import_is_identity() -> None:
 @pytest.mark.parametrize(("text", "words"), [
     ("{:type :ok, :f :read, :value 1, :process 0, :time 1}", "no invocation"),
     ("{:type :invoke, :f :read, :process 0, :time 1}\n"
-     "{:type :invoke, :f :read, :process 0, :time 2}", "invoked again"),
+     "{:type :invoke, :f :read, :process 0, :time 2}", "two operations open at once"),
     ("{:type :start, :f :read, :process 0, :time 1}", "unknown :type"),
     ("{:type :invoke, :f :read, :process nil, :time 1}", "needs :process"),
     ("[1 2]", "expected an op map"),
     ("{:type :invoke, :f :read, :process 0", "never closed"),
+    # times: all or none, integers, in order; values finite; names are not numbers
+    ("{:type :invoke, :f :read, :process 0, :time 1}\n{:type :ok, :f :read, :process 0}",
+     "has no :time, but the first event has one"),
+    ("{:type :invoke, :f :read, :process 0}\n{:type :ok, :f :read, :process 0, :time 9}",
+     "has :time, but the first event has none"),
+    ("{:type :invoke, :f :read, :process 0, :time 1.5}", "an integer from 0"),
+    ("{:type :invoke, :f :read, :process 0, :time -1}", "an integer from 0"),
+    ("{:type :invoke, :f :read, :process 0, :time 5}\n{:type :invoke, :f :read, :process 1, "
+     ":time 4}", ":time 4 is before :time 5 of the event on line 1"),
+    ("{:type :invoke, :f :write, :value ##NaN, :process 0}", "##NaN is not a usable value"),
+    ("{:type :invoke, :f :write, :value [1 1e999], :process 0}", "##Inf is not a usable"),
+    ('{:type :invoke, :f :write, :value 1, :process "4"}', "looks like a number"),
+    ("{:type :invoke, :f :write, :value 1, :process 0}\n"
+     "{:type :ok, :f :read, :value 1, :process 0}", "does not match invocation :f :write on "
+     "line 1"),
 ])
 def test_bad_jepsen_histories_give_problems(text: str, words: str) -> None:
     with pytest.raises(HistoryError) as caught:

@@ -56,8 +56,52 @@ def test_bad_value_is_located_at_its_field() -> None:
 
 
 def test_text_without_op_lines_is_an_error() -> None:
-    with pytest.raises(HistoryError, match="no op lines"):
+    with pytest.raises(HistoryError, match=r"h.txt:1:1: no operations \(was the recording "
+                                           r"lost\?\): no op lines such as"):
         parse_text_history("just a log line\n", "h.txt")
+
+
+def test_an_op_line_missing_its_function_is_an_error_not_skipped() -> None:
+    with pytest.raises(HistoryError, match=r"h.txt:2:10: expected the function"):
+        parse_text_history("0 :invoke :read nil\n0 :invoke\n", "h.txt")
+
+
+WHITESPACE = st.lists(st.sampled_from([" ", "  ", "\t", " \t ", "\u00a0", "\u3000", "\x0b"]),
+                      min_size=1, max_size=3).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_any_whitespace_separates_fields_as_tabs_do(data: st.DataObject) -> None:
+    """Jepsen and Porcupine split op lines at any whitespace; so does faultlab: the same
+    events with any separators are the same history as with tabs."""
+    rows = [line.split("\t") for line in HISTORY_TXT.strip("\n").split("\n")]
+    lines = []
+    for row in rows:
+        seps = [data.draw(WHITESPACE) for _ in row]
+        lines.append(data.draw(st.sampled_from(["", " ", "INFO  jepsen.util - "]))
+                     + "".join(field + sep for field, sep in zip(row, seps, strict=True)))
+    assert parse_text_history("\n".join(lines)) == parse_text_history(HISTORY_TXT)
+
+
+def test_log_timestamps_become_times_and_untimed_text_shows_lines() -> None:
+    log = parse_text_history(JEPSEN_LOG, "jepsen.log")
+    assert [(op.invoke_ns, op.complete_ns) for op in log] == [(0, 66_000_000),
+                                                              (76_000_000, 86_000_000)]
+    result = check_linearizable(log, get_model("register"))
+    assert "[0.076000s–0.086000s]" in result.render() and "0.000000s–0.000000s" not in \
+        result.render()
+    text = parse_text_history(HISTORY_TXT, "history.txt")
+    assert text[0].describe() == "#0 p0 write 3 ok [lines 1–3]"
+    assert "s–" not in "\n".join(op.describe() for op in text)
+
+
+def test_equal_or_backward_timestamps_keep_the_order_of_the_lines() -> None:
+    log = "".join(f"INFO  [2017-03-20 12:45:0{s},000] jepsen.util - {p} {t} :write 1\n"
+                  for s, p, t in [(5, 0, ":invoke"), (5, 0, ":ok"), (4, 1, ":invoke"),
+                                  (6, 1, ":ok")])
+    h = parse_text_history(log)
+    assert [(op.invoke_ns, op.complete_ns) for op in h] == [(0, 1), (2, 1_000_000_000)]
 
 
 @settings(max_examples=300, deadline=None)

@@ -54,7 +54,7 @@ def test_round_trip_through_a_file(tmp_path: Path) -> None:
     ('{"process": 0, "f": "read", "invoke_ns": 1.5, "complete_ns": 2, "outcome": "ok"}',
      "1:29", "integer nanoseconds"),
     ('{"process": 0, "f": "read", "invoke_ns": 5, "complete_ns": 2, "outcome": "ok"}',
-     "1:45", "is before invoke_ns"),
+     "1:45", "completed at 2, before its invocation at 5"),
     ('{"process": 0, "f": "read", "invoke_ns": 5, "outcome": "ok"}', "1:45",
      "only an 'info'"),
     ('{"process": 0, "f": "read", "invoke_ns": 5', "1:1", "not JSON"),
@@ -62,6 +62,21 @@ def test_round_trip_through_a_file(tmp_path: Path) -> None:
     ('{"process": 0, "process": 1}', "1:16", "appears twice"),
     ('{"process": 0, "f": "read", "invoke_ns": NaN, "outcome": "ok"}', "1:1", "NaN"),
     ('{"f": "read", "invoke_ns": 5, "outcome": "ok"}', "1:1", "missing field 'process'"),
+    # values and times a checker could not use are refused, not silently taken
+    ('{"process": 0, "f": "read", "value": 1e999, "invoke_ns": 1, "outcome": "info"}', "1:1",
+     "too large"),
+    ('{"process": 0, "f": "read", "value": -1e400, "invoke_ns": 1, "outcome": "info"}', "1:1",
+     "too large"),
+    ('{"process": 0, "f": "w", "value": ' + "[" * 250 + "]" * 250 + ', "invoke_ns": 1, '
+     '"outcome": "info"}', "1:26", "nested more than 200"),
+    ('{"process": 0, "f": "read", "invoke_ns": 4611686018427387904, "outcome": "info"}', "1:29",
+     "from 0 to 4611686018427387903"),
+    ('{"process": "3", "f": "read", "invoke_ns": 1, "outcome": "info"}', "1:2",
+     "looks like a number"),
+    ('{"process": " ", "f": "read", "invoke_ns": 1, "outcome": "info"}', "1:2",
+     "must be an integer or a name"),
+    ('{"process": true, "f": "read", "invoke_ns": 1, "outcome": "info"}', "1:2",
+     "must be an integer or a name"),
 ])
 def test_bad_lines_give_one_line_problems(line: str, where: str, words: str) -> None:
     with pytest.raises(HistoryError) as caught:
@@ -69,6 +84,29 @@ def test_bad_lines_give_one_line_problems(line: str, where: str, words: str) -> 
     text = str(caught.value)
     assert text.startswith(f"h.jsonl:{where}: "), text
     assert words in text and "\n" not in text
+
+
+def test_indexes_are_unique() -> None:
+    with pytest.raises(HistoryError) as caught:
+        parse_jsonl('{"index": 1, "process": 0, "f": "read", "invoke_ns": 1, "outcome": "info"}\n'
+                    '{"process": 1, "f": "read", "invoke_ns": 1, "outcome": "info"}', "h.jsonl")
+    assert str(caught.value).startswith("h.jsonl:2:1: index 1 is already the index of the "
+                                        "operation on line 1")
+
+
+def test_lines_may_come_in_any_order_and_with_any_line_ending() -> None:
+    def by_process(text: str) -> dict[object, tuple[object, ...]]:
+        return {op.process: (op.f, op.value, op.invoke_ns, op.complete_ns, op.outcome)
+                for op in parse_jsonl(text)}
+
+    lines = GOOD.strip("\n").split("\n")
+    shuffled = "\ufeff" + "\r\n".join(reversed(lines)) + "\r"
+    assert by_process(shuffled) == by_process(GOOD)
+
+
+def test_operations_know_their_line() -> None:
+    h = parse_jsonl(GOOD, "h.jsonl")
+    assert [str(op.source) for op in h] == ["h.jsonl:1:1", "h.jsonl:2:1", "h.jsonl:4:1"]
 
 
 def test_problems_name_the_line() -> None:

@@ -6,8 +6,11 @@
 - Linear-time checkers: :func:`check_set`, :func:`check_queue`, :func:`check_unique_ids`,
   :func:`check_counter`, :func:`check_bank`.
 
-Every checker returns a :class:`CheckResult`; exceptions mean bad input
-(:class:`~faultlab.history.HistoryError`, :class:`ModelError`, both ``ValueError``).
+Every checker returns a :class:`CheckResult`: valid, invalid, or unknown (the budget ran out,
+or there was nothing to check: an empty or all-failed history proves nothing). Every checker
+takes any JSON value (compared in the canonical form of :mod:`faultlab.history.values`).
+Exceptions mean bad input (:class:`~faultlab.history.HistoryError`, :class:`ModelError`, both
+``ValueError``, one line each, located at file:line:column when read from a file).
 """
 
 from faultlab.check.collections import check_queue, check_set, check_unique_ids

@@ -18,18 +18,27 @@ often than enqueued; *lost*: enqueued with ``ok`` but never dequeued, which assu
 workload drained the queue at the end (pass ``drained=False`` otherwise).
 
 Unique ids (``generate`` → id): *duplicate*: an id returned by more than one ok operation.
+
+Input contract (a :class:`ModelError`, located at the operation's file position, when
+broken): every client operation's ``f`` is one the checker reads (e.g. ``add`` and ``read``
+for a set: a history of another object is not silently taken for an empty one), and a set
+read returns a collection (an array or a set). Elements, queue values and ids may be any
+JSON value, compared in canonical form (:mod:`faultlab.history.values`: objects are
+hashable, ``true`` is not ``1``). A history with no operation the checker reads is
+:attr:`Verdict.UNKNOWN` ("nothing to check"), never vacuously valid.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections import Counter
-from collections.abc import Hashable, Iterable
+from collections.abc import Collection, Hashable, Iterable
 from typing import Any
 
-from faultlab.check.result import Anomaly, AnomalyKind, CheckResult, Verdict
+from faultlab.check.result import Anomaly, AnomalyKind, CheckResult, ModelError, Verdict
 from faultlab.history import Op, Outcome
+from faultlab.history.errors import suggest
+from faultlab.history.values import canonical_op, render
 
 __all__ = ["MAX_PER_KIND", "check_queue", "check_set", "check_unique_ids"]
 
@@ -46,7 +55,7 @@ class _Findings:
     def add(self, kind: AnomalyKind, key: Hashable, message: str, ops: Iterable[Op]) -> None:
         self.counts[kind.value] += 1
         if self.counts[kind.value] <= MAX_PER_KIND:
-            where = "" if key is None else f"key {key!r}: "
+            where = "" if key is None else f"key {render(key)}: "
             self.anomalies.append(Anomaly(kind, where + message, tuple(ops)))
 
     def result(self) -> CheckResult:
@@ -64,22 +73,47 @@ def by_key(ops: Iterable[Op]) -> dict[Hashable, list[Op]]:
     return groups
 
 
+def prepare(checker: str, ops: Iterable[Op], fs: Collection[str]
+            ) -> tuple[dict[Hashable, list[Op]], _Findings]:
+    """The client operations of ``ops`` by key, with canonical values, and the findings to
+    fill; :class:`ModelError` for an operation whose ``f`` the checker does not read."""
+    groups: dict[Hashable, list[Op]] = {}
+    for op in ops:
+        if not op.is_client:
+            continue
+        if op.f not in fs:
+            raise ModelError(f"the {checker} checker reads only f " + ", ".join(
+                repr(f) for f in sorted(fs)), op, suggest(op.f, fs))
+        groups.setdefault(op.key, []).append(canonical_op(op))
+    found = _Findings(checker, [op for group in groups.values() for op in group])
+    if not any(op.outcome is not Outcome.FAIL for op in found.ops):
+        found.unknown = "nothing to check: " + (
+            f"every one of the {len(found.ops)} client operations failed" if found.ops else
+            "no client operations (was the recording lost?)")
+    return groups, found
+
+
 def _elements(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (tuple, frozenset, list)) else []
 
 
-def _fmt(values: Iterable[Any], limit: int = 10) -> str:
-    items = list(values)
-    with contextlib.suppress(TypeError):
-        items.sort()
-    text = ", ".join(repr(v) for v in items[:limit])
+def fmt(values: Iterable[Any], limit: int = 10) -> str:
+    """Values as JSON-like text, sorted, at most ``limit`` of them."""
+    items = sorted(render(v, limit=60) for v in values)
+    text = ", ".join(items[:limit])
     return text + (f", ... ({len(items)} in all)" if len(items) > limit else "")
 
 
 def check_set(ops: Iterable[Op], *, add: str = "add", read: str = "read") -> CheckResult:
     """Lost, stale, unexpected and duplicated elements of a grow-only set (see module doc)."""
-    groups = by_key(ops)
-    found = _Findings("set", [op for g in groups.values() for op in g])
+    groups, found = prepare("set", ops, {add, read})
+    for group in groups.values():
+        for op in group:
+            if op.f == read and op.outcome is Outcome.OK and not isinstance(
+                    op.value, (tuple, frozenset)):
+                raise ModelError(f"a set read returns the set's elements (an array or a set), "
+                                 f"found {render(op.value)}", op,
+                                 "is this the history of a set?")
     for key, group in groups.items():
         _check_one_set(found, key, group, add, read)
     return found.result()
@@ -110,20 +144,20 @@ def _check_one_set(found: _Findings, key: Hashable, ops: list[Op], add: str, rea
             and op.complete_ns < final.invoke_ns and op.value not in final_set]
     if lost:
         found.add(AnomalyKind.LOST, key, f"{len(lost)} acknowledged adds missing from the "
-                  f"final read #{final.index}: {_fmt(op.value for op in lost)}", [final, *lost])
+                  f"final read #{final.index}: {fmt(op.value for op in lost)}", [final, *lost])
     done = 0  # by_ack[:done] were acknowledged before the current read began
     for r in reads:
         elements = _elements(r.value)
         counts = Counter(elements)
         twice = [v for v, c in counts.items() if c > 1]
         if twice:
-            found.add(AnomalyKind.DUPLICATE, key, f"read #{r.index} lists {_fmt(twice)} more "
+            found.add(AnomalyKind.DUPLICATE, key, f"read #{r.index} lists {fmt(twice)} more "
                       "than once", [r])
         complete = r.complete_ns if r.complete_ns is not None else 1 << 62
         strange = [v for v in counts if first_invoke.get(v, complete + 1) > complete]
         if strange:
             found.add(AnomalyKind.UNEXPECTED, key, f"read #{r.index} contains "
-                      f"{_fmt(strange)}, never added before the read completed", [r])
+                      f"{fmt(strange)}, never added before the read completed", [r])
         while done < len(by_ack) and by_ack[done].complete_ns < r.invoke_ns:  # type: ignore[operator]
             done += 1
         seen_acked = [v for v in counts if v in acked and (acked[v].complete_ns or 0) < r.invoke_ns]
@@ -133,15 +167,14 @@ def _check_one_set(found: _Findings, key: Hashable, ops: list[Op], add: str, rea
                    and op.value in final_set]
         if missing:
             found.add(AnomalyKind.STALE_READ, key, f"read #{r.index} misses "
-                      f"{_fmt(op.value for op in missing)}, acknowledged before it began and "
+                      f"{fmt(op.value for op in missing)}, acknowledged before it began and "
                       "present in the final read", [r, *missing])
 
 
 def check_queue(ops: Iterable[Op], *, drained: bool = True, enqueue: str = "enqueue",
                 dequeue: str = "dequeue") -> CheckResult:
     """Lost, duplicated and unexpected queue elements, as multisets (see module doc)."""
-    groups = by_key(ops)
-    found = _Findings("queue", [op for g in groups.values() for op in g])
+    groups, found = prepare("queue", ops, {enqueue, dequeue})
     for key, group in groups.items():
         attempted: Counter[Any] = Counter()
         enqueued: dict[Any, list[Op]] = {}
@@ -155,24 +188,23 @@ def check_queue(ops: Iterable[Op], *, drained: bool = True, enqueue: str = "enqu
                 dequeued.setdefault(op.value, []).append(op)
         for value, outs in dequeued.items():
             if not attempted[value]:
-                found.add(AnomalyKind.UNEXPECTED, key, f"dequeued {value!r}, which was never "
-                          "enqueued", outs)
+                found.add(AnomalyKind.UNEXPECTED, key, f"dequeued {render(value)}, which was "
+                          "never enqueued", outs)
             elif len(outs) > attempted[value]:
-                found.add(AnomalyKind.DUPLICATE, key, f"dequeued {value!r} {len(outs)} times, "
-                          f"enqueued {attempted[value]} times", outs)
+                found.add(AnomalyKind.DUPLICATE, key, f"dequeued {render(value)} {len(outs)} "
+                          f"times, enqueued {attempted[value]} times", outs)
         if drained:
             lost = [op for value, ins in enqueued.items()
                     for op in ins[len(dequeued.get(value, ())):]]
             if lost:
                 found.add(AnomalyKind.LOST, key, f"{len(lost)} acknowledged enqueues never "
-                          f"dequeued: {_fmt(op.value for op in lost)}", lost)
+                          f"dequeued: {fmt(op.value for op in lost)}", lost)
     return found.result()
 
 
 def check_unique_ids(ops: Iterable[Op], *, f: str = "generate") -> CheckResult:
     """Ids returned by more than one ok ``generate`` operation."""
-    groups = by_key(ops)
-    found = _Findings("unique-ids", [op for g in groups.values() for op in g])
+    groups, found = prepare("unique-ids", ops, {f})
     for key, group in groups.items():
         seen: dict[Any, list[Op]] = {}
         for op in group:
@@ -180,6 +212,6 @@ def check_unique_ids(ops: Iterable[Op], *, f: str = "generate") -> CheckResult:
                 seen.setdefault(op.value, []).append(op)
         for value, outs in seen.items():
             if len(outs) > 1:
-                found.add(AnomalyKind.DUPLICATE, key, f"id {value!r} was generated "
+                found.add(AnomalyKind.DUPLICATE, key, f"id {render(value)} was generated "
                           f"{len(outs)} times", outs)
     return found.result()

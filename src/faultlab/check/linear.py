@@ -39,6 +39,11 @@ figure is an estimate of the memo's size (entries × bitset bytes + overhead).
 On failure the search reports its deepest dead end: the longest linearizable prefix it
 found, the operation whose completion came before it could be placed, and every candidate
 with the reason it cannot go next (from the model's ``explain``).
+
+Values reach the model in canonical form (:func:`faultlab.history.values.canonical`), so any
+JSON value can be written, read or held. A history with nothing to check — no client
+operation that succeeded or may have — is :attr:`Verdict.UNKNOWN`, never vacuously valid:
+an empty or all-failed history proves nothing.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ from faultlab.check.result import (
     Violation,
 )
 from faultlab.history import Op, Outcome
+from faultlab.history.values import canonical_op, render
 
 __all__ = ["Budget", "check_linearizable"]
 
@@ -70,10 +76,22 @@ _ENTRY_OVERHEAD = 120  # bytes per memo entry besides the bitset (tuple, set slo
 
 @dataclass(frozen=True)
 class Budget:
-    """How long the search may run, and how much memory its memo may take, before "unknown"."""
+    """How long the search may run, and how much memory its memo may take, before "unknown".
+
+    Invariant: ``time_s`` is a number ``>= 0`` (``inf``: no limit; ``0``: decide only what
+    needs no search) and ``memory_bytes >= 0``; NaN or a negative figure is a ``ValueError``,
+    since it would silently turn every verdict into "unknown".
+    """
 
     time_s: float = 60.0
     memory_bytes: int = 1 << 30
+
+    def __post_init__(self) -> None:
+        if not self.time_s >= 0:  # also false for NaN
+            raise ValueError(f"a time budget is a number of seconds >= 0, not {self.time_s}")
+        if not self.memory_bytes >= 0:
+            raise ValueError(f"a memory budget is a number of bytes >= 0, not "
+                             f"{self.memory_bytes}")
 
 
 @dataclass
@@ -98,10 +116,9 @@ def check_linearizable(ops: Iterable[Op], model: Model[Any], budget: Budget | No
     """
     budget = budget or Budget()
     started = clock()
-    kept = [op for op in ops if op.is_client and op.outcome is not Outcome.FAIL]
-    problem = validate(model, kept)
-    if problem is not None:
-        raise ModelError(problem)
+    given = list(ops)
+    kept = [canonical_op(op) for op in given if op.is_client and op.outcome is not Outcome.FAIL]
+    validate(model, kept)
     kept = [op for op in kept if not (op.outcome is Outcome.INFO and model.read_only(op))]
     parts = _partition(kept, model)
     stats = {"partitions": len(parts), "decided_without_search": 0, "configurations": 0}
@@ -109,11 +126,16 @@ def check_linearizable(ops: Iterable[Op], model: Model[Any], budget: Budget | No
 
     def result(verdict: Verdict, violation: Violation | None = None, reason: str = ""
                ) -> CheckResult:
+        what = f"key {violation.partition}" if violation and violation.partition else \
+            "the history"
         anomalies = () if violation is None else (Anomaly(
-            AnomalyKind.NOT_LINEARIZABLE, f"partition {violation.partition} is not "
-            "linearizable", (violation.must_complete,)),)
+            AnomalyKind.NOT_LINEARIZABLE, f"{what} is not linearizable",
+            (violation.must_complete,)),)
         return CheckResult(name, verdict, len(kept), anomalies, violation, reason,
                            clock() - started, stats)
+
+    if not kept:
+        return result(Verdict.UNKNOWN, reason="nothing to check: " + _nothing(given))
 
     searches: deque[tuple[Hashable, list[Op], _Search]] = deque()
     for key, part in parts.items():
@@ -123,8 +145,8 @@ def check_linearizable(ops: Iterable[Op], model: Model[Any], budget: Budget | No
         if found is not None:
             stats["decided_without_search"] += 1
             op, why = found
-            return result(Verdict.INVALID, Violation(repr(key), (), (), "(not searched)", op,
-                                                     (Stuck(op, why),)))
+            return result(Verdict.INVALID, Violation(_name(key, model), (), (),
+                                                     "(not searched)", op, (Stuck(op, why),)))
         if _sequential(part):
             stats["decided_without_search"] += 1
             dead = _replay(part, model)
@@ -166,6 +188,23 @@ def check_linearizable(ops: Iterable[Op], model: Model[Any], budget: Budget | No
     return result(Verdict.VALID)
 
 
+def _nothing(ops: list[Op]) -> str:
+    """Why no operation of ``ops`` is left to check, in a few words."""
+    if not ops:
+        return "no operations (was the recording lost?)"
+    clients = [op for op in ops if op.is_client]
+    if not clients:
+        return f"all {len(ops)} operations are by fault injectors, none by a client"
+    failed = sum(op.outcome is Outcome.FAIL for op in clients)
+    return (f"of {len(clients)} client operations, {failed} failed and "
+            f"{len(clients) - failed} are reads whose outcome is unknown; none took effect")
+
+
+def _name(key: Hashable, model: Model[Any]) -> str:
+    """How a partition is named to people: its key as JSON-like text, "" for the whole."""
+    return "" if key is None or model.partition is None else render(key)
+
+
 def _partition(ops: list[Op], model: Model[Any]) -> dict[Hashable, list[Op]]:
     parts: dict[Hashable, list[Op]] = {}
     split = model.partition
@@ -199,8 +238,9 @@ def _step(model: Model[Any], state: Any, op: Op) -> tuple[bool, Any]:
     try:
         return model.step(state, op)
     except Exception as exc:
-        raise ModelError(f"model {model.name!r} cannot apply operation #{op.index} "
-                         f"({op.f} {op.value!r}): {type(exc).__name__}: {exc}") from exc
+        raise ModelError(f"model {model.name!r} cannot apply it in state "
+                         f"{render(state, limit=60)}: {exc}", op,
+                         "the model's step raised: fix the model, or the operation") from exc
 
 
 def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
@@ -309,5 +349,5 @@ def _explain(key: Hashable, part: Sequence[Op], model: Model[Any], dead: _Dead) 
             reason = f"not legal in state {model.render(dead.state)}"
         stuck.append(Stuck(op, reason))
     stuck.sort(key=lambda s: (s.op is not must, s.op.invoke_ns))
-    return Violation(repr(key), tuple(part[i] for i in dead.prefix), tuple(states),
+    return Violation(_name(key, model), tuple(part[i] for i in dead.prefix), tuple(states),
                      model.render(dead.state), must, tuple(stuck))

@@ -10,14 +10,20 @@ A :class:`Model` is a pure, deterministic state machine over hashable states::
     counter = Model("my-counter", init=lambda: 0, step=step, fs=frozenset({"incr", "read"}))
 
 ``step(state, op)`` returns ``(legal, new_state)``; an illegal step's new state is ignored. It
-sees only ``ok`` and ``info`` operations (failed ones are dropped first). An ``info`` op's
-``value`` is what was invoked (``None`` for a read); ``info`` ops for which ``read_only(op)``
-holds are dropped too (they change nothing and observed nothing). States must be hashable and
-compare by value: the search memoises (linearized set, state) pairs. ``partition(op)`` maps an
+sees only ``ok`` and ``info`` operations (failed ones are dropped first), with values in
+canonical form (:mod:`faultlab.history.values`: JSON objects as hashable ``FrozenMap``,
+booleans as ``Flag``), so any JSON value can be part of a state. An ``info`` op's ``value`` is
+what was invoked (``None`` for a read); ``info`` ops for which ``read_only(op)`` holds are
+dropped too (they change nothing and observed nothing). States must be hashable and compare
+by value: the search memoises (linearized set, state) pairs. ``partition(op)`` maps an
 op to the independent object it touches (default: ``op.key``); partitions are checked
 separately (P-compositionality), so it must only separate ops that never interact.
 
-Optional hooks make failures readable and easy histories fast: ``explain(state, op)`` says
+Before the search, every op must be one the model takes: its ``f`` in ``fs`` and, when the
+model has ``accepts``, ``accepts(op)`` is ``None`` (else it says what the model expects of the
+value, e.g. "a cas value is [expected, new]"); otherwise :class:`ModelError` names the op
+and its file position. Optional hooks make failures readable and easy histories fast:
+``render(state)`` shows a state (JSON-like text by default); ``explain(state, op)`` says
 what state ``op`` would need; ``precheck(ops)`` finds an op that no order can justify (e.g. a
 read of a value never written) in linear time; ``prune(ops)`` drops ``info`` ops that provably
 cannot matter. Built-ins, by name in :data:`MODELS`: register, cas-register, multi-register
@@ -30,10 +36,12 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from faultlab.check.result import ModelError
 from faultlab.history import Op, Outcome
 from faultlab.history.errors import suggest
+from faultlab.history.values import Flag, render
 
-__all__ = ["MODELS", "Model", "by_key", "get_model"]
+__all__ = ["MODELS", "Model", "by_key", "get_model", "validate"]
 
 S = TypeVar("S", bound=Hashable)
 
@@ -56,10 +64,11 @@ class Model(Generic[S]):
     fs: frozenset[str] | None = None  # the functions it understands; None: any
     partition: Callable[[Op], Hashable] | None = by_key  # None: one partition
     read_only: Callable[[Op], bool] = _is_read
-    render: Callable[[S], str] = repr
+    render: Callable[[S], str] = render
     explain: Callable[[S, Op], str] | None = None
     precheck: Callable[[Sequence[Op]], tuple[Op, str] | None] | None = None
     prune: Callable[[list[Op]], list[Op]] | None = None
+    accepts: Callable[[Op], str | None] | None = None  # why it cannot take op; None: it can
 
 
 # --- registers ------------------------------------------------------------------------------
@@ -76,9 +85,10 @@ def _register_step(state: Any, op: Op) -> tuple[bool, Any]:
 
 def _register_explain(state: Any, op: Op) -> str:
     if op.f == "read":
-        return f"it read {op.value!r}, so the register must hold {op.value!r}; it holds {state!r}"
+        return (f"it read {render(op.value)}, so the register must hold {render(op.value)}; "
+                f"it holds {render(state)}")
     expected = op.value[0] if isinstance(op.value, tuple) else op.value
-    return f"the cas needs the register to hold {expected!r}; it holds {state!r}"
+    return f"the cas needs the register to hold {render(expected)}; it holds {render(state)}"
 
 
 def _written(op: Op) -> Any:
@@ -100,8 +110,8 @@ def _register_precheck(ops: Sequence[Op]) -> tuple[Op, str] | None:
         end = op.complete_ns if op.complete_ns is not None else 1 << 62
         if first_write.get(seen, end + 1) > end:  # equal times count as concurrent
             verb = "read" if op.f == "read" else "cas expected"
-            return op, (f"it {verb} {seen!r}, but no operation invoked before it completed "
-                        f"writes {seen!r}")
+            return op, (f"it {verb} {render(seen)}, but no operation invoked before it "
+                        f"completed writes {render(seen)}")
     return None
 
 
@@ -121,9 +131,10 @@ def _register_prune(ops: list[Op]) -> list[Op]:
             if op.outcome is not Outcome.INFO or op.f == "read" or _written(op) in seen]
 
 
-def _check_cas(op: Op) -> None:
+def _register_accepts(op: Op) -> str | None:
     if op.f == "cas" and not (isinstance(op.value, tuple) and len(op.value) == 2):
-        raise ValueError("a cas value must be [expected, new]")
+        return "a cas value must be [expected, new]"
+    return None
 
 
 # --- set, queue, counter, mutex ---------------------------------------------------------------
@@ -137,15 +148,17 @@ def _set_step(state: frozenset[Any], op: Op) -> tuple[bool, frozenset[Any]]:
 
 def _set_explain(state: frozenset[Any], op: Op) -> str:
     seen = frozenset(op.value) if isinstance(op.value, (tuple, frozenset)) else frozenset()
-    return (f"it read {_sorted(seen)}, so the set must be that; it is {_sorted(state)} "
-            f"(missing {_sorted(state - seen)}, extra {_sorted(seen - state)})")
+    differences = [f"{what} {render(items)}" for what, items in
+                   (("missing", state - seen), ("extra", seen - state)) if items]
+    return (f"it read {render(seen)}, so the set must be that; it is {render(state)}"
+            + (f" ({', '.join(differences)})" if differences else ""))
 
 
-def _sorted(items: frozenset[Any]) -> str:
-    try:
-        return "{" + ", ".join(repr(v) for v in sorted(items)) + "}"
-    except TypeError:
-        return repr(set(items))
+def _set_accepts(op: Op) -> str | None:
+    if op.f == "read" and op.outcome is Outcome.OK and not isinstance(op.value, (tuple,
+                                                                                  frozenset)):
+        return "a set read returns the set's elements (an array or a set)"
+    return None
 
 
 def _queue_step(state: tuple[Any, ...], op: Op) -> tuple[bool, tuple[Any, ...]]:
@@ -160,8 +173,9 @@ def _queue_step(state: tuple[Any, ...], op: Op) -> tuple[bool, tuple[Any, ...]]:
 
 def _queue_explain(state: tuple[Any, ...], op: Op) -> str:
     if op.value is None:
-        return f"it found the queue empty; the queue is {list(state)}"
-    return f"it dequeued {op.value!r}, which must be at the head; the queue is {list(state)}"
+        return f"it found the queue empty; the queue is {render(state)}"
+    return (f"it dequeued {render(op.value)}, which must be at the head; the queue is "
+            f"{render(state)}")
 
 
 def _queue_precheck(ops: Sequence[Op]) -> tuple[Op, str] | None:
@@ -177,8 +191,9 @@ def _queue_precheck(ops: Sequence[Op]) -> tuple[Op, str] | None:
         taken[op.value] = taken.get(op.value, 0) + 1
         begun = sum(1 for t in enqueues.get(op.value, ()) if t <= (op.complete_ns or 0))
         if taken[op.value] > begun:
-            return op, (f"it dequeued {op.value!r}, which had been enqueued only {begun} "
-                        f"times and dequeued {taken[op.value] - 1} times before it completed")
+            return op, (f"it dequeued {render(op.value)}, which had been enqueued only "
+                        f"{begun} times and dequeued {taken[op.value] - 1} times before it "
+                        "completed")
     return None
 
 
@@ -192,7 +207,8 @@ def _set_precheck(ops: Sequence[Op]) -> tuple[Op, str] | None:
         if op.f == "read" and op.outcome is Outcome.OK and isinstance(op.value, tuple):
             for v in op.value:
                 if first.get(v, 1 << 62) > (op.complete_ns or 0):
-                    return op, f"it read {v!r}, but no add of {v!r} began before it completed"
+                    return op, (f"it read {render(v)}, but no add of {render(v)} began before "
+                                "it completed")
     return None
 
 
@@ -224,6 +240,16 @@ def _queue_prune(ops: list[Op]) -> list[Op]:
     return kept
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, (bool, Flag))
+
+
+def _counter_accepts(op: Op) -> str | None:
+    if op.f != "read" and op.value is not None and not _number(op.value):
+        return f"a counter's {op.f} takes a number (or null for 1)"
+    return None
+
+
 def _counter_step(state: Any, op: Op) -> tuple[bool, Any]:
     if op.f == "read":
         return op.value == state, state
@@ -247,24 +273,25 @@ def _never(op: Op) -> bool:
 
 _REGISTER: Model[Any] = Model("cas-register", lambda: None, _register_step,
                               frozenset({"read", "write", "cas"}), explain=_register_explain,
-                              precheck=_register_precheck, prune=_register_prune)
+                              precheck=_register_precheck, prune=_register_prune,
+                              accepts=_register_accepts)
 
 MODELS: dict[str, Model[Any]] = {
     "register": Model("register", lambda: None, _register_step, frozenset({"read", "write"}),
                       explain=_register_explain, precheck=_register_precheck,
-                      prune=_register_prune),
+                      prune=_register_prune, accepts=_register_accepts),
     "cas-register": _REGISTER,
     "multi-register": _REGISTER,
     "kv": _REGISTER,
     "set": Model("set", frozenset, _set_step, frozenset({"add", "read"}),
-                 render=_sorted, explain=_set_explain, precheck=_set_precheck,
-                 prune=_set_prune),
+                 explain=_set_explain, precheck=_set_precheck, prune=_set_prune,
+                 accepts=_set_accepts),
     "fifo-queue": Model("fifo-queue", tuple, _queue_step, frozenset({"enqueue", "dequeue"}),
-                        read_only=_never, render=lambda s: repr(list(s)),
-                        explain=_queue_explain, precheck=_queue_precheck,
+                        read_only=_never, explain=_queue_explain, precheck=_queue_precheck,
                         prune=_queue_prune),
     "counter": Model("counter", int, _counter_step, frozenset({"read", "incr", "add"}),
-                     explain=lambda s, op: f"it read {op.value!r}; the counter is {s!r}"),
+                     explain=lambda s, op: f"it read {render(op.value)}; the counter is "
+                                           f"{render(s)}", accepts=_counter_accepts),
     "mutex": Model("mutex", bool, _mutex_step, frozenset({"acquire", "release"}),
                    read_only=_never, render=lambda s: "held" if s else "free",
                    explain=_mutex_explain),
@@ -280,20 +307,14 @@ def get_model(name: str) -> Model[Any]:
         raise ValueError(f"unknown model {name!r}: {suggest(name, MODELS)}") from None
 
 
-def validate(model: Model[Any], ops: Sequence[Op]) -> str | None:
-    """A one-line reason why ``ops`` cannot be checked against ``model``, or None."""
+def validate(model: Model[Any], ops: Sequence[Op]) -> None:
+    """Raise :class:`ModelError` for the first op ``model`` cannot take (see the module doc)."""
     for op in ops:
-        try:
-            hash(op.value)
-        except TypeError:
-            return (f"operation #{op.index} has a value the model cannot hold ({op.value!r}): "
-                    "model states must be hashable, so JSON objects cannot be values")
         if model.fs is not None and op.f not in model.fs:
-            return (f"operation #{op.index} has f {op.f!r}, which model {model.name!r} does "
-                    f"not know: {suggest(op.f, model.fs)}")
-        if model.step is _register_step:
-            try:
-                _check_cas(op)
-            except ValueError as exc:
-                return f"operation #{op.index}: {exc}, found {op.value!r}"
-    return None
+            raise ModelError(f"model {model.name!r} does not know f {op.f!r}", op,
+                             suggest(op.f, model.fs))
+        if model.accepts is not None:
+            problem = model.accepts(op)
+            if problem is not None:
+                raise ModelError(f"{problem}, found {render(op.value)}", op,
+                                 f"model {model.name!r} reads values this way")

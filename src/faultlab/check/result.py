@@ -1,8 +1,14 @@
 """What a checker returns: a :class:`CheckResult` with a :class:`Verdict` and its evidence.
 
-A non-linearizable history or a lost write is a verdict, not an exception. Exceptions are for
-bad input: :class:`~faultlab.history.HistoryError` (the file) and :class:`ModelError` (the
-operations do not fit the model, e.g. a ``cas`` whose value is not ``[expected, new]``).
+A non-linearizable history or a lost write is a verdict, not an exception; so is "unknown":
+the budget ran out, or there was nothing to check (no operation that could have taken
+effect: an empty or all-failed history proves nothing). Exceptions are for bad input:
+:class:`~faultlab.history.HistoryError` (the file) and :class:`ModelError` (the operations do
+not fit the model or checker, e.g. a ``cas`` whose value is not ``[expected, new]``), which
+names the offending operation and, when it was read from a file, its file:line:column.
+
+Everything rendered for people shows values as JSON-like text
+(:func:`faultlab.history.values.render`), never Python reprs.
 """
 
 from __future__ import annotations
@@ -11,13 +17,34 @@ import enum
 from dataclasses import dataclass, field
 
 from faultlab.history import Op
+from faultlab.history.values import render
 
 __all__ = ["Anomaly", "AnomalyKind", "CheckResult", "ModelError", "Stuck", "Verdict",
            "Violation"]
 
 
+_ONE_LINE = {ord(c): " " for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
 class ModelError(ValueError):
-    """The history's operations cannot be interpreted by the chosen model (bad input)."""
+    """The history's operations cannot be interpreted by the chosen model (bad input).
+
+    ``op`` is the operation at fault, if one is; ``str()`` is one line that starts with its
+    file:line:column when it was read from a file, then names it (``operation #3 (cas 5)``),
+    says what is wrong and how to fix it.
+    """
+
+    def __init__(self, message: str, op: Op | None = None, hint: str = "") -> None:
+        self.message, self.op, self.hint = message, op, hint
+        text = message
+        if op is not None:
+            value = "" if op.value is None else " " + render(op.value, limit=60)
+            text = f"operation #{op.index} ({op.f}{value}): {message}"
+            if op.source is not None:
+                text = f"{op.source}: {text}"
+        if hint:
+            text += f" (hint: {hint})"
+        super().__init__(text.translate(_ONE_LINE))
 
 
 class Verdict(enum.Enum):
@@ -65,11 +92,12 @@ class Stuck:
 class Violation:
     """Why a partition is not linearizable, in terms a person can follow.
 
-    ``prefix`` is the longest linearizable prefix the search found (in linearization order),
-    ``states`` the model state after each of its operations (rendered), ``state`` the state at
-    its end (= ``states[-1]``, or the initial state). ``must_complete`` is the operation whose
-    completion came before it could be placed; ``stuck`` lists it and every other operation
-    that could have gone next, each with the reason it cannot.
+    ``partition`` is the object checked (its key, rendered; ``""`` when the history is one
+    object). ``prefix`` is the longest linearizable prefix the search found (in linearization
+    order), ``states`` the model state after each of its operations (rendered), ``state`` the
+    state at its end (= ``states[-1]``, or the initial state). ``must_complete`` is the
+    operation whose completion came before it could be placed; ``stuck`` lists it and every
+    other operation that could have gone next, each with the reason it cannot.
     """
 
     partition: str
@@ -80,7 +108,8 @@ class Violation:
     stuck: tuple[Stuck, ...]
 
     def render(self, last: int = 8) -> str:
-        lines = [f"partition {self.partition}: not linearizable"]
+        lines = [f"key {self.partition}: not linearizable" if self.partition else
+                 "not linearizable"]
         shown = list(zip(self.prefix, self.states, strict=True))[-last:]
         if len(self.prefix) > len(shown):
             lines.append(f"  ... {len(self.prefix) - len(shown)} earlier operations linearized")

@@ -1,67 +1,125 @@
 """The JSON Lines history file: the only place history lines become :class:`Op` objects.
 
 One operation per line, paired (invocation and completion together), written when the
-operation completes; see :mod:`faultlab.history` for the field reference. The reader never
-raises anything but :class:`HistoryError`, whose problems are one line each with
+operation completes; the format is documented field by field in ``docs/history.md`` (and
+briefly in :mod:`faultlab.history`). The reader streams: each line is checked as it is read,
+against its own fields and against the rules every history obeys
+(:mod:`faultlab.history.rules`: one open operation per process, an empty history is an
+error, ...), so a mistake near the top of a huge file is reported without reading the rest.
+It never raises anything but :class:`HistoryError`, whose problems are one line each with
 file:line:column and a hint.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from faultlab.history.errors import HistoryError, HistoryProblem, suggest
-from faultlab.history.model import History, Op, Outcome, Value
+from faultlab.history.lines import file_lines, text_lines
+from faultlab.history.model import History, Op, Outcome, Source, Value
+from faultlab.history.rules import (
+    MAX_DEPTH,
+    MAX_TIME_NS,
+    Problems,
+    Rule,
+    Timeline,
+    completion_before_invocation,
+    no_operations,
+)
+from faultlab.history.values import Flag
 
 __all__ = ["FIELDS", "dump_op", "parse_jsonl", "read_jsonl", "to_json_value", "write_jsonl"]
 
 FIELDS = ("index", "process", "f", "key", "value", "invoke_ns", "complete_ns", "outcome",
           "error")
 _REQUIRED = ("process", "f", "invoke_ns", "outcome")
-_MAX_PROBLEMS = 20
 
 
 class _Bad(Exception):
-    def __init__(self, field: str | None, message: str, hint: str = "", last: bool = False
-                 ) -> None:
-        super().__init__(message)
-        self.field, self.message, self.hint, self.last = field, message, hint, last
+    def __init__(self, field: str | None, message: str | Rule, hint: str = "",
+                 last: bool = False) -> None:
+        rule = message if isinstance(message, Rule) else Rule(message, hint)
+        super().__init__(rule.message)
+        self.field, self.message, self.hint, self.last = field, rule.message, rule.hint, last
 
 
 def read_jsonl(path: str | Path) -> History:
     """Read a history file; raises :class:`HistoryError` for unreadable or invalid input."""
-    name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise HistoryError([HistoryProblem(name, 1, 1, f"cannot read the history: {reason}",
-                                           "give the path of a JSON Lines history file")]
-                           ) from None
-    return parse_jsonl(text, name)
+    return _parse(file_lines(path), str(path))
 
 
 def parse_jsonl(text: str, file: str = "<history>") -> History:
     """Parse JSON Lines history text (``file`` only names the source in problems)."""
+    return _parse(text_lines(text), file)
+
+
+def _parse(lines: Iterator[tuple[int, str]], file: str) -> History:
+    problems = Problems(file)
+    timeline = Timeline(ordered=False)  # lines are in completion order, or any order
     ops: list[Op] = []
-    problems: list[HistoryProblem] = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            ops.append(_parse_line(line, len(ops)))
-        except _Bad as bad:
-            column = _column(line, bad.field, bad.last)
-            problems.append(HistoryProblem(file, number, column, bad.message, bad.hint))
-            if len(problems) >= _MAX_PROBLEMS:
+    lines_of: dict[int, int] = {}  # index -> its line
+    try:
+        for number, line in lines:
+            if problems.enough(number):
                 break
-    if problems:
-        raise HistoryError(problems)
+            if not line.strip():
+                continue
+            try:
+                op = _parse_line(line, len(ops), Source(file, number))
+                if op.index in lines_of:
+                    raise _Bad("index", f"index {op.index} is already the index of the "
+                               f"operation on line {lines_of[op.index]}",
+                               "each operation has its own index; leave index out to number "
+                               "operations in line order")
+            except _Bad as bad:
+                problems.add(number, _column(line, bad.field, bad.last),
+                             Rule(bad.message, bad.hint))
+                continue
+            broken = timeline.add(op)
+            if broken is not None:
+                problems.add(number, 1, broken)
+            lines_of[op.index] = number
+            ops.append(op)
+    except HistoryError as exc:  # the file could not be read on
+        raise problems.absorb(exc) from None
+    for op, rule in timeline.finish(ops):
+        problems.add(op.source.line if op.source else 1, 1, rule)
+    problems.check()
+    if not ops:
+        rule = no_operations("no line holds an operation")
+        raise HistoryError([HistoryProblem(file, 1, 1, rule.message, rule.hint)])
     return History(tuple(ops))
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _Bad(k, f"field {k!r} appears twice", "keep one of them", last=True)
+        out[k] = v
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise _Bad(None, f"{name} is not a JSON number", "write null or a finite number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise _Bad(None, f"number {text[:40]} is too large to be a usable number",
+                   "numbers are finite, at most about 1.8e308")
+    return number
+
+
+# One decoder for every line (json.loads with hooks would build one per call).
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constant,
+                            parse_float=_finite)
 
 
 def _column(line: str, field: str | None, last: bool = False) -> int:
@@ -71,9 +129,9 @@ def _column(line: str, field: str | None, last: bool = False) -> int:
     return (found[-1] if last else found[0]).start() + 1 if found else 1
 
 
-def _parse_line(line: str, position: int) -> Op:
+def _parse_line(line: str, position: int, source: Source) -> Op:
     try:
-        data = json.loads(line, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        data = _DECODER.decode(line)
     except json.JSONDecodeError as exc:
         raise _Bad(None, f"not JSON: {exc.msg} at column {exc.colno}",
                    "each line must be one JSON object describing one operation") from None
@@ -100,8 +158,7 @@ def _parse_line(line: str, position: int) -> Op:
         raise _Bad("outcome", f"an '{outcome.value}' operation needs complete_ns",
                    "only an 'info' operation may lack a completion time")
     if complete is not None and complete < invoke:
-        raise _Bad("complete_ns", f"complete_ns {complete} is before invoke_ns {invoke}",
-                   "times are nanoseconds from one monotonic clock")
+        raise _Bad("complete_ns", completion_before_invocation(complete, invoke))
     f = data["f"]
     if not isinstance(f, str) or not f:
         raise _Bad("f", f"f must be a non-empty string, found {_kind(f)}", 'e.g. "read"')
@@ -109,33 +166,21 @@ def _parse_line(line: str, position: int) -> Op:
     if not _is_int(index) or index < 0:
         raise _Bad("index", f"index must be a non-negative integer, found {_kind(index)}")
     process = data["process"]
-    if not (_is_int(process) or (isinstance(process, str) and process)):
+    if not (_is_int(process) or (isinstance(process, str) and process.strip())):
         raise _Bad("process", f"process must be an integer or a name, found {_kind(process)}",
                    'clients are numbered; fault injectors are named, e.g. "nemesis"')
+    if isinstance(process, str) and process.strip().lstrip("-").isdigit():
+        raise _Bad("process", f"process {_kind(process)} is a name that looks like a number",
+                   'clients are numbered (write "process": 0); fault injectors are named, '
+                   'e.g. "nemesis"')
     key = data.get("key")
     if key is not None and not (_is_int(key) or isinstance(key, str)):
         raise _Bad("key", f"key must be a string or an integer, found {_kind(key)}")
     error = data.get("error")
     if error is not None and not isinstance(error, str):
         raise _Bad("error", f"error must be a string, found {_kind(error)}")
-    try:
-        value = from_json_value(data.get("value"))
-    except RecursionError:
-        raise _Bad("value", "value nested too deeply") from None
-    return Op(index, process, f, value, invoke, complete, outcome, key, error)
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise _Bad(k, f"field {k!r} appears twice", "keep one of them", last=True)
-        out[k] = v
-    return out
-
-
-def _no_constant(name: str) -> Any:
-    raise _Bad(None, f"{name} is not a JSON number", "write null or a finite number")
+    value = _value(data.get("value"), 0)
+    return Op(index, process, f, value, invoke, complete, outcome, key, error, source)
 
 
 def _outcome(raw: Any) -> Outcome:
@@ -149,9 +194,9 @@ def _outcome(raw: Any) -> Outcome:
 
 def _time(data: dict[str, Any], field: str) -> int:
     raw = data[field]
-    if not _is_int(raw) or raw < 0:
-        raise _Bad(field, f"{field} must be a non-negative integer, found {_kind(raw)}",
-                   "times are integer nanoseconds, e.g. 1500000000 for 1.5 s")
+    if not _is_int(raw) or not 0 <= raw <= MAX_TIME_NS:
+        raise _Bad(field, f"{field} must be an integer from 0 to {MAX_TIME_NS}, found "
+                   f"{_kind(raw)}", "times are integer nanoseconds, e.g. 1500000000 for 1.5 s")
     return int(raw)
 
 
@@ -167,17 +212,23 @@ def _kind(raw: object) -> str:
     return kinds.get(type(raw), "a value")
 
 
-def from_json_value(raw: Any) -> Value:
-    """JSON arrays become tuples (hashable), objects dicts; scalars stay as they are."""
+def _value(raw: Any, depth: int) -> Value:
+    """JSON arrays become tuples, objects dicts; scalars stay as they are."""
+    if depth > MAX_DEPTH:
+        raise _Bad("value", f"value nested more than {MAX_DEPTH} levels deep",
+                   "values are nested at most a few hundred levels")
     if isinstance(raw, list):
-        return tuple(from_json_value(v) for v in raw)
+        return tuple(_value(v, depth + 1) for v in raw)
     if isinstance(raw, dict):
-        return {k: from_json_value(v) for k, v in raw.items()}
+        return {k: _value(v, depth + 1) for k, v in raw.items()}
     return raw  # type: ignore[no-any-return]
 
 
 def to_json_value(value: Value) -> Any:
-    """The inverse of :func:`from_json_value`; sets become sorted arrays where sortable."""
+    """The JSON form of a value read or recorded (canonical values too); sets become sorted
+    arrays where sortable."""
+    if isinstance(value, Flag):
+        return value.value
     if isinstance(value, tuple):
         return [to_json_value(v) for v in value]
     if isinstance(value, frozenset):
@@ -186,7 +237,7 @@ def to_json_value(value: Value) -> Any:
             return sorted(items)
         except TypeError:
             return items
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {str(k): to_json_value(v) for k, v in value.items()}
     return value
 

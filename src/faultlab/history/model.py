@@ -9,19 +9,28 @@ An operation is *paired*: it carries both the invocation (``invoke_ns``) and the
   invocation, or never. Its completion time, if recorded, is only when the client gave up;
   checkers treat its real completion as +infinity.
 
-Values are JSON-like and hashable where possible: JSON arrays become tuples, EDN sets become
-frozensets, JSON objects and EDN maps become dicts (the one unhashable case; models that keep
-maps in their state convert them).
+Values are JSON-like: JSON arrays become tuples, EDN sets frozensets, JSON objects and EDN
+maps dicts. Checkers compare them in the canonical form of :mod:`faultlab.history.values`
+(hashable, booleans distinct from numbers) and show them with its ``render``.
+
+An operation read from a file carries its :class:`Source` (file, line, column), so that every
+later complaint about it — a model that cannot take its value, two operations of one
+process that overlap — points at the line to fix. ``Source.timed`` is false for inputs that
+carry no times (Jepsen's ``history.txt``, an EDN history without ``:time``): their
+``invoke_ns``/``complete_ns`` are only event positions, which keep the real-time order, and
+:meth:`Op.describe` then shows the lines rather than invented times.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeAlias, overload
 
-__all__ = ["History", "Key", "Op", "Outcome", "Process", "Value"]
+from faultlab.history.values import render
+
+__all__ = ["History", "Key", "Op", "Outcome", "Process", "Source", "Value"]
 
 Value: TypeAlias = (
     "bool | int | float | str | tuple[Value, ...] | frozenset[Value] | dict[Value, Value] | None"
@@ -39,13 +48,33 @@ class Outcome(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """Where an operation was read: the line to fix when something is wrong with it.
+
+    ``line`` is the operation's line (JSON Lines) or its invocation's (EDN, Jepsen text);
+    ``end_line`` its completion's, when it has one in another event. ``timed`` is false when
+    the file carries no times, so the operation's times are event positions.
+    """
+
+    file: str
+    line: int
+    column: int = 1
+    end_line: int | None = None
+    timed: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
 class Op:
     """One client operation: its invocation and its completion.
 
     ``value`` is what the operation is about: for an ``ok`` operation the value its completion
     reported (a read's result; for a write, the value written), for ``fail`` and ``info`` the
     value it was invoked with (``None`` for a read). ``complete_ns`` is ``None`` only for an
-    ``info`` operation that never completed at all (the run ended first).
+    ``info`` operation that never completed at all (the run ended first). ``source`` says
+    where it was read (``None`` when recorded in memory); it takes no part in equality.
     """
 
     index: int
@@ -57,6 +86,7 @@ class Op:
     outcome: Outcome
     key: Key = None
     error: str | None = None
+    source: Source | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_client(self) -> bool:
@@ -64,11 +94,38 @@ class Op:
         return isinstance(self.process, int) and not isinstance(self.process, bool)
 
     def describe(self) -> str:
-        """A short text for people: ``#12 p3 write k1 5 ok [1.000000s–1.000200s]``."""
-        key = f" {self.key!r}" if self.key is not None else ""
-        end = "∞" if self.complete_ns is None else f"{self.complete_ns / 1e9:.6f}s"
-        return (f"#{self.index} p{self.process} {self.f}{key} {self.value!r} "
-                f"{self.outcome.value} [{self.invoke_ns / 1e9:.6f}s–{end}]")
+        """A short text for people: ``#12 p3 key "k1": write 5 ok [1.000000s–1.000200s]``.
+
+        Values are rendered as JSON-like text; an operation from an untimed input shows its
+        lines instead of times (``[lines 7–9]``).
+        """
+        who = f"p{self.process}" if self.is_client else render(self.process)
+        key = "" if self.key is None else f" key {render(self.key)}:"
+        value = "" if self.value is None and self.f == "read" and self.outcome is not \
+            Outcome.OK else f" {render(self.value, limit=120)}"
+        return f"#{self.index} {who}{key} {self.f}{value} {self.outcome.value} {self.span()}"
+
+    def span(self) -> str:
+        """When it ran: ``[1.000000s–1.000200s]`` (``[0.000000005s–...]`` when times are not
+        whole microseconds), or ``[lines 7–9]`` for an input that carries no times."""
+        source = self.source
+        if source is not None and not source.timed:
+            if source.end_line is None:
+                return f"[line {source.line}, never completed]"
+            if source.end_line == source.line:
+                return f"[line {source.line}]"
+            return f"[lines {source.line}–{source.end_line}]"
+        end = "∞" if self.complete_ns is None else _seconds(self.complete_ns)
+        return f"[{_seconds(self.invoke_ns)}–{end}]"
+
+
+def _seconds(ns: int) -> str:
+    """Nanoseconds as seconds, to the microsecond, or to the nanosecond when that matters
+    (so short hand-made histories do not read as all zeros)."""
+    whole, rest = divmod(ns, 1_000_000_000)
+    if rest % 1000:
+        return f"{whole}.{rest:09d}s"
+    return f"{whole}.{rest // 1000:06d}s"
 
 
 @dataclass(frozen=True)
