@@ -49,6 +49,7 @@ class Event(StrEnum):
     VERDICT = "verdict"
     RUN_ENDED = "run_ended"
     RECOVERED = "recovered"
+    TEARDOWN_STARTED = "teardown_started"
     TEARDOWN = "teardown"  # what tear-down found and did, measured
     NOTE = "note"
 

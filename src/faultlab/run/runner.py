@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import random
 import secrets
@@ -39,21 +40,20 @@ from faultlab.experiment.loader import LoadedExperiment
 from faultlab.faults import Fault, FaultContext, FaultError, build_fault
 from faultlab.journal import JOURNAL_NAME, Event, Journal, Redactor
 from faultlab.run.clauses import build_clauses
-from faultlab.run.evaluate import AbortSignal, Evaluator
+from faultlab.run.evaluate import AbortSignal, Evaluation
 from faultlab.run.plan import PlannedFault, plan_faults
 from faultlab.run.rerun import escape_spec
 from faultlab.run.setup import bind_targets, build_hosts, setup_proxies
 from faultlab.run.verdict import FaultRecord, Status, Verdict
 from faultlab.system import ServiceError, Services
-from faultlab.workload.spec import HistoryWorkload, HttpWorkload
+from faultlab.workload.base import HistoryRecording, Workload, WorkloadContext, WorkloadError
+from faultlab.workload.clients import ClientError
+from faultlab.workload.spec import WORKLOAD_KINDS
 from faultlab.workload.stats import SecondStats, StatsRecorder
 
 if TYPE_CHECKING:
-    from faultlab.history import History
     from faultlab.proxy.process import ProxyServerHandle
     from faultlab.run.checks import CheckOutcome
-    from faultlab.workload.history_load import HistoryLoad
-    from faultlab.workload.http import HttpLoad, LoadSummary
 
 __all__ = ["Progress", "Runner"]
 
@@ -117,12 +117,9 @@ class Runner:
         self.records = [FaultRecord(p.label, p.spec.kind, "+".join(p.spec.target_names),
                                     p.spec.params(), p.start, p.duration) for p in self.plan]
         self.active: dict[str, _Active] = {}
-        self.recorder: StatsRecorder | None = None
-        self.evaluator: Evaluator | None = None
-        self.load: HttpLoad | None = None
-        self.load_summary: LoadSummary | None = None
-        self.history_load: HistoryLoad | None = None
-        self.history: History | None = None
+        self.workloads: dict[str, Workload] = {}  # every workload of the experiment, by name
+        self.recorders: dict[str, StatsRecorder] = {}  # one per measured workload
+        self.evaluator: Evaluation | None = None  # one evaluator per measured workload
         self.check_outcomes: list[CheckOutcome] = []
         self.status: Status | None = None
         self.reasons: list[str] = []
@@ -240,24 +237,17 @@ class Runner:
         self.reasons.append(reason)
 
     async def _run_phases(self, faults: list[Fault[Any]]) -> None:
-        # Second 0 of the experiment is now, after set-up: workload seconds, phase times and
-        # journal times all count from here (set-up events have negative times).
-        self.origin = self.clock.now()
-        self.journal.origin = self.origin
-        kinds = {w.kind for w in self.exp.all_workloads().values()}
+        # Second 0 of the experiment is after set-up and the workloads' warm-up: workload
+        # seconds, phase times and journal times all count from it (set-up events and the
+        # warm-up have negative times).
+        start = await self._prepare_workloads()
         async with asyncio.TaskGroup() as tg:
-            load_task = self._start_workload(tg) if "http" in kinds else None
-            history_task = self._start_history(tg) if "history" in kinds else None
-            ticker = tg.create_task(self._ticker()) if load_task is not None else None
-            await self._phases(faults, bool(kinds))
+            tasks = self._start_workloads(tg, start)
+            ticker = tg.create_task(self._ticker()) if self.recorders else None
+            await self._warm_up()
+            await self._phases(faults, bool(self.workloads))
             # Stop planning; operations in flight finish (each bounded by its timeout).
-            now = self.clock.now()
-            if self.load is not None and load_task is not None:
-                self.load.stop_at(now)
-                await load_task
-            if self.history_load is not None and history_task is not None:
-                self.history_load.stop_at(now)
-                await history_task
+            await self._stop_workloads(tasks)
             if ticker is not None:
                 ticker.cancel()
 
@@ -358,90 +348,117 @@ class Runner:
 
     # --- workload and evaluation -----------------------------------------------------------
 
-    def _start_workload(self, tg: asyncio.TaskGroup) -> asyncio.Task[None]:
-        from faultlab.workload.http import HttpLoad, HttpRequestSpec
+    async def _prepare_workloads(self) -> float:
+        """Build every workload through its kind (imports happen here) and prepare it
+        (connections, tables), all before any measured time; then fix second 0 one warm-up
+        after now. Returns the clock time the warm-up starts."""
+        for name, spec in self.exp.all_workloads().items():
+            ctx = WorkloadContext(self.clock, self.run_dir, self.seed,
+                                  random.Random(f"{self.seed}/{name}"), self.redactor)
+            try:
+                workload = WORKLOAD_KINDS[spec.kind].build(name, spec, ctx)
+                self.workloads[name] = workload
+                await workload.prepare()
+            except (OSError, ValueError, ClientError) as e:
+                raise WorkloadError(f"workload '{name}' could not be prepared: {e}") from e
+        start = self.clock.now()
+        self.origin = start + (self.exp.warmup if self.workloads else 0.0)
+        self.journal.origin = self.origin
+        self.recorders = {
+            name: StatsRecorder(self.origin, on_complete=functools.partial(
+                self._journal_second, name))
+            for name, w in self.workloads.items() if w.measured}
+        if self.recorders:
+            self.evaluator = Evaluation(self.exp, {n: r.window for n, r in
+                                                   self.recorders.items()})
+        return start
 
-        w = next(w for w in self.exp.all_workloads().values() if isinstance(w, HttpWorkload))
-        self.recorder = StatsRecorder(self.origin, on_complete=self._journal_second)
-        self.evaluator = Evaluator(self.exp, self.recorder.window)
-        expect = frozenset(w.expect_status) if w.expect_status else frozenset(range(200, 400))
-        spec = HttpRequestSpec(url=w.url, method=w.method, headers=tuple(w.headers.items()),
-                               body=w.body.encode() if w.body is not None else None,
-                               timeout=w.timeout, expect_status=expect)
-        self.load = HttpLoad(spec, w.rate, max_in_flight=w.max_in_flight, clock=self.clock,
-                             recorder=self.recorder)
+    def _start_workloads(self, tg: asyncio.TaskGroup, start: float
+                         ) -> list[asyncio.Task[None]]:
+        return [tg.create_task(w.run(start, self.origin, self.recorders.get(name)))
+                for name, w in self.workloads.items()]
 
-        async def drive() -> None:
-            assert self.load is not None
-            self.load_summary = await self.load.run(self.origin, math.inf)
+    async def _warm_up(self) -> None:
+        """Let the workloads drive load until second 0; journal what the warm-up took."""
+        if not self.workloads or self.exp.warmup <= 0:
+            return
+        await self.clock.sleep_until(self.origin)
+        parts = []
+        for name, w in self.workloads.items():
+            wu = w.summary().load.warmup
+            parts.append(f"{name}: {wu.sent} sent, {wu.dropped} dropped, "
+                         f"max lag {wu.max_lag * 1e3:.0f} ms")
+        self.journal.write(Event.NOTE, note=f"warm-up of {self.exp.warmup:g}s before second 0, "
+                           f"not measured ({'; '.join(parts)})")
 
-        return tg.create_task(drive())
-
-    def _start_history(self, tg: asyncio.TaskGroup) -> asyncio.Task[None]:
-        from faultlab.workload.clients import make_client
-        from faultlab.workload.history_load import HistoryLoad, HistorySpec
-
-        h = next(w for w in self.exp.all_workloads().values()
-                 if isinstance(w, HistoryWorkload))
-        spec = HistorySpec(client=h.client, address=h.address, model=h.model,
-                           processes=h.processes, keys=h.keys, rate=h.rate, timeout=h.timeout,
-                           seed=self.seed, accounts=h.accounts, balance=h.balance)
-
-        def factory() -> Any:
-            return make_client(h.client, h.address, timeout=h.timeout, user=h.user,
-                               database=h.database, password=h.password)
-
-        self.history_load = HistoryLoad(spec, clock=self.clock,
-                                        sink=self.run_dir / "history.jsonl",
-                                        client_factory=factory)
-
-        async def drive() -> None:
-            assert self.history_load is not None
-            self.history = await self.history_load.run(self.origin, math.inf)
-
-        return tg.create_task(drive())
+    async def _stop_workloads(self, tasks: list[asyncio.Task[None]]) -> None:
+        now = self.clock.now()
+        for w in self.workloads.values():
+            w.stop_at(now)
+        for task in tasks:
+            await task
 
     async def run_checks(self) -> None:
-        """Judge the recorded history (off the event loop: a search may take a while)."""
-        spec = next((w for w in self.exp.all_workloads().values()
-                     if isinstance(w, HistoryWorkload)), None)
-        if self.history is None or spec is None or self.interrupted:
+        """Judge each recorded history (off the event loop: a search may take a while)."""
+        if self.interrupted:
             return
+        recorded = [(n, w) for n, w in self.workloads.items()
+                    if isinstance(w, HistoryRecording) and w.history is not None]
         from faultlab.run.checks import run_checks
 
-        self.check_outcomes = await asyncio.to_thread(
-            run_checks, self.history, spec, list(self.exp.checks))
-        for c in self.check_outcomes:
-            self.journal.write(Event.CHECK, check=c.kind, verdict=c.verdict,
-                               ops_checked=c.ops_checked, summary=c.summary, detail=c.detail,
-                               elapsed_s=round(c.elapsed_s, 6), evidence=c.evidence)
+        for name, w in recorded:
+            assert w.history is not None
+            outcomes = await asyncio.to_thread(
+                run_checks, w.history, w.history_spec, list(self.exp.checks),
+                name if len(recorded) > 1 else None)
+            self.check_outcomes += outcomes
+            for c in outcomes:
+                self.journal.write(Event.CHECK, check=c.kind, verdict=c.verdict,
+                                   ops_checked=c.ops_checked, summary=c.summary,
+                                   detail=c.detail, elapsed_s=round(c.elapsed_s, 6),
+                                   evidence=c.evidence, workload=name)
 
-    def _journal_second(self, s: SecondStats) -> None:
+    def _journal_second(self, workload: str, s: SecondStats) -> None:
         h = s.histogram
         n = h.get_total_count()
 
         def pct(q: float) -> float | None:
             return round(h.get_value_at_percentile(q) / 1e6, 6) if n else None
 
-        self.journal.write(Event.SECOND, second=s.index, sent=s.sent, ok=s.ok, failed=s.failed,
-                           timed_out=s.timed_out, dropped=s.dropped, late=s.late,
-                           max_lag=round(s.max_lag, 6), p50=pct(50), p90=pct(90), p99=pct(99),
+        # the ok requests' own histogram, when it differs from the one of every request
+        ok_hdr = (s.ok_histogram.encode().decode()
+                  if s.ok_histogram is not None and s.ok else None)
+        self.journal.write(Event.SECOND, workload=workload, second=s.index, sent=s.sent,
+                           ok=s.ok, failed=s.failed, timed_out=s.timed_out, dropped=s.dropped,
+                           late=s.late, max_lag=round(s.max_lag, 6), p50=pct(50),
+                           p90=pct(90), p99=pct(99),
                            max=round(h.get_max_value() / 1e6, 6) if n else None,
-                           hdr=h.encode().decode() if n else None)
+                           hdr=h.encode().decode() if n else None, ok_hdr=ok_hdr)
         self.progress.second(s)
 
     async def _ticker(self) -> None:
-        assert self.recorder is not None and self.evaluator is not None
+        """Close completed seconds of every measured workload and evaluate them. An abort
+        stops the evaluation after this tick's seconds (the ones after the abort on its own
+        workload excepted): the clauses keep what was judged up to it."""
+        ev = self.evaluator
+        assert ev is not None
         while True:
             await self.clock.sleep_until(self.clock.now() + TICK)
-            for s in self.recorder.complete_until(self.clock.now()):
-                abort = self.evaluator.on_second(s)
-                if abort is not None and self.exp.abort:
-                    raise _Abort(abort)
+            now = self.clock.now()
+            abort: AbortSignal | None = None
+            for name, recorder in self.recorders.items():
+                for s in recorder.complete_until(now):
+                    if abort is not None and abort.workload == name:
+                        continue
+                    signal = ev.on_second(name, s)
+                    if abort is None and signal is not None and self.exp.abort:
+                        abort = signal
+            if abort is not None:
+                ev.stop(abort)
+                raise _Abort(abort)
 
     async def _wait_completed(self, seconds: int) -> None:
-        assert self.recorder is not None
-        while self.recorder.completed < seconds:
+        while any(r.completed < seconds for r in self.recorders.values()):
             await self.clock.sleep_until(self.clock.now() + TICK)
 
     def _steady_state_ok(self) -> bool:
@@ -467,6 +484,7 @@ class Runner:
     async def _teardown(self) -> None:
         """Revert, then stop services, then the proxy server; then measure what is left.
         Runs inside :meth:`_wait`, so nothing cancels it; each step bounds its own waits."""
+        self.journal.write(Event.TEARDOWN_STARTED, active=list(self.active))
         await self.revert_all()
         hurry = self.signals > 1
         left = await self.services.stop_all(hurry=hurry)
@@ -488,9 +506,11 @@ class Runner:
 
     def _verdict(self) -> Verdict:
         ev = self.evaluator
-        if self.recorder is not None and ev is not None:
-            for s in self.recorder.complete_until(self.clock.now(), force=True):
-                ev.on_second(s)
+        if ev is not None:
+            now = self.clock.now()
+            for name, recorder in self.recorders.items():
+                for s in recorder.complete_until(now, force=True):
+                    ev.on_second(name, s)
         clauses = build_clauses(self.exp, ev, self.faults_ran, self.last_fault) if ev else []
         for rec in self.records:
             if ev is not None and rec.reverted_at is not None:
@@ -506,49 +526,70 @@ class Runner:
                           else "every fault was applied and reverted")
         for c in failed_checks:
             self._set(Status.VIOLATED, f"check {c.summary}")
-        generator: dict[str, Any] = {}
-        if self.load_summary is not None:
-            ls = self.load_summary
-            generator = {"planned": ls.planned, "sent": ls.sent, "dropped": ls.dropped,
-                         "late": ls.late, "max_lag": ls.max_lag, "saturated": ls.saturated,
-                         "reason": ls.reason}
-            if ls.saturated:
-                self.reasons.append(f"warning: the load generator fell behind its schedule "
-                                    f"({ls.reason}); latency figures include generator lag")
-                self.journal.write(Event.GENERATOR_LAG, reason=ls.reason)
+        workloads = self._workload_totals()
+        for name, w in self.workloads.items():
+            ls = w.summary().load
+            if w.measured and ls.saturated:
+                self.reasons.append(f"warning: the load generator of workload '{name}' fell "
+                                    f"behind its schedule ({ls.reason}); latency figures "
+                                    "include generator lag")
+                self.journal.write(Event.GENERATOR_LAG, workload=name, reason=ls.reason)
+        # the record before several workloads: the measured one's figures, the history's
+        measured = [n for n, w in self.workloads.items() if w.measured]
+        histories = [n for n, w in workloads.items() if w.get("history")]
+        primary: dict[str, Any] = workloads[measured[0]] if measured else {}
+        history: dict[str, Any] = workloads[histories[0]]["history"] if histories else {}
         status = self.status or Status.ERROR
-        history: dict[str, object] = {}
-        if self.history_load is not None:
-            st = self.history_load.stats
-            history = {"file": "history.jsonl", "origin_ns": round(self.origin * 1e9),
-                       "planned": st.planned, "invoked": st.invoked,
-                       "dropped": st.dropped, "retired_processes": st.retired}
-            if self.history is not None:
-                outcomes = [op.outcome.value for op in self.history]
-                history.update({k: outcomes.count(k) for k in ("ok", "fail", "info")})
-        verdict = Verdict(status, list(self.reasons), clauses, self.records, generator,
-                          self._workload_totals(), list(self.check_outcomes), history)
+        verdict = Verdict(status, list(self.reasons), clauses, self.records,
+                          dict(primary.get("generator") or {}), dict(primary.get("totals") or {}),
+                          list(self.check_outcomes), dict(history), workloads)
         self.journal.write(Event.VERDICT, durable=True, status=status.value,
                            exit_code=int(verdict.exit_code), reasons=verdict.reasons)
         self.journal.write(Event.RUN_ENDED, durable=True)
         self.journal.close()
         return verdict
 
-    def _workload_totals(self) -> dict[str, object]:
-        if self.recorder is None:
-            return {}
+    def _workload_totals(self) -> dict[str, dict[str, Any]]:
+        """Every workload's record for result.json: its kind, totals over the measured
+        seconds (measured workloads), the generator's figures, and its history's counts."""
         from faultlab.workload.stats import aggregate
-
-        agg = aggregate(self.recorder.window(0, self.recorder.completed))
 
         def clean(v: float) -> float | None:
             return None if math.isnan(v) else round(v, 6)
 
-        return {"seconds": agg.seconds, "planned": agg.planned, "sent": agg.sent, "ok": agg.ok,
-                "failed": agg.failed, "timed_out": agg.timed_out, "dropped": agg.dropped,
-                "success_ratio": clean(agg.success_ratio), "p50": clean(agg.percentile(50)),
-                "p90": clean(agg.percentile(90)), "p99": clean(agg.percentile(99)),
-                "max": clean(agg.max_latency)}
+        out: dict[str, dict[str, Any]] = {}
+        for name, w in self.workloads.items():
+            summary = w.summary()
+            ls, wu = summary.load, summary.load.warmup
+            entry: dict[str, Any] = {
+                "kind": summary.kind, "measured": w.measured, "totals": None,
+                "generator": {"planned": ls.planned, "sent": ls.sent, "dropped": ls.dropped,
+                              "late": ls.late, "max_lag": ls.max_lag,
+                              "saturated": ls.saturated, "reason": ls.reason,
+                              "warmup": {"seconds": self.exp.warmup, "planned": wu.planned,
+                                         "sent": wu.sent, "dropped": wu.dropped,
+                                         "max_lag": wu.max_lag}},
+                "history": None}
+            recorder = self.recorders.get(name)
+            if recorder is not None:
+                agg = aggregate(recorder.window(0, recorder.completed))
+                entry["totals"] = {
+                    "seconds": agg.seconds, "planned": agg.planned, "sent": agg.sent,
+                    "ok": agg.ok, "failed": agg.failed, "timed_out": agg.timed_out,
+                    "dropped": agg.dropped, "success_ratio": clean(agg.success_ratio),
+                    "p50": clean(agg.percentile(50)), "p90": clean(agg.percentile(90)),
+                    "p99": clean(agg.percentile(99)), "max": clean(agg.max_latency),
+                    "ok_p50": clean(agg.percentile(50, successful_only=True)),
+                    "ok_p99": clean(agg.percentile(99, successful_only=True))}
+            h = summary.history
+            if h is not None:
+                entry["history"] = {
+                    "file": h.file, "origin_ns": round(self.origin * 1e9),
+                    "planned": h.planned, "invoked": h.invoked, "dropped": h.dropped,
+                    "retired_processes": h.retired_processes, "ok": h.ok, "fail": h.fail,
+                    "info": h.info}
+            out[name] = entry
+        return out
 
 
 def _pid() -> int:

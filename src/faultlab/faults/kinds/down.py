@@ -22,10 +22,7 @@ class DownSpec(FaultSpec):
 
 class DownFault(ToxicFault):
     async def prepare(self) -> Undo:
-        ep = self.endpoint
-        self.undo = Undo(ENABLE_PROXY.name, {"api": ep.api_url, "proxy": ep.proxy,
-                                             "owned": ep.owned, "instance": ep.instance,
-                                             "token": ep.token})
+        self.undo = Undo(ENABLE_PROXY.name, self._undo_params(await self.instance()))
         return self.undo
 
     async def inject(self) -> None:

@@ -83,11 +83,27 @@ class ToxicFault(Fault[ToxicSpec]):
     def toxic_name(self) -> str:
         return f"faultlab-{self.name}"
 
-    async def prepare(self) -> Undo:
+    async def instance(self) -> str | None:
+        """The identity of the server the undo will talk to: known for the run's own
+        server; asked of an external one (None if it reports none, as Toxiproxy)."""
         ep = self.endpoint
-        self.undo = Undo(REMOVE_TOXIC.name, {
-            "api": ep.api_url, "proxy": ep.proxy, "owned": ep.owned, "instance": ep.instance,
-            "token": ep.token, "toxic": self.toxic_name})
+        if ep.instance is not None or ep.owned:
+            return ep.instance
+        try:
+            async with proxy_client(ep.api_url, ep.token) as client:
+                found: str | None = await client.instance()
+                return found
+        except Exception:  # unreachable now: the inject will say so
+            return None
+
+    def _undo_params(self, instance: str | None) -> dict[str, Any]:
+        ep = self.endpoint
+        return {"api": ep.api_url, "proxy": ep.proxy, "owned": ep.owned,
+                "instance": instance, "token": ep.token}
+
+    async def prepare(self) -> Undo:
+        params = self._undo_params(await self.instance())
+        self.undo = Undo(REMOVE_TOXIC.name, {**params, "toxic": self.toxic_name})
         return self.undo
 
     async def inject(self) -> None:
