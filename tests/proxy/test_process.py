@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from faultlab.proxy.client import ProxyClient
+from faultlab.proxy.client import ProxyApiError, ProxyClient
 from faultlab.proxy.process import (
     ProxyServerError,
     ProxyServerHandle,
@@ -158,3 +158,47 @@ def test_stop_pid_leaves_other_programs_alone() -> None:
     finally:
         other.kill()
         other.wait()
+
+
+async def test_spawned_server_reports_its_instance_and_requires_its_token(
+        tmp_path: Path) -> None:
+    handle = await spawn_proxy_server(tmp_path / "proxy.log", instance_id="run-42",
+                                      token="t0ken-secret")
+    try:
+        assert handle.instance_id == "run-42"
+        # The token reaches the server through its environment, not its (public) argv.
+        cmdline = await asyncio.to_thread(Path(f"/proc/{handle.pid}/cmdline").read_bytes)
+        assert b"t0ken-secret" not in cmdline
+        async with ProxyClient(handle.api_url, token="t0ken-secret") as client:
+            assert await client.instance() == "run-42"
+            assert await client.list_proxies() == {}
+        async with ProxyClient(handle.api_url) as anonymous:
+            with pytest.raises(ProxyApiError) as refused:
+                await anonymous.list_proxies()
+        assert refused.value.status == 401
+    finally:
+        await handle.stop()
+    random_id = await spawn_proxy_server(tmp_path / "other.log")
+    try:
+        assert random_id.instance_id and random_id.instance_id != "run-42"
+        async with ProxyClient(random_id.api_url) as client:
+            assert await client.instance() == random_id.instance_id
+    finally:
+        await random_id.stop()
+
+
+async def test_instance_is_none_for_a_server_that_reports_none() -> None:
+    """Real Toxiproxy answers 404 '404 page not found' and has no instance header."""
+    async def toxiproxy_like(reader: asyncio.StreamReader,
+                             writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                     b"Content-Length: 19\r\nConnection: close\r\n\r\n404 page not found\n")
+        await writer.drain()
+
+    server = await TcpServer(toxiproxy_like).start()
+    try:
+        async with ProxyClient(f"http://{server.address}") as client:
+            assert await client.instance() is None
+    finally:
+        await server.close()

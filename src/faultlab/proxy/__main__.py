@@ -2,6 +2,6 @@
 
 import sys
 
-from faultlab.proxy.cli import main
+from faultlab.proxy.command import main
 
 sys.exit(main())

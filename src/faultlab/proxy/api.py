@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from faultlab.proxy.model import ApiError
-from faultlab.proxy.openapi import openapi_document
 from faultlab.proxy.registry import Registry
 from faultlab.proxy.schema import (
     parse_config,
@@ -249,6 +248,8 @@ async def _instance(request: web.Request) -> web.Response:
 
 
 async def _openapi(request: web.Request) -> web.Response:
+    from faultlab.proxy.openapi import openapi_document  # built on first use
+
     return _json(openapi_document())
 
 
