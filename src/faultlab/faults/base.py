@@ -15,11 +15,16 @@ if TYPE_CHECKING:
     from faultlab.hosts import Host
     from faultlab.system import Services
 
-__all__ = ["BoundTarget", "Fault", "FaultContext", "FaultError", "ProxyEndpoint"]
+__all__ = ["BoundTarget", "Fault", "FaultContext", "FaultError", "NotApplied", "ProxyEndpoint"]
 
 
 class FaultError(Exception):
     """A fault could not be applied or reverted; the message says why, for people."""
+
+
+class NotApplied(FaultError):
+    """The inject certainly changed nothing (e.g. no connection to the proxy server was
+    made): there is nothing to revert."""
 
 
 @dataclass(frozen=True)

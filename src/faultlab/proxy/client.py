@@ -54,8 +54,10 @@ class ProxyApiError(Exception):
 
 
 class ProxyUnreachable(ProxyApiError):
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, sent: bool = True) -> None:
         super().__init__(0, message)
+        #: False when no connection was made: the request certainly changed nothing
+        self.sent = sent
 
 
 def _path(*parts: str) -> str:
@@ -100,6 +102,8 @@ class ProxyClient:
                     return response.status, text, response.headers.get(INSTANCE_HEADER)
         except TimeoutError:
             raise ProxyUnreachable(f"{method} {url}: no answer within {self.timeout:g}s") from None
+        except aiohttp.ClientConnectorError as exc:
+            raise ProxyUnreachable(f"{method} {url}: {exc}", sent=False) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise ProxyUnreachable(f"{method} {url}: {exc}") from None
 

@@ -38,6 +38,7 @@ from faultlab import __version__
 from faultlab.clock import Clock
 from faultlab.experiment.loader import LoadedExperiment
 from faultlab.faults import Fault, FaultContext, FaultError, build_fault
+from faultlab.faults.base import NotApplied
 from faultlab.journal import JOURNAL_NAME, Event, Journal, Redactor
 from faultlab.run.clauses import build_clauses
 from faultlab.run.evaluate import AbortSignal, Evaluation
@@ -301,6 +302,10 @@ class Runner:
         except Exception as e:
             record.error = f"inject failed: {e}"
             self.journal.write(Event.FAULT_INJECT_FAILED, fault=name, error=str(e))
+            if isinstance(e, NotApplied):
+                del self.active[name]  # nothing to revert, now or in a recovery
+                self.journal.write(Event.FAULT_CLOSED, durable=True, fault=name,
+                                   reason="the inject certainly changed nothing")
             raise FaultError(f"fault '{name}' could not be applied: {e}") from e
         record.injected_at = self.t()
         self.faults_ran = True

@@ -59,9 +59,10 @@ def bind_targets(exp: Experiment, hosts: dict[str, Host]) -> dict[str, BoundTarg
     return out
 
 
-async def setup_proxies(exp: Experiment, run_dir: Path, journal: Journal, marker: str,
-                        on_spawned: Callable[[ProxyServerHandle], None]) -> tuple[dict[str, ProxyEndpoint],
-                                                     ProxyServerHandle | None]:
+async def setup_proxies(
+        exp: Experiment, run_dir: Path, journal: Journal, marker: str,
+        on_spawned: Callable[[ProxyServerHandle], None],
+) -> tuple[dict[str, ProxyEndpoint], ProxyServerHandle | None]:
     """Endpoints of every proxy target; spawns the run's own proxy server if one is needed.
     ``on_spawned(handle)`` is called as soon as the server runs (so tear-down owns it even
     if creating its proxies fails)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from faultlab.faults.kinds.toxic import ToxicFault, proxy_client, proxy_undo
+from faultlab.faults.kinds.toxic import ToxicFault, not_sent, proxy_client, proxy_undo
 from faultlab.faults.registry import FaultKind
 from faultlab.faults.spec import FaultSpec
 from faultlab.faults.undo import Undo, UndoAction, UndoEnv
@@ -27,7 +27,7 @@ class DownFault(ToxicFault):
 
     async def inject(self) -> None:
         ep = self.endpoint
-        async with proxy_client(ep.api_url, ep.token) as client:
+        async with proxy_client(ep.api_url, ep.token) as client, not_sent():
             await client.set_enabled(ep.proxy, False, ttl=self.lease)
 
 

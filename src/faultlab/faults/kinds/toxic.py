@@ -7,18 +7,28 @@ spec: the toxic type, and its parameters turned into the toxic's attributes.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from enum import StrEnum
 from typing import Any, ClassVar
 
 from pydantic import Field
 
 from faultlab.experiment.types import Ratio
-from faultlab.faults.base import Fault, FaultError, ProxyEndpoint
+from faultlab.faults.base import Fault, FaultError, NotApplied, ProxyEndpoint
 from faultlab.faults.spec import FaultSpec
 from faultlab.faults.undo import Undo, UndoAction, UndoEnv
 
-__all__ = ["REMOVE_TOXIC", "HttpMatch", "Stream", "ToxicFault", "ToxicSpec", "proxy_client",
-           "whole"]
+__all__ = [
+    "REMOVE_TOXIC",
+    "HttpMatch",
+    "Stream",
+    "ToxicFault",
+    "ToxicSpec",
+    "not_sent",
+    "proxy_client",
+    "whole",
+]
 
 
 class Stream(StrEnum):
@@ -108,11 +118,24 @@ class ToxicFault(Fault[ToxicSpec]):
 
     async def inject(self) -> None:
         ep = self.endpoint
-        async with proxy_client(ep.api_url, ep.token) as client:
+        async with proxy_client(ep.api_url, ep.token) as client, not_sent():
             await client.add_toxic(ep.proxy, self.spec.toxic_type, self.spec.attributes(),
                                    stream=self.spec.stream.value,
                                    toxicity=self.spec.toxicity, name=self.toxic_name,
                                    ttl=self.lease)
+
+
+@contextlib.asynccontextmanager
+async def not_sent() -> AsyncIterator[None]:
+    """A request that never reached the server is a fault that was certainly not applied."""
+    from faultlab.proxy.client import ProxyUnreachable
+
+    try:
+        yield
+    except ProxyUnreachable as e:
+        if not e.sent:
+            raise NotApplied(str(e)) from None
+        raise
 
 
 async def proxy_undo(p: dict[str, Any], call: Any, done: str) -> str:
