@@ -37,6 +37,7 @@ from faultlab.experiment.types import (
     Strict,
 )
 from faultlab.faults.spec import FaultSpec
+from faultlab.slo.spec import PERCENTILES, AbortCondition, LatencyObjective, Slo  # noqa: F401
 from faultlab.workload.spec import HistoryWorkload, HttpWorkload, WorkloadSpec
 
 __all__ = [
@@ -73,11 +74,13 @@ __all__ = [
 class ReadyCheck(Strict):
     """How to tell a service is ready: one of an HTTP URL (2xx/3xx), a TCP address, a command."""
 
-    http: str | None = None
-    tcp: HostPort | None = None
-    command: Command | None = None
-    timeout: Duration = 15.0
-    interval: Duration = 0.1
+    http: str | None = Field(default=None, description="Ready when this URL answers 2xx/3xx.")
+    tcp: HostPort | None = Field(default=None, description="Ready when this address accepts "
+                                 "a connection.")
+    command: Command | None = Field(default=None, description="Ready when this command "
+                                    "exits 0.")
+    timeout: Duration = Field(default=15.0, description="How long to wait for readiness.")
+    interval: Duration = Field(default=0.1, description="Time between readiness probes.")
 
     @model_validator(mode="after")
     def _one_kind(self) -> ReadyCheck:
@@ -88,17 +91,24 @@ class ReadyCheck(Strict):
 
 
 class ServiceSpec(Strict):
-    command: Command
-    cwd: str | None = None
-    env: dict[str, str] = Field(default_factory=dict)
-    ready: ReadyCheck | None = None
-    stop_timeout: Duration = 5.0
+    """A process faultlab starts before the experiment and stops after it."""
+
+    command: Command = Field(description="The command (a string split like a shell would, "
+                             "or a list).")
+    cwd: str | None = Field(default=None, description="Working directory.")
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment "
+                                "variables.")
+    ready: ReadyCheck | None = Field(default=None, description="How to tell it is ready; "
+                                     "without one it is ready once started.")
+    stop_timeout: Duration = Field(default=5.0, description="Time between SIGTERM and "
+                                   "SIGKILL when it is stopped.")
 
 
 class SystemSpec(Strict):
     """Services faultlab starts (in order) before the experiment and stops after it."""
 
-    services: dict[Name, ServiceSpec] = Field(default_factory=dict)
+    services: dict[Name, ServiceSpec] = Field(default_factory=dict, description="Services by "
+                                              "name, started in this order.")
 
 
 # --- hosts and targets ---------------------------------------------------------------------
@@ -155,8 +165,9 @@ TARGET_KINDS = ("proxy", "process", "host")
 class Target(Strict):
     """What a fault acts on: exactly one of a proxy endpoint, processes, or a host itself."""
 
-    proxy: ProxyTarget | None = None
-    process: ProcessTarget | None = None
+    proxy: ProxyTarget | None = Field(default=None, description="A TCP endpoint behind a "
+                                      "fault proxy.")
+    process: ProcessTarget | None = Field(default=None, description="Processes on a host.")
     host: Name | None = Field(default=None, description="A host itself (command faults, "
                               "kernel faults): local or a name under hosts:.")
 
@@ -197,8 +208,9 @@ class Workload(Strict):
     """The shorthand for one workload of each kind: ``workload: {http: ..., history: ...}``
     is ``workloads: {http: {kind: http, ...}, history: {kind: history, ...}}``."""
 
-    http: HttpWorkload | None = None
-    history: HistoryWorkload | None = None
+    http: HttpWorkload | None = Field(default=None, description="Open-loop HTTP load.")
+    history: HistoryWorkload | None = Field(default=None, description="Clients that record "
+                                            "a history for the checkers.")
 
     @model_validator(mode="after")
     def _some(self) -> Workload:
@@ -217,8 +229,10 @@ def _check_shorthand(value: object) -> object:
 class CheckSpec(Strict):
     """A checker run on the recorded history after the run; its verdict joins the run's."""
 
-    kind: Literal["linearizable", "set", "queue", "bank"]
-    time_limit: Duration = 60.0
+    kind: Literal["linearizable", "set", "queue", "bank"] = Field(
+        description="The checker: linearizable (per model), set, queue or bank.")
+    time_limit: Duration = Field(default=60.0, description="Search budget; past it the "
+                                 "verdict is unknown.")
 
 
 Check = Annotated[CheckSpec, BeforeValidator(_check_shorthand)]
@@ -226,58 +240,11 @@ Check = Annotated[CheckSpec, BeforeValidator(_check_shorthand)]
 
 # --- SLOs, hypothesis, abort ---------------------------------------------------------------
 
-PERCENTILES: dict[str, float] = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0,
-                                 "p999": 99.9, "max": 100.0}
-
-
-class LatencyObjective(Strict):
-    """Exactly one percentile bound: the latency at that percentile must be at most the bound."""
-
-    p50: Duration | None = None
-    p90: Duration | None = None
-    p95: Duration | None = None
-    p99: Duration | None = None
-    p999: Duration | None = None
-    max: Duration | None = None
-    successful_only: bool = Field(default=False, description="Measure successful requests "
-                                  "only, so that fast failures do not look fast.")
-
-    @model_validator(mode="after")
-    def _one(self) -> LatencyObjective:
-        if len(self.bounds()) != 1:
-            raise ValueError("give exactly one of p50, p90, p95, p99, p999, max "
-                             "(write another SLO for another percentile)")
-        return self
-
-    def bounds(self) -> list[tuple[str, float]]:
-        return [(k, v) for k in PERCENTILES if (v := getattr(self, k)) is not None]
-
-
-class Slo(Strict):
-    name: Name
-    workload: Name | None = Field(default=None, description="The workload it measures; "
-                                  "default: the only measured workload.")
-    latency: LatencyObjective | None = None
-    success_ratio: Ratio | None = None
-    window: Duration = 5.0
-
-    @field_validator("window")
-    @classmethod
-    def _window(cls, v: float) -> float:
-        if v < 1:
-            raise ValueError("an SLO window must be at least 1s; statistics are per second")
-        return v
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> Slo:
-        if (self.latency is None) == (self.success_ratio is None):
-            raise ValueError("an SLO is exactly one of latency, success_ratio")
-        return self
-
-
 class BeforeClause(Strict):
-    hold: list[str] = Field(default_factory=list)
-    duration: Duration = Field(default=5.0, alias="for")
+    hold: list[str] = Field(default_factory=list, description="SLOs that must hold before "
+                            "any fault (the steady state); otherwise no fault is injected.")
+    duration: Duration = Field(default=5.0, alias="for", description="How long the steady "
+                               "state is observed.")
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @field_validator("duration")
@@ -290,57 +257,44 @@ class BeforeClause(Strict):
 
 
 class DuringClause(Strict):
-    hold: list[str] = Field(default_factory=list)
+    hold: list[str] = Field(default_factory=list, description="SLOs that must hold in every "
+                            "window while faults are active.")
 
 
 class AfterClause(Strict):
-    hold: list[str] = Field(default_factory=list)
-    recover_within: Duration = 10.0
-    observe: Duration | None = None  # default: recover_within + the longest SLO window
+    hold: list[str] = Field(default_factory=list, description="SLOs that must hold again "
+                            "after the last fault is reverted.")
+    recover_within: Duration = Field(default=10.0, description="Time from the last revert "
+                                     "by which they must hold again.")
+    observe: Duration | None = Field(default=None, description="How long to observe after "
+                                     "the faults (default: recover_within + the longest "
+                                     "SLO window + 1s).")
 
 
 class Hypothesis(Strict):
-    before: BeforeClause = Field(default_factory=BeforeClause)
-    during: DuringClause = Field(default_factory=DuringClause)
-    after: AfterClause = Field(default_factory=AfterClause)
+    """What must hold before, during and after the faults."""
 
-
-class AbortCondition(Strict):
-    """End the run early, reverting everything, when the condition holds for ``for``."""
-
-    success_ratio_below: Ratio | None = None
-    p99_above: Duration | None = None
-    duration: Duration = Field(default=3.0, alias="for")
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @field_validator("duration")
-    @classmethod
-    def _for(cls, v: float) -> float:
-        if v < 1:
-            raise ValueError("an abort condition's 'for' must be at least 1s; "
-                             "statistics are per second")
-        return v
-
-    @model_validator(mode="after")
-    def _one(self) -> AbortCondition:
-        if (self.success_ratio_below is None) == (self.p99_above is None):
-            raise ValueError("an abort condition is exactly one of success_ratio_below, p99_above")
-        return self
+    before: BeforeClause = Field(default_factory=BeforeClause, description="The steady-state "
+                                 "gate.")
+    during: DuringClause = Field(default_factory=DuringClause, description="While faults are "
+                                 "active.")
+    after: AfterClause = Field(default_factory=AfterClause, description="Recovery.")
 
 
 class RevertPolicy(Strict):
     """Leases and revert timeouts. A fault's lease is its duration plus ``lease_grace``: past
     that, the fault reverts itself even if faultlab is gone."""
 
-    lease_grace: Duration = 10.0
-    timeout: Duration = 5.0
+    lease_grace: Duration = Field(default=10.0, description="Added to a fault's duration to "
+                                  "give its lease.")
+    timeout: Duration = Field(default=5.0, description="Time each revert may take.")
 
 
 class Range(Strict):
     """A random duration, uniform between ``min`` and ``max``."""
 
-    min: Duration
-    max: Duration
+    min: Duration = Field(description="Shortest.")
+    max: Duration = Field(description="Longest.")
 
     @model_validator(mode="after")
     def _order(self) -> Range:
@@ -382,7 +336,10 @@ class RandomSchedule(Strict):
 
 
 class Schedule(Strict):
-    random: RandomSchedule | None = None
+    """When faults start: their own start/duration (the default), or drawn at random."""
+
+    random: RandomSchedule | None = Field(default=None, description="Jepsen-style random "
+                                          "schedule.")
 
 
 def _strict_int(value: object) -> object:
@@ -392,26 +349,39 @@ def _strict_int(value: object) -> object:
 
 
 class Experiment(Strict):
-    version: Annotated[Literal[1], BeforeValidator(_strict_int)] = 1
-    name: Name
-    description: str = ""
-    vars: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    system: SystemSpec = Field(default_factory=SystemSpec)
+    version: Annotated[Literal[1], BeforeValidator(_strict_int)] = Field(
+        default=1, description="File format version.")
+    name: Name = Field(description="The experiment's name (in run directories and reports).")
+    description: str = Field(default="", description="What it checks, for people.")
+    vars: dict[str, str | int | float | bool] = Field(default_factory=dict, description=(
+        "Variables used as ${name}; --var overrides them."))
+    system: SystemSpec = Field(default_factory=SystemSpec, description="Services faultlab "
+                               "starts and stops.")
     hosts: dict[Name, Any] = Field(default_factory=dict, description="Hosts targets live on "
                                    "besides local (this machine); host kinds are plug-ins.")
-    targets: dict[Name, Target] = Field(default_factory=dict)
-    workload: Workload | None = None
-    workloads: dict[Name, WorkloadSpec] = Field(default_factory=dict)
+    targets: dict[Name, Target] = Field(default_factory=dict, description="What faults act "
+                                        "on, by name.")
+    workload: Workload | None = Field(default=None, description="Shorthand: one workload of "
+                                      "each kind, named after the kind.")
+    workloads: dict[Name, WorkloadSpec] = Field(default_factory=dict, description="Named "
+                                                "workloads (kind: http, history, ...).")
     warmup: Duration = Field(default=1.0, description="Load driven before second 0 and not "
                              "measured: connections and imports warm up first.")
-    slos: list[Slo] = Field(default_factory=list)
-    hypothesis: Hypothesis = Field(default_factory=Hypothesis)
-    faults: list[FaultSpec] = Field(default_factory=list)
-    schedule: Schedule = Field(default_factory=Schedule)
-    checks: list[Check] = Field(default_factory=list)
-    abort: list[AbortCondition] = Field(default_factory=list)
-    revert: RevertPolicy = Field(default_factory=RevertPolicy)
-    seed: Annotated[int, BeforeValidator(_strict_int), Field(ge=0, lt=2**63)] | None = None
+    slos: list[Slo] = Field(default_factory=list, description="Objectives, measured on "
+                            "workloads per window.")
+    hypothesis: Hypothesis = Field(default_factory=Hypothesis, description="Which SLOs must "
+                                   "hold when.")
+    faults: list[FaultSpec] = Field(default_factory=list, description="Faults (kinds are "
+                                    "plug-ins).")
+    schedule: Schedule = Field(default_factory=Schedule, description="When faults start.")
+    checks: list[Check] = Field(default_factory=list, description="Checkers run on the "
+                                "recorded history.")
+    abort: list[AbortCondition] = Field(default_factory=list, description="Conditions that "
+                                        "end the run early, reverting everything.")
+    revert: RevertPolicy = Field(default_factory=RevertPolicy, description="Leases and "
+                                 "revert timeouts.")
+    seed: Annotated[int, BeforeValidator(_strict_int), Field(ge=0, lt=2**63)] | None = Field(
+        default=None, description="Seed of every random choice (random if unset; journaled).")
 
     def slo(self, name: str) -> Slo:
         return next(s for s in self.slos if s.name == name)
@@ -471,9 +441,13 @@ def experiment_model() -> type[Experiment]:
         hosts: Any = dict[Name, host_union]
         model = create_model(
             "Experiment", __base__=Experiment, __module__=__name__,
-            faults=(faults, Field(default_factory=list)),
-            workloads=(workloads, Field(default_factory=dict)),
-            hosts=(hosts, Field(default_factory=dict)),
+            faults=(faults, Field(default_factory=list,
+                                  description=Experiment.model_fields["faults"].description)),
+            workloads=(workloads, Field(
+                default_factory=dict,
+                description=Experiment.model_fields["workloads"].description)),
+            hosts=(hosts, Field(default_factory=dict,
+                                description=Experiment.model_fields["hosts"].description)),
         )
         _MODELS.clear()
         _MODELS[key] = model

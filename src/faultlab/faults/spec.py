@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from faultlab.experiment.types import Duration, Name, Strict
 
@@ -25,7 +25,16 @@ TargetRef = tuple[tuple[str | int, ...], str]
 _BASE_FIELDS = ("kind", "name", "target", "start", "duration")
 
 
+def _describe_kind(schema: dict[str, Any], cls: type) -> None:
+    kind = schema.get("properties", {}).get("kind")
+    if isinstance(kind, dict):
+        doc = (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        kind.setdefault("description", doc or "The fault kind.")
+
+
 class FaultSpec(Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_describe_kind)
+
     kind: str
     name: Name | None = Field(default=None, description="Name in reports and journals; "
                               "default <kind>-<target>.")

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
+
 from faultlab.experiment.types import Strict
 from faultlab.hosts.base import CommandResult, Host, HostError, HostKind, ProcessGone, ProcessId
 
@@ -20,7 +22,7 @@ __all__ = ["LOCAL", "LocalHost", "LocalHostSpec", "start_time"]
 class LocalHostSpec(Strict):
     """The machine faultlab runs on (the implicit host ``local``)."""
 
-    kind: Literal["local"] = "local"
+    kind: Literal["local"] = Field(default="local", description="This machine.")
 
 
 def _stat_fields(pid: int) -> list[str] | None:
