@@ -157,11 +157,10 @@ def etcd_server() -> Iterator[str]:
 class KvProcess:
     """The demo KV service as a process a test can SIGKILL and restart on the same port."""
 
-    def __init__(self, directory: Path, *, lose_unsynced: bool,
-                 flush_interval: float = 1.0) -> None:
+    def __init__(self, directory: Path, *, lose_unsynced: bool) -> None:
         self.data_file = directory / "kv.data"
         self.log = directory / "kv.log"
-        self.lose_unsynced, self.flush_interval = lose_unsynced, flush_interval
+        self.lose_unsynced = lose_unsynced
         self.port = free_ports(1)[0]
         self.proc: asyncio.subprocess.Process | None = None
         self.starts = 0
@@ -172,7 +171,7 @@ class KvProcess:
 
     async def start(self) -> None:
         argv = [sys.executable, "-m", "faultlab.demo.services", "kv", "--port", str(self.port),
-                "--data-file", str(self.data_file), "--flush-interval", str(self.flush_interval)]
+                "--data-file", str(self.data_file)]
         if self.lose_unsynced:
             argv.append("--lose-unsynced-writes")
         with self.log.open("ab") as err:

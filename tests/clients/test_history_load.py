@@ -181,7 +181,9 @@ def test_kv_store_ignores_a_torn_last_record(tmp_path: Path) -> None:
     assert store.registers == {"a": 1} and store.sets == {"s": {2}}
     store.mutate("put", "a", 3)
     store.close()
-    assert Store(path).registers == {"a": 3}
+    again = Store(path)
+    assert again.registers == {"a": 3}
+    again.close()
 
 
 def test_kv_store_keeps_a_whole_last_record_without_newline(tmp_path: Path) -> None:
@@ -192,6 +194,7 @@ def test_kv_store_keeps_a_whole_last_record_without_newline(tmp_path: Path) -> N
     store.close()
     again = Store(path)
     assert again.registers == {"a": 1} and again.sets == {"s": {5}}
+    again.close()
 
 
 def test_public_api_is_locked() -> None:

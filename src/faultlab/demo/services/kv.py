@@ -1,7 +1,7 @@
 """The demo key-value store: registers and sets over HTTP, persisted to a data file.
 
     python -m faultlab.demo.services kv --port P --data-file F [--lose-unsynced-writes]
-                                        [--flush-interval SECONDS] [--pid-file F] [--host H]
+                                        [--pid-file F] [--host H]
 
 Routes: ``GET /kv/{key}`` → ``{"value": v}`` (``null`` when never written); ``PUT /kv/{key}``
 ``{"value": v}``; ``POST /kv/{key}/cas`` ``{"from": a, "to": b}`` → 200, or 409 with the
@@ -12,27 +12,29 @@ The data file is a log, one JSON line per mutation (``{"op": "put"|"add", "key",
 replayed at start-up; a torn last line (a crash in the middle of a write) is ignored.
 
 *Durable* (the default): a mutation is appended and fsync'd before it is applied in memory
-and acknowledged. Handlers never await between checking a cas and logging it, and the whole
-service is one event loop, so every operation takes effect atomically at one instant inside
-its request: the store is linearizable, and an acknowledged write survives SIGKILL.
+and acknowledged (the file's creation is fsync'd in its directory too). Handlers never await
+between checking a cas and logging it, and the whole service is one event loop, so every
+operation takes effect atomically at one instant inside its request: the store is
+linearizable, and an acknowledged write survives SIGKILL.
 
-*--lose-unsynced-writes* is the deliberate bug for checkers to catch: a mutation is applied
-and acknowledged at once and only queued for the log, which a background task appends every
-``--flush-interval`` seconds. SIGKILL loses the acknowledged writes of the last interval; a
-clean stop (SIGTERM) flushes them.
+*--lose-unsynced-writes* is the deliberate bug for checkers to catch, and it loses writes by
+construction, not by timing: a mutation is applied and acknowledged at once and only kept in
+memory; nothing reaches the log until a clean stop (SIGTERM, SIGINT) writes it all. So a
+crash (SIGKILL) loses *every* write acknowledged since the process started, and after the
+restart a read that should see any of them does not, however the crash falls. (A periodic
+background flush would make the loss depend on where the crash falls between two flushes.)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from aiohttp import web
 
@@ -49,9 +51,27 @@ class Store:
         self.lose_unsynced = lose_unsynced
         self.registers: dict[str, Any] = {}
         self.sets: dict[str, set[Any]] = {}
-        self._pending: list[bytes] = []
+        self._unsynced: list[bytes] = []
         self._load()
-        self._file = path.open("ab")
+        # Losing writes, the log is opened only by a clean stop: an abandoned (crashed) store
+        # holds nothing that could still reach the file.
+        self._file = None if lose_unsynced else self._open()
+
+    @property
+    def unsynced(self) -> int:
+        """How many acknowledged mutations a crash would lose now (0 when durable)."""
+        return len(self._unsynced)
+
+    def _open(self) -> BinaryIO:
+        created = not self.path.exists()
+        log = self.path.open("ab")
+        if created:  # the new file's name must survive a crash too
+            directory = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+        return log
 
     def _load(self) -> None:
         if not self.path.exists():
@@ -85,24 +105,27 @@ class Store:
         """Log (durably, unless losing unsynced writes) and apply one mutation."""
         record = {"op": op, "key": key, "value": value}
         line = json.dumps(record, separators=(",", ":")).encode() + b"\n"
-        if self.lose_unsynced:
-            self._pending.append(line)
+        if self._file is None:
+            self._unsynced.append(line)
         else:
-            self._file.write(line)
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            _append(self._file, line)
         self._apply(record)
 
-    def flush(self) -> None:
-        if self._pending:
-            self._file.write(b"".join(self._pending))
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._pending.clear()
-
     def close(self) -> None:
-        self.flush()
-        self._file.close()
+        """A clean stop: what is unsynced is logged now, then the log is closed."""
+        if self._unsynced:
+            with self._open() as log:
+                _append(log, b"".join(self._unsynced))
+            self._unsynced.clear()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _append(log: BinaryIO, data: bytes) -> None:
+    log.write(data)
+    log.flush()
+    os.fsync(log.fileno())
 
 
 STORE: web.AppKey[Store] = web.AppKey("store", Store)
@@ -159,27 +182,15 @@ async def _health(request: web.Request) -> web.Response:
     return _reply({"status": "ok", "service": "kv"})
 
 
-def make_app(data_file: Path, *, lose_unsynced: bool = False,
-             flush_interval: float = 1.0) -> web.Application:
+def make_app(data_file: Path, *, lose_unsynced: bool = False) -> web.Application:
     app = web.Application()
 
     async def lifespan(app: web.Application) -> AsyncIterator[None]:
         store = Store(data_file, lose_unsynced=lose_unsynced)
         app[STORE] = store
-
-        async def flusher() -> None:
-            while True:
-                await asyncio.sleep(flush_interval)
-                store.flush()
-
-        task = asyncio.create_task(flusher()) if lose_unsynced else None
         try:
             yield
         finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
             store.close()
 
     app.cleanup_ctx.append(lifespan)
@@ -192,16 +203,6 @@ def make_app(data_file: Path, *, lose_unsynced: bool = False,
     return app
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m faultlab.demo.services kv",
                                      description="The demo key-value store.")
@@ -211,14 +212,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-file", type=Path, required=True,
                         help="the log of mutations, replayed at start-up")
     parser.add_argument("--lose-unsynced-writes", action="store_true",
-                        help="BUG ON PURPOSE: acknowledge writes before they reach the file")
-    parser.add_argument("--flush-interval", type=_seconds, default=1.0,
-                        help="seconds between flushes with --lose-unsynced-writes")
+                        help="BUG ON PURPOSE: acknowledge writes that reach the file only "
+                             "at a clean stop, so a crash loses all of them")
     ns = parser.parse_args(argv)
     from faultlab.demo.services.serve import serve
 
-    app = make_app(ns.data_file, lose_unsynced=ns.lose_unsynced_writes,
-                   flush_interval=ns.flush_interval)
+    app = make_app(ns.data_file, lose_unsynced=ns.lose_unsynced_writes)
     return asyncio.run(serve(app, ns.host, ns.port, ns.pid_file))
 
 
