@@ -9,6 +9,8 @@ demo tests keep their own dozen lines so they test the demo and nothing else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,31 +23,56 @@ class Sample:
     at: float  # intended start, seconds after the run began
     latency: float
     ok: bool
+    degraded: bool | None = None  # the page's "degraded" flag, when a page came back
 
 
 async def open_loop(
-    session: aiohttp.ClientSession, target: Callable[[int], str], rate: float, duration: float
+    session: aiohttp.ClientSession,
+    target: Callable[[int], str],
+    rate: float,
+    duration: float,
+    start: float | None = None,
 ) -> list[Sample]:
-    """Send ``rate`` GETs per second for ``duration`` seconds; 200 is success."""
-    start = time.monotonic()
+    """Send ``rate`` GETs per second for ``duration`` seconds from ``start`` (a
+    ``time.monotonic()`` value, default now); 200 is success."""
+    t0 = time.monotonic() if start is None else start
 
     async def one(i: int) -> Sample:
-        intended = start + i / rate
+        intended = t0 + i / rate
         await asyncio.sleep(max(0.0, intended - time.monotonic()))
+        degraded = None
         try:
             async with session.get(target(i)) as response:
-                await response.read()
+                raw = await response.read()
                 ok = response.status == 200
         except (aiohttp.ClientError, TimeoutError):
             ok = False
-        return Sample(intended - start, time.monotonic() - intended, ok)
+        latency = time.monotonic() - intended
+        if ok:
+            with contextlib.suppress(ValueError, AttributeError):
+                degraded = json.loads(raw).get("degraded")
+        return Sample(intended - t0, latency, ok, degraded)
 
     return list(await asyncio.gather(*(one(i) for i in range(int(rate * duration)))))
 
 
-def p99(samples: list[Sample]) -> float:
+def quantile(samples: list[Sample], q: float) -> float:
     latencies = sorted(s.latency for s in samples)
-    return latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+    return latencies[min(len(latencies) - 1, int(q * len(latencies)))]
+
+
+def p99(samples: list[Sample]) -> float:
+    return quantile(samples, 0.99)
+
+
+def median(samples: list[Sample]) -> float:
+    return quantile(samples, 0.5)
+
+
+def degraded_ratio(samples: list[Sample]) -> float:
+    """Of the pages that came back, the share marked degraded."""
+    pages = [s for s in samples if s.ok]
+    return sum(s.degraded is True for s in pages) / max(1, len(pages))
 
 
 def success_ratio(samples: list[Sample]) -> float:
@@ -54,4 +81,7 @@ def success_ratio(samples: list[Sample]) -> float:
 
 def describe(samples: list[Sample]) -> str:
     """One line for assertion messages: what a reader needs to see why an SLO check failed."""
-    return f"n={len(samples)} p99={p99(samples) * 1000:.0f}ms success={success_ratio(samples):.1%}"
+    return (
+        f"n={len(samples)} p50={median(samples) * 1000:.0f}ms p99={p99(samples) * 1000:.0f}ms "
+        f"success={success_ratio(samples):.1%} degraded={degraded_ratio(samples):.1%}"
+    )

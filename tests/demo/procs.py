@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import IO
 
 HOST = "127.0.0.1"
 READY_TIMEOUT = 15.0
@@ -96,9 +97,11 @@ class ProcessGroup:
             wait_ready(service)
         return services
 
-    def spawn(self, name: str, argv: list[str]) -> Service:
+    def spawn(self, name: str, argv: list[str], stderr: IO[bytes] | None = None) -> Service:
         """Start a process without waiting for it; it is reaped by :meth:`stop_all`."""
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, stderr=stderr
+        )
         service = Service(name, int(argv[argv.index("--port") + 1]), argv, proc)
         self.started.append(service)
         return service

@@ -1,8 +1,11 @@
 """The demo's three scenarios against real processes: naive must break, resilient must hold.
 
-Timing bounds are deliberately loose (resilient < 600 ms, naive ≥ 700 ms against an 800 ms
-fault): they tell the variants apart on a loaded CI machine without flaking. The tight
-numbers are the budget's, checked in ``test_demo_budget.py``.
+What is asserted is what the answers say (live, cached, fallback, an error) and timing only
+against what the test controls: the 800 ms the slow proxy adds is a lower bound on every
+answer that waited for data, and the resilient answers, which do not wait, all come back
+before the first naive one. No absolute upper bound: a busy machine may be slow, and the
+resilient variant's own bounds are its budget's, checked in virtual time in
+``test_demo_budget.py``.
 """
 
 from __future__ import annotations
@@ -10,19 +13,18 @@ from __future__ import annotations
 import asyncio
 import time
 
+import aiohttp
 import pytest
 
 from faultlab.demo.dependency import Variant
 from faultlab.demo.services.data import item_for
 
-from .helpers import DemoSystem, client, get, start_system
+from .helpers import DemoSystem, Timed, client, get, start_system
 from .procs import ProcessGroup
 from .slowproxy import SLOW_DATA_DELAY, Proxies
 
 pytestmark = pytest.mark.slow
 
-RESILIENT_BOUND = 0.6
-NAIVE_SLOW_BOUND = 0.7
 NAIVE, RESILIENT = Variant.NAIVE, Variant.RESILIENT
 
 
@@ -77,7 +79,6 @@ async def test_data_down_resilient_serves_cached_or_degraded_pages_naive_fails(
         pages = [await get(session, f"{front}/product/cold-{i}") for i in range(20)]
         assert all(p.status == 200 for p in pages)
         assert all(p.body["degraded"] is True and p.body["in_stock"] is None for p in pages)
-        assert max(p.elapsed for p in pages) < RESILIENT_BOUND
 
         naive = await get(session, f"{system.storefront[NAIVE].url}/product/warm")
         assert naive.status == 502
@@ -94,7 +95,6 @@ async def test_inventory_killed_then_restarted(system: DemoSystem, processes: Pr
         pages = [await get(session, f"{front}/product/k{i}") for i in range(20)]
         assert all(p.status == 200 for p in pages)
         assert all(p.body["in_stock"] is None and p.body["degraded"] is True for p in pages)
-        assert max(p.elapsed for p in pages) < RESILIENT_BOUND
         naive = await get(session, f"{system.storefront[NAIVE].url}/product/k1")
         assert naive.status == 502
 
@@ -119,17 +119,22 @@ async def test_slow_data_resilient_meets_its_deadline_naive_waits(
     slow_data_system: DemoSystem,
 ) -> None:
     system = slow_data_system
+    finished: list[Variant] = []
+
+    async def page(session: aiohttp.ClientSession, variant: Variant, i: int) -> Timed:
+        answer = await get(session, f"{system.storefront[variant].url}/product/s{i}")
+        finished.append(variant)
+        return answer
+
     async with client() as session:
-        resilient = await asyncio.gather(
-            *(get(session, f"{system.storefront[RESILIENT].url}/product/s{i}") for i in range(10))
-        )
-        naive = await asyncio.gather(
-            *(get(session, f"{system.storefront[NAIVE].url}/product/s{i}") for i in range(3))
+        resilient, naive = await asyncio.gather(
+            asyncio.gather(*(page(session, RESILIENT, i) for i in range(10))),
+            asyncio.gather(*(page(session, NAIVE, i) for i in range(3))),
         )
     assert all(p.status == 200 and p.body["degraded"] is True for p in resilient)
-    assert max(p.elapsed for p in resilient) < RESILIENT_BOUND
     assert all(p.status == 200 and p.body["degraded"] is False for p in naive)
-    assert min(p.elapsed for p in naive) >= NAIVE_SLOW_BOUND
+    assert min(p.elapsed for p in naive) >= SLOW_DATA_DELAY  # naive waited for data
+    assert finished == [RESILIENT] * 10 + [NAIVE] * 3  # resilient did not
 
 
 async def test_open_breaker_stops_calling_slow_data(
