@@ -71,7 +71,8 @@ async def test_journal_writes_one_redacted_json_object_per_line(tmp_path: Path) 
     journal, clock = make_journal(path, secrets=("hunter22",))
     journal.write(Event.RUN_STARTED, experiment="db-down", seed=7)
     await clock.advance(1.5)
-    returned = journal.write(Event.FAULT_INTENT, durable=True, fault="down",
+    returned = journal.write(Event.FAULT_INTENT, durable=True, fault="down", kind="down",
+                             targets=["link"], params={}, lease=3.0, undo={},
                              headers={"Authorization": "Bearer x"}, note="pw hunter22\nnext")
     journal.close()
 
@@ -115,7 +116,8 @@ def test_journal_writes_enums_paths_and_sets(tmp_path: Path) -> None:
 def test_read_journal_skips_a_torn_last_line(tmp_path: Path) -> None:
     path = tmp_path / "journal.jsonl"
     journal, _ = make_journal(path)
-    journal.write(Event.FAULT_INTENT, fault="a")
+    journal.write(Event.FAULT_INTENT, fault="a", kind="down", targets=["t"], params={},
+                  lease=1.0, undo={})
     journal.write(Event.FAULT_INJECTED, fault="a")
     journal.close()
     with open(path, "a", encoding="utf-8") as f:
@@ -141,3 +143,13 @@ def test_redactor_masks_header_pairs_passwords_with_at_and_non_finite_numbers() 
     assert "ss@db" not in out["url"]
     assert out["url"] == f"postgres://bob:{MASK}@db.example:5432/x"
     assert out["p99"] is None
+
+
+def test_an_event_missing_a_field_its_model_requires_is_refused(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    journal, _ = make_journal(tmp_path / "journal.jsonl")
+    with pytest.raises(ValidationError):
+        journal.write(Event.FAULT_INTENT, fault="a")  # no undo: recovery could not revert it
+    journal.close()
+    assert (tmp_path / "journal.jsonl").read_text() == ""

@@ -150,6 +150,7 @@ class Journal:
         self._file: IO[str] | None = open(path, "a", encoding="utf-8")  # noqa: SIM115
 
     def write(self, event: Event, *, durable: bool = False, **fields: Any) -> dict[str, Any]:
+        _check_fields(event, fields)
         record = {"event": event.value, "t": round(self._clock.now() - self.origin, 6),
                   "wall": round(self._clock.wall(), 6), **fields}
         record = dict(self._redactor.value(record))
@@ -167,6 +168,16 @@ class Journal:
             os.fsync(self._file.fileno())
             self._file.close()
             self._file = None
+
+
+def _check_fields(event: Event, fields: dict[str, Any]) -> None:
+    """Every event's fields match its model (:mod:`faultlab.events`): a writer's mistake
+    shows in its tests, not in a recovery."""
+    from faultlab.events import EVENT_MODELS
+
+    model = EVENT_MODELS.get(event)
+    if model is not None:
+        model.model_validate(fields)
 
 
 def _default(value: Any) -> Any:

@@ -20,7 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from faultlab import events
 from faultlab.clock import MonotonicClock
+from faultlab.events import parse_event
 from faultlab.faults.undo import Undo, UndoError, execute_undo
 from faultlab.hosts import Host, ProcessGone, ProcessId, local_host
 from faultlab.journal import JOURNAL_NAME, Event, Journal, Redactor, UnresolvedSecret
@@ -61,28 +65,28 @@ def _read(path: Path) -> _State:
                 continue
             try:
                 _apply(state, e)
-            except (KeyError, TypeError, ValueError, AttributeError):
+            except (KeyError, TypeError, ValueError, AttributeError, ValidationError):
                 state.damaged.append(f"line {n}: a damaged '{e['event']}' event (skipped)")
     return state
 
 
 def _apply(state: _State, e: dict[str, Any]) -> None:
-    kind = e["event"]
-    if kind == Event.FAULT_INTENT.value:
-        name = e["fault"]
-        if not isinstance(name, str) or not isinstance(e["undo"], dict):
-            raise ValueError
-        state.faults[name] = e
-    elif kind in (Event.FAULT_REVERTED.value, Event.FAULT_CLOSED.value):
+    parsed = parse_event(e)
+    if parsed is None:
+        return
+    kind, ev = parsed
+    if isinstance(ev, events.FaultIntent):
+        state.faults[ev.fault] = e
+    elif kind in (Event.FAULT_REVERTED, Event.FAULT_CLOSED):
         state.faults.pop(str(e["fault"]), None)
-    elif kind == Event.RECOVERED.value:
-        for name in e.get("reverted", []):
-            state.faults.pop(str(name), None)
-    elif kind in (Event.SERVICE_STARTED.value, Event.PROXY_SERVER_STARTED.value):
-        int(e["pid"])
+    elif isinstance(ev, events.Recovered):
+        for name in ev.reverted:
+            state.faults.pop(name, None)
+    elif isinstance(ev, events.Spawned):
         state.processes.append(e)
-    if isinstance(e.get("marker"), str) and e["marker"]:
-        state.markers.add(e["marker"])
+    marker = getattr(ev, "marker", None)
+    if isinstance(marker, str) and marker:
+        state.markers.add(marker)
 
 
 async def recover(run_dir: Path, timeout: float = 5.0) -> RecoveryReport:
