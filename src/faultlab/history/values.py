@@ -83,17 +83,20 @@ class FrozenMap(Mapping[Any, Any]):
         return f"FrozenMap({render(self, limit=0)})"
 
 
-_SCALARS = (int, float, str, type(None))
+_SCALARS = frozenset({int, float, str, type(None)})
+_DONE = _SCALARS | {Flag, FrozenMap}
 
 
 def canonical(value: Any) -> Any:
     """``value`` in canonical form (see the module doc); returns ``value`` itself when it
     already is, so canonicalising a history of plain values allocates nothing."""
     kind = type(value)
+    if kind in _DONE:
+        return value
     if kind is bool:
         return Flag(value)
-    if kind in _SCALARS or kind is Flag or kind is FrozenMap:
-        return value
+    if kind is tuple and set(map(type, value)) <= _DONE:
+        return value  # the common case (a read of plain elements), without a copy
     if isinstance(value, (tuple, list)):
         items = [canonical(v) for v in value]
         if kind is tuple and all(a is b for a, b in zip(items, value, strict=True)):
