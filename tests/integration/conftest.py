@@ -15,8 +15,22 @@ from typing import Any
 
 import pytest
 
-from faultlab import procutil
+from faultlab.hosts import ProcessId, local_host
 from faultlab.ports import free_ports
+
+
+def is_alive(pid: int, started: int | None) -> bool:
+    """The very process (pid and start time) still runs (a zombie does not)."""
+    ident = local_host().identify(pid)
+    return ident is not None and (started is None or ident == ProcessId(pid, started))
+
+
+def is_stopped(pid: int) -> bool:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return raw[raw.rindex(")") + 2:].split()[0] in ("T", "t")
 
 
 def free_port() -> int:
@@ -55,7 +69,7 @@ def started_pids(run_dir: Path) -> list[tuple[int, int | None]]:
 def kill_leftovers(run_dir: Path) -> None:
     """Last-resort cleanup so a failing test never leaves processes behind."""
     for pid, started in started_pids(run_dir):
-        if procutil.is_alive(pid, started):
+        if is_alive(pid, started):
             try:
                 os.kill(pid, signal.SIGCONT)
                 os.killpg(pid, signal.SIGKILL)

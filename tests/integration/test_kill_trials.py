@@ -20,7 +20,7 @@ import pytest
 from faultlab.hosts import local_host
 from faultlab.run.setup import MARKER_ENV
 
-from .conftest import faultlab, free_port, journal, run_faultlab, wait_for
+from .conftest import faultlab, free_port, is_stopped, journal, run_faultlab, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -58,19 +58,9 @@ def _leftovers(run_dir: Path) -> list[str]:
     if marker:
         out += [f"process {p.pid}" for p in local_host().processes_with_env(MARKER_ENV, marker)]
     for e in events:
-        if e["event"] == "service_started":
-            state = _state(int(e["pid"]))
-            if state in ("T", "t"):
-                out.append(f"paused {e['pid']}")
+        if e["event"] == "service_started" and is_stopped(int(e["pid"])):
+            out.append(f"paused {e['pid']}")
     return out
-
-
-def _state(pid: int) -> str | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return raw[raw.rindex(")") + 2:].split()[0]
 
 
 @pytest.mark.parametrize("trial", range(int(os.environ.get("FAULTLAB_KILL_TRIALS", "6"))))

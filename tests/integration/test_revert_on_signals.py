@@ -13,10 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from faultlab import procutil
 from faultlab.proxy.client import ProxyClient, ProxyInfo, ProxyUnreachable
 
-from .conftest import faultlab, free_port, journal, run_faultlab, started_pids, wait_for
+from .conftest import (
+    faultlab,
+    free_port,
+    is_alive,
+    is_stopped,
+    journal,
+    run_faultlab,
+    started_pids,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +73,7 @@ def proxy_state(api: str) -> dict[str, ProxyInfo]:
 
 def paused_service_pids(run_dir: Path) -> list[int]:
     return [int(e["pid"]) for e in journal(run_dir)
-            if e["event"] == "service_started" and procutil.is_stopped(int(e["pid"]))]
+            if e["event"] == "service_started" and is_stopped(int(e["pid"]))]
 
 
 def assert_nothing_active(run_dir: Path) -> None:
@@ -110,7 +118,7 @@ def test_sigint_sigterm_revert_everything_before_exit(
     assert verdict["status"] == "interrupted"
     # Everything the run started is stopped, and nothing stayed paused on the way.
     for pid, started in started_pids(run_dir):
-        assert not procutil.is_alive(pid, started), f"pid {pid} still running"
+        assert not is_alive(pid, started), f"pid {pid} still running"
     # Reverts happened right after the signal (journal times; reported, not asserted tight).
     print(f"{sig.name}: reverted within {max(reverted.values()) - sent_at:.3f}s")
     assert (run_dir / "result.json").exists()
@@ -134,7 +142,7 @@ def test_sigkill_faults_lapse_by_lease_and_recover_cleans_up(
     assert result.returncode == 0, result.stderr
     assert_nothing_active(run_dir)
     for pid, started in started_pids(run_dir):
-        assert not procutil.is_alive(pid, started), f"pid {pid} still running after recover"
+        assert not is_alive(pid, started), f"pid {pid} still running after recover"
     again = run_faultlab(["recover", str(run_dir)])
     assert again.returncode == 0, again.stderr
     assert "nothing was active" in again.stdout

@@ -20,7 +20,15 @@ from faultlab.hosts import local_host
 from faultlab.proxy.client import ProxyClient
 from faultlab.run.setup import MARKER_ENV
 
-from .conftest import faultlab, free_port, journal, run_faultlab, started_pids, wait_for
+from .conftest import (
+    faultlab,
+    free_port,
+    is_alive,
+    journal,
+    run_faultlab,
+    started_pids,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -118,8 +126,7 @@ def test_signals_while_services_stop_never_skip_a_step(tmp_path: Path,
     assert proc.returncode == 0, err
     assert "never retrieved" not in err and "Traceback" not in err and "CancelledError" not in err
     for pid, started in started_pids(run_dir):
-        assert local_host().identify(pid) is None or (
-            local_host().identify(pid).started != started), f"pid {pid} still runs"
+        assert not is_alive(pid, started), f"pid {pid} still runs"
     assert _marked(run_dir) == []
     teardown = next(e for e in journal(run_dir) if e["event"] == "teardown")
     assert teardown["still_running"] == [] and teardown["active"] == []

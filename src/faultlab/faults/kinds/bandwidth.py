@@ -24,7 +24,7 @@ class BandwidthSpec(ToxicSpec):
     @field_validator("rate")
     @classmethod
     def _kb(cls, v: float) -> float:
-        if whole(v, 1000, "bandwidth", "KB/s (1000 bytes per second)") < 1:
+        if whole(v, 1000, "KB/s", f"{v:g}B/s", "KB/s") < 1:
             raise ValueError("the proxy's smallest bandwidth is 1KB/s; write e.g. 1KB/s")
         return v
 

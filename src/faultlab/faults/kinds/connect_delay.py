@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from faultlab.experiment.types import Duration
-from faultlab.faults.kinds.toxic import REMOVE_TOXIC, ToxicFault, ToxicSpec, whole
+from faultlab.faults.kinds.toxic import REMOVE_TOXIC, Millis, ToxicFault, ToxicSpec, ms
 from faultlab.faults.registry import FaultKind
 
 __all__ = ["CONNECT_DELAY"]
-
-MS = 1e-3
 
 
 class ConnectDelaySpec(ToxicSpec):
@@ -20,16 +17,10 @@ class ConnectDelaySpec(ToxicSpec):
 
     toxic_type: ClassVar[str] = "connect_delay"
     kind: Literal["connect_delay"]
-    delay: Duration = Field(description="Time a new connection waits (whole milliseconds).")
-
-    @field_validator("delay")
-    @classmethod
-    def _ms(cls, v: float) -> float:
-        whole(v, MS, "connect_delay", "milliseconds")
-        return v
+    delay: Millis = Field(description="Time a new connection waits (whole milliseconds).")
 
     def attributes(self) -> dict[str, int | str]:
-        return {"delay": round(self.delay / MS)}
+        return {"delay": ms(self.delay)}
 
 
 CONNECT_DELAY = FaultKind("connect_delay", ConnectDelaySpec, ToxicFault, (REMOVE_TOXIC,))

@@ -6,8 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from faultlab.experiment.types import Duration
-from faultlab.faults.kinds.toxic import REMOVE_TOXIC, ToxicFault, ToxicSpec, whole
+from faultlab.faults.kinds.toxic import REMOVE_TOXIC, Micros, ToxicFault, ToxicSpec
 from faultlab.faults.registry import FaultKind
 
 __all__ = ["SLICER"]
@@ -21,14 +20,8 @@ class SlicerSpec(ToxicSpec):
     average_size: int = Field(ge=1, le=1 << 20, description="Average piece size in bytes.")
     size_variation: int = Field(default=0, ge=0, le=1 << 20, description="Spread of the piece "
                                 "size in bytes (below average_size).")
-    delay: Duration = Field(default=0.0, description="Gap between pieces (whole "
-                            "microseconds).")
-
-    @field_validator("delay")
-    @classmethod
-    def _us(cls, v: float) -> float:
-        whole(v, 1e-6, "slicer delay", "microseconds")
-        return v
+    delay: Micros = Field(default=0.0, description="Gap between pieces (whole "
+                          "microseconds).")
 
     @field_validator("size_variation")
     @classmethod

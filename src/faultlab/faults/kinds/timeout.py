@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from faultlab.experiment.types import Duration
-from faultlab.faults.kinds.toxic import REMOVE_TOXIC, ToxicFault, ToxicSpec, whole
+from faultlab.faults.kinds.toxic import REMOVE_TOXIC, Millis, ToxicFault, ToxicSpec, ms
 from faultlab.faults.registry import FaultKind
 
 __all__ = ["TIMEOUT"]
-
-MS = 1e-3
 
 
 class TimeoutSpec(ToxicSpec):
@@ -20,17 +17,11 @@ class TimeoutSpec(ToxicSpec):
 
     toxic_type: ClassVar[str] = "timeout"
     kind: Literal["timeout"]
-    after: Duration = Field(default=0.0, description="Time until the connection is closed; "
-                            "0 holds it open without data (whole milliseconds).")
-
-    @field_validator("after")
-    @classmethod
-    def _ms(cls, v: float) -> float:
-        whole(v, MS, "timeout", "milliseconds")
-        return v
+    after: Millis = Field(default=0.0, description="Time until the connection is closed; "
+                          "0 holds it open without data (whole milliseconds).")
 
     def attributes(self) -> dict[str, int | str]:
-        return {"timeout": round(self.after / MS)}
+        return {"timeout": ms(self.after)}
 
 
 TIMEOUT = FaultKind("timeout", TimeoutSpec, ToxicFault, (REMOVE_TOXIC,))

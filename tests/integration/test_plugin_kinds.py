@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .support import journal, wait_for
+from .conftest import journal, wait_for
 
 PLUGIN = '''
 """A test plug-in: the "marker" fault writes a file on the target host; its undo removes it."""

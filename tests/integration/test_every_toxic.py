@@ -18,7 +18,7 @@ import pytest
 
 from faultlab.ports import free_ports
 
-from .support import journal
+from .conftest import journal
 
 pytestmark = pytest.mark.slow
 
