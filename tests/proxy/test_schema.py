@@ -17,6 +17,7 @@ from faultlab.proxy.schema import (
     parse_config,
     parse_json,
     parse_proxy_create,
+    parse_proxy_entry,
     parse_proxy_update,
     parse_toxic_create,
     parse_toxic_update,
@@ -124,3 +125,10 @@ def test_config_is_validated_entirely_before_use() -> None:
         parse_config([{**good, "toxics": [{"type": "nope"}]}])
     with pytest.raises(ApiError, match="JSON array"):
         parse_config({"proxies": []})
+
+
+@pytest.mark.parametrize("toxics", [{}, "", 0, False, {"type": "latency"}])
+def test_toxics_of_the_wrong_type_are_refused_not_taken_as_none(toxics: object) -> None:
+    with pytest.raises(ApiError, match="toxics must be a JSON array"):
+        parse_proxy_entry({"name": "a", "upstream": "127.0.0.1:1", "toxics": toxics})
+    assert parse_proxy_entry({"name": "a", "upstream": "127.0.0.1:1", "toxics": None})[1] == []

@@ -151,8 +151,12 @@ def _literal(address: HostPort) -> Resolved | None:
     if ip.scope_id:
         zone = ip.scope_id
         try:
-            scope = int(zone) if zone.isdigit() else socket.if_nametoindex(zone)
-        except OSError:
+            if zone.isdigit():  # an interface index: it must name one
+                scope = int(zone)
+                socket.if_indextoname(scope)
+            else:
+                scope = socket.if_nametoindex(zone)
+        except (OSError, OverflowError):
             raise ListenError(f"no network interface {zone!r} for {address}",
                               client_error=True) from None
     bare = str(ipaddress.IPv6Address(address.host.partition("%")[0]))

@@ -135,7 +135,9 @@ def _update_attributes_schema() -> dict[str, Any]:
 
 
 def _schemas() -> dict[str, Any]:
-    listen = {"type": "string", "pattern": LISTEN_PATTERN, "maxLength": 200,
+    # null means "the default" (create) or "unchanged" (update) wherever the server takes
+    # it, as Toxiproxy's JSON decoding over defaults does; so the types say so.
+    listen = {"type": ["string", "null"], "pattern": LISTEN_PATTERN, "maxLength": 200,
               "description": "host:port, [v6]:port or :port; port 0 picks a free port. Any "
                              "local address or host name that resolves to one is accepted; "
                              "one that cannot be bound answers 500. Empty: 127.0.0.1:0 (on "
@@ -149,20 +151,32 @@ def _schemas() -> dict[str, Any]:
     stream = {"type": "string", "enum": ["upstream", "downstream"]}
     name = {"type": "string", "pattern": NAME_PATTERN,
             "description": f"1 to {MAX_NAME} characters, no '/', not '.' or '..'"}
+    toxic_name = {"type": ["string", "null"], "pattern": f"^$|{NAME_PATTERN}",
+                  "description": f"{name['description']}; empty or null: <type>_<stream>"}
+    enabled = {"type": ["boolean", "null"]}
     # A ttl on a proxy is how long it stays disabled: only with enabled false.
     lease_rule = [{"required": ["enabled"], "properties": {"enabled": {"const": False}}},
                   {"properties": {"ttl": {"type": "null"}}}]
     toxic_bodies = []
     for kind in sorted(TOXIC_TYPES):
-        streams = sorted(TOXIC_TYPES[kind].streams)
+        needs_attributes = bool(_required_attributes(kind))
+        attributes: dict[str, Any] = _ref(f"Attributes_{kind}")
+        if not needs_attributes:  # null: every attribute at its default
+            attributes = {"anyOf": [attributes, {"type": "null"}]}
         toxic_bodies.append({"type": "object", "required": [
-            "type", *(["attributes"] if _required_attributes(kind) else [])], "properties": {
-            "name": name, "type": {"const": kind},
-            "stream": {"type": "string", "enum": streams},
-            "toxicity": toxicity, "ttl": ttl, "attributes": _ref(f"Attributes_{kind}")}})
+            "type", *(["attributes"] if needs_attributes else [])], "properties": {
+            "name": toxic_name, "type": {"const": kind},
+            "stream": {"enum": [*sorted(TOXIC_TYPES[kind].streams), None],
+                       "description": "case-insensitive; default "
+                                      f"{TOXIC_TYPES[kind].default_stream}"},
+            "toxicity": {**toxicity, "type": ["number", "null"]}, "ttl": ttl,
+            "attributes": attributes}})
     proxy_create = {"type": "object", "required": ["name", "upstream"], "properties": {
-        "name": name, "listen": listen, "upstream": upstream, "enabled": {"type": "boolean"},
-        "ttl": ttl, "toxics": {"type": "array", "items": _ref("ToxicCreate"), "maxItems": 8}},
+        "name": name, "listen": listen, "upstream": upstream, "enabled": enabled,
+        "ttl": ttl, "toxics": {"type": ["array", "null"], "items": _ref("ToxicCreate"),
+                               "description": "applied with the proxy (Toxiproxy ignores "
+                                              "them); a name given again replaces the "
+                                              "earlier toxic"}},
         "anyOf": lease_rule}
     schemas: dict[str, Any] = {
         "Error": {"type": "object", "required": ["error", "status"], "properties": {
@@ -184,11 +198,13 @@ def _schemas() -> dict[str, Any]:
             "ttl_remaining": {"type": ["number", "null"]}}},
         "ProxyCreate": proxy_create,
         "ProxyUpdate": {"type": "object", "properties": {
-            "listen": listen, "upstream": {**upstream, "pattern": f"^$|{UPSTREAM_PATTERN}"},
-            "enabled": {"type": "boolean"}, "ttl": ttl}, "anyOf": lease_rule},
+            "listen": listen, "upstream": {**upstream, "type": ["string", "null"],
+                                           "pattern": f"^$|{UPSTREAM_PATTERN}"},
+            "enabled": enabled, "ttl": ttl}, "anyOf": lease_rule},
         "ToxicCreate": {"oneOf": toxic_bodies},
         "ToxicUpdate": {"type": "object", "properties": {
-            "attributes": _update_attributes_schema(), "toxicity": toxicity, "ttl": ttl}},
+            "attributes": {"anyOf": [_update_attributes_schema(), {"type": "null"}]},
+            "toxicity": {**toxicity, "type": ["number", "null"]}, "ttl": ttl}},
         "Instance": {"type": "object", "required": ["instance", "pid", "started"],
                      "properties": {"instance": {"type": "string"},
                                     "pid": {"type": "integer"},
@@ -281,8 +297,7 @@ def openapi_document() -> dict[str, Any]:
             "delete": {"operationId": "deleteToxic",
                        "responses": {"204": _answer("Deleted"), **_errors("404")}}},
         "/populate": {"post": {
-            "requestBody": _json_body({"type": "array", "items": _ref("ProxyCreate"),
-                                       "maxItems": 8}),
+            "requestBody": _json_body({"type": "array", "items": _ref("ProxyCreate")}),
             "responses": {
                 "201": _answer("All applied (one proxy per entry; a name given again "
                                "replaces its earlier entry)", {

@@ -254,8 +254,10 @@ def parse_proxy_entry(raw: object) -> tuple[ProxyCreate, list[ToxicCreate]]:
     in the list replaces the earlier toxic (names are unique across both streams)."""
     proxy = parse_proxy_create(raw)
     assert isinstance(raw, dict)
-    toxics = raw.get("toxics") or []
-    if not isinstance(toxics, list):
+    toxics = raw.get("toxics")
+    if toxics is None:
+        toxics = []
+    elif not isinstance(toxics, list):  # {} or "" is a wrong type, not an empty list
         raise _bad("toxics must be a JSON array")
     by_name: dict[str, ToxicCreate] = {}
     for toxic in toxics:
