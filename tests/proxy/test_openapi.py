@@ -137,7 +137,7 @@ def test_every_schema_valid_body_is_accepted(running: ThreadedServer, method: st
     schema = operation["requestBody"]["content"]["application/json"]["schema"]
     target = path.replace("{proxy}", "db").replace("{toxic}", "t")
 
-    @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
     @given(from_schema(schema))
     def check(body: object) -> None:
         _fixture_state(running)

@@ -5,10 +5,13 @@ the ``Mozilla/`` user-agent refusal) so that existing Toxiproxy clients work unc
 faultlab's additions are fields those clients ignore: ``ttl`` in requests (a lease) and
 ``ttl_remaining`` in responses. Deliberate differences from Toxiproxy, all on inputs it
 mishandles: attribute values are range-checked (400 instead of a crash), a malformed
-address is a 400, ``stream`` is stored in lower case, a proxy with no ``listen`` binds
-127.0.0.1 rather than every interface, and ``/reset`` resets every proxy it can before
-reporting the ones it could not, ``/populate`` is all or nothing, ``/metrics`` is always on
-(counted live), and ``/openapi.json`` describes it all.
+address or an unknown host is a 400 (a bind failure stays a 500 in Go's words), ``stream``
+is stored in lower case, a proxy with no ``listen`` binds 127.0.0.1 rather than every
+interface, a request that fails changes nothing (a proxy update binds its new address
+before it stops the old one; ``/populate`` is all or nothing), ``/reset`` resets every
+proxy it can before reporting the ones it could not, toxics listed when a proxy is created
+are applied, ``/metrics`` is always on (counted live, GET only), and ``/openapi.json``
+describes it all.
 
 With a token (required when the API listens beyond loopback) every request must carry
 ``Authorization: Bearer <token>``; otherwise it gets a 401 in Toxiproxy's error shape.

@@ -10,6 +10,8 @@ Invariants:
   The lease task only reads that state, so deleting a toxic or a proxy deletes its lease,
   and a toxic re-added under the same name does not inherit the old one. Leases are kept
   by this process alone, so they lapse even when the client that set them is gone.
+* A request that fails changes nothing: whatever can fail (resolving, binding) is done
+  before the first change (see :meth:`Registry.update_proxy` and ``populate``).
 * If re-enabling a proxy fails (its port was taken meanwhile) the lease is retried every
   ``LEASE_RETRY`` seconds and each failure is logged; a fault is never silently kept.
 * Every change is logged as one event line.
