@@ -7,6 +7,9 @@ can precede its invocation in time) and expects a HistoryError naming the same l
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -181,6 +184,28 @@ def test_unreadable_paths_are_problems(tmp_path: Path, make: str) -> None:
         path.mkdir()
     with pytest.raises(HistoryError, match="cannot read the history"):
         read_history(path)
+
+
+def test_a_named_pipe_nobody_writes_to_is_empty_not_a_hang(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "h.jsonl")
+    with pytest.raises(HistoryError, match="no operations"):
+        read_history(tmp_path / "h.jsonl")
+
+
+def test_a_pipe_with_a_writer_streams() -> None:
+    """As with ``faultlab check <(zcat history.jsonl.gz)``: the writer holds the pipe open and
+    writes after a while; the reader waits for it (blocking reads), then for the end."""
+    read_end, write_end = os.pipe()
+    writer = subprocess.Popen([sys.executable, "-c", "import os, sys, time; time.sleep(0.3); "
+                               f"os.write(int(sys.argv[1]), {(op(0, 1, 2) + chr(10)).encode()!r})",
+                               str(write_end)], pass_fds=(write_end,))
+    os.close(write_end)
+    try:
+        history = read_history(f"/dev/fd/{read_end}")
+        assert [(o.invoke_ns, o.complete_ns) for o in history] == [(1, 2)]
+    finally:
+        os.close(read_end)
+        writer.wait()
 
 
 def test_a_line_too_long_is_a_problem_not_a_memory_hog(tmp_path: Path,

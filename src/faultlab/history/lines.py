@@ -6,11 +6,12 @@ never reads the rest) and line numbers mean the same in every format. Lines end 
 ``\\r\\n`` or a lone ``\\r`` (as in editors); a UTF-8 byte-order mark at the start is skipped.
 Bytes that are not UTF-8 are a problem located at their line and column; a line longer than
 :data:`MAX_LINE_BYTES` is a problem too, so a file with no line breaks (or ``/dev/zero``)
-cannot exhaust memory.
+cannot exhaust memory, and a named pipe with no writer reads as empty rather than hanging.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +35,11 @@ def file_lines(path: str | Path, file: str | None = None) -> Iterator[tuple[int,
     """The lines of the file at ``path``; raises :class:`HistoryError`, never ``OSError``."""
     name = str(path) if file is None else file
     try:
-        with Path(path).open("rb") as handle:
+        # Non-blocking open, then blocking reads: a named pipe nobody writes to reads as
+        # empty instead of hanging in open(); pipes with a writer stream as usual.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb") as handle:
             yield from _lines(handle, name)
     except OSError as exc:  # opening it: reading errors are located by _lines
         raise _cannot(name, exc.strerror or str(exc)) from None
