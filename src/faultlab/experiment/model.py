@@ -25,12 +25,17 @@ from pydantic import (
 )
 
 from faultlab.experiment.types import (
+    ApiToken,
     ByteRate,
     Command,
     Duration,
+    EnvKey,
+    EnvValue,
+    FilePath,
     HostPort,
     HttpUrl,
     Name,
+    ProcessName,
     Rate,
     Ratio,
     SignalName,
@@ -74,7 +79,7 @@ __all__ = [
 class ReadyCheck(Strict):
     """How to tell a service is ready: one of an HTTP URL (2xx/3xx), a TCP address, a command."""
 
-    http: str | None = Field(default=None, description="Ready when this URL answers 2xx/3xx.")
+    http: HttpUrl | None = Field(default=None, description="Ready when this URL answers 2xx/3xx.")
     tcp: HostPort | None = Field(default=None, description="Ready when this address accepts "
                                  "a connection.")
     command: Command | None = Field(default=None, description="Ready when this command "
@@ -95,8 +100,8 @@ class ServiceSpec(Strict):
 
     command: Command = Field(description="The command (a string split like a shell would, "
                              "or a list).")
-    cwd: str | None = Field(default=None, description="Working directory.")
-    env: dict[str, str] = Field(default_factory=dict, description="Extra environment "
+    cwd: FilePath | None = Field(default=None, description="Working directory.")
+    env: dict[EnvKey, EnvValue] = Field(default_factory=dict, description="Extra environment "
                                 "variables.")
     ready: ReadyCheck | None = Field(default=None, description="How to tell it is ready; "
                                      "without one it is ready once started.")
@@ -127,7 +132,7 @@ class ProxyTarget(Strict):
                                 "proxy server (faultlab's or Toxiproxy), e.g. "
                                 "http://127.0.0.1:8474.")
     name: Name | None = Field(default=None, description="The proxy's name on that server.")
-    token: str | None = Field(default=None, description="API token of that server (use "
+    token: ApiToken | None = Field(default=None, description="API token of that server (use "
                               "${env:NAME}).")
 
     @model_validator(mode="after")
@@ -147,8 +152,9 @@ class ProcessTarget(Strict):
     """Processes on a host: one faultlab started (``service``), or found by pid file or name."""
 
     service: Name | None = Field(default=None, description="A service under system.services.")
-    pidfile: str | None = Field(default=None, description="A file holding the pid.")
-    name: str | None = Field(default=None, description="Every process with this command name.")
+    pidfile: FilePath | None = Field(default=None, description="A file holding the pid.")
+    name: ProcessName | None = Field(default=None, description="Every process with this "
+                                     "command name.")
     host: Name = Field(default=LOCAL_HOST, description="The host the processes run on.")
 
     @model_validator(mode="after")
@@ -233,6 +239,13 @@ class CheckSpec(Strict):
         description="The checker: linearizable (per model), set, queue or bank.")
     time_limit: Duration = Field(default=60.0, description="Search budget; past it the "
                                  "verdict is unknown.")
+
+    @field_validator("time_limit")
+    @classmethod
+    def _limit(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("a check's time_limit must be above zero; write e.g. 60s")
+        return v
 
 
 Check = Annotated[CheckSpec, BeforeValidator(_check_shorthand)]
