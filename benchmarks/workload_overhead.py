@@ -1,6 +1,7 @@
 """How much does the open-loop generator add to the latency it measures, and what does it cost?
 
 Run: ``.venv/bin/python benchmarks/workload_overhead.py [--rates 200,1000,2000] [--duration 5]``
+and ``... --first-second 7`` for the warm-up figures (below).
 
 A trivial aiohttp server runs in a child process (its own core where there is one). In this
 process a sequential aiohttp client (one request at a time, keep-alive) first measures the
@@ -9,19 +10,29 @@ server at each rate. For each rate it prints the achieved rate, p50/p99/max late
 intended send time), late and dropped counts, the median generator lag (actual - intended send)
 and median service time (completion - actual send), and ratios against the baseline of this
 run: p50 latency, p50 service time, and generator CPU per request.
+
+``--first-second N`` measures what a fresh ``faultlab run`` process does in its first
+measured second, against the same already running server (no ``system:``): N runs each with
+``warmup: 0s`` and ``warmup: 1s`` at 200 requests/s, and for each the second-0 max generator
+lag and p99 against the p99 of seconds 1-2 of the same run (the baseline), and how many runs
+failed a ``p99 <= 50ms`` steady-state gate over 1 s windows.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import multiprocessing
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -163,11 +174,53 @@ async def bench(url: str, rates: list[float], seconds: float) -> None:
             print(f"        saturated: {r.reason}")
 
 
+FIRST_SECOND = """
+name: first-second
+warmup: {warmup}
+workload: {{http: {{url: "{url}", rate: 200/s, timeout: 2s}}}}
+slos: [{{name: fast, latency: {{p99: 50ms}}, window: 1s}}]
+hypothesis: {{before: {{hold: [fast], for: 3s}}}}
+"""
+
+
+def first_second(url: str, tries: int) -> None:
+    """Fresh `faultlab run` processes: second 0 against seconds 1-2 (see the docstring)."""
+    print(f"fresh `faultlab run` processes, 200 requests/s, {tries} runs per warm-up")
+    print(f"{'warmup':>6} {'gate failed':>11} {'lag0 ms':>8} {'p99_0 ms':>9} "
+          f"{'p99_1-2 ms':>10} {'p99_0/p99_1-2':>13}  (medians)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for warmup in ("0s", "1s"):
+            failed = 0
+            lags: list[float] = []
+            p0: list[float] = []
+            p12: list[float] = []
+            for n in range(tries):
+                exp = Path(tmp) / f"exp-{warmup}.yaml"
+                exp.write_text(FIRST_SECOND.format(warmup=warmup, url=url))
+                run_dir = Path(tmp) / f"run-{warmup}-{n}"
+                done = subprocess.run([sys.executable, "-m", "faultlab", "run", str(exp),
+                                       "--run-dir", str(run_dir), "--quiet"],
+                                      capture_output=True, text=True, check=False)
+                failed += done.returncode != 0
+                events = [json.loads(line) for line in
+                          (run_dir / "journal.jsonl").read_text().splitlines()]
+                seconds = {e["second"]: e for e in events if e["event"] == "second"}
+                lags.append(seconds[0]["max_lag"])
+                p0.append(seconds[0]["p99"])
+                p12.append(max(seconds[1]["p99"], seconds[2]["p99"]))
+            ratios = [a / b for a, b in zip(p0, p12, strict=True)]
+            print(f"{warmup:>6} {failed:>4} of {tries:<3} {statistics.median(lags) * 1e3:>8.1f} "
+                  f"{statistics.median(p0) * 1e3:>9.1f} {statistics.median(p12) * 1e3:>10.1f} "
+                  f"{statistics.median(ratios):>13.2f}  (largest lag0 {max(lags) * 1e3:.0f} ms)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rates", default="200,1000,2000", help="comma-separated requests/s")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per rate")
     parser.add_argument("--uvloop", action="store_true", help="run the generator on uvloop")
+    parser.add_argument("--first-second", type=int, default=0, metavar="N",
+                        help="instead: N fresh `faultlab run`s per warm-up (see the docstring)")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
 
@@ -181,7 +234,9 @@ def main() -> None:
             f"python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, "
             f"loop {'uvloop' if args.uvloop else 'asyncio'}, server pid {server.pid}"
         )
-        if args.uvloop:
+        if args.first_second:
+            first_second(url, args.first_second)
+        elif args.uvloop:
             import uvloop
 
             uvloop.run(bench(url, rates, args.duration))

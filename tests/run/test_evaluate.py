@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pytest
+
 from faultlab.experiment import load_experiment_text
 from faultlab.run.clauses import build_clauses
-from faultlab.run.evaluate import Evaluator
-from faultlab.workload.stats import SecondStats
+from faultlab.run.evaluate import Evaluation
+from faultlab.workload.stats import Outcome, SecondStats
 
 EXPERIMENT = """
 name: t
@@ -36,11 +40,12 @@ class Feed:
     def __init__(self) -> None:
         self.exp = load_experiment_text(EXPERIMENT).experiment
         self.seconds: list[SecondStats] = []
-        self.ev = Evaluator(self.exp, lambda a, b: [s for s in self.seconds if a <= s.index < b])
+        self.ev = Evaluation(self.exp, {
+            "http": lambda a, b: [s for s in self.seconds if a <= s.index < b]})
 
     def add(self, s: SecondStats) -> object:
         self.seconds.append(s)
-        return self.ev.on_second(s)
+        return self.ev.on_second("http", s)
 
     def healthy_then_inject(self) -> None:
         """Four seconds of steady state, then the fault injected at t=4."""
@@ -157,3 +162,86 @@ def test_instantaneous_fault_has_no_during_clause_but_a_recovery() -> None:
     clauses = {c.name for c in build_clauses(f.exp, f.ev, True, "latency-link")}
     assert "during: ok" not in clauses
     assert {"after: fast", "after: ok"} <= clauses
+
+
+def _mixed(index: int, fast_failures: int, slow_ok: int) -> SecondStats:
+    s = SecondStats(index, sent=fast_failures + slow_ok)
+    for _ in range(fast_failures):
+        s.record(Outcome.FAILED, 1_000)
+    for _ in range(slow_ok):
+        s.record(Outcome.OK, 500_000)
+    return s
+
+
+def test_a_latency_slo_on_successful_requests_is_not_fooled_by_fast_failures() -> None:
+    exp = load_experiment_text("""
+name: t
+workload: {http: {url: "http://127.0.0.1:1/", rate: 10/s}}
+slos:
+  - {name: all, latency: {p50: 100ms}, window: 1s}
+  - {name: ok-only, latency: {p50: 100ms, successful_only: true}, window: 1s}
+hypothesis: {before: {hold: [all, ok-only], for: 2s}}
+""").experiment
+    seconds = [_mixed(i, fast_failures=8, slow_ok=2) for i in range(2)]
+    ev = Evaluation(exp, {"http": lambda a, b: [s for s in seconds if a <= s.index < b]})
+    for s in seconds:
+        ev.on_second("http", s)
+    ev.end_before(2.0)
+    clauses = {c.slo: c for c in build_clauses(exp, ev, False, None)}
+    assert clauses["all"].held and clauses["all"].measured == pytest.approx(0.001, rel=0.01)
+    assert not clauses["ok-only"].held
+    assert clauses["ok-only"].measured == pytest.approx(0.5, rel=0.01)
+    assert clauses["ok-only"].objective == "p50 <= 100ms (ok requests)"
+
+
+TWO_WORKLOADS = """
+name: t
+workloads:
+  shop: {kind: http, url: "http://127.0.0.1:1/", rate: 10/s}
+  api: {kind: http, url: "http://127.0.0.1:2/", rate: 10/s}
+targets: {link: {proxy: {listen: "127.0.0.1:2", upstream: "127.0.0.1:3"}}}
+slos:
+  - {name: shop-ok, workload: shop, success_ratio: 90%, window: 2s}
+  - {name: api-ok, workload: api, success_ratio: 90%, window: 1s}
+hypothesis:
+  after: {hold: [shop-ok, api-ok], recover_within: 10s}
+faults:
+  - {target: link, kind: latency, delay: 1s, duration: 3s}
+"""
+
+
+def _window(seconds: list[SecondStats]) -> Callable[[int, int], list[SecondStats]]:
+    return lambda a, b: [s for s in seconds if a <= s.index < b]
+
+
+def test_recovery_waits_for_every_workload_and_names_the_one_that_did_not() -> None:
+    exp = load_experiment_text(TWO_WORKLOADS).experiment
+    fed: dict[str, list[SecondStats]] = {"shop": [], "api": []}
+    ev = Evaluation(exp, {n: _window(fed[n]) for n in fed})
+    ev.end_before(0.0)
+    ev.fault_injected("latency-link", 0.0)
+    ev.fault_reverted("latency-link", 3.0)
+    for i in range(3, 12):
+        for name, healthy_from in (("shop", 5), ("api", 8)):
+            s = second(i) if i >= healthy_from else second(i, ok=0, failed=10)
+            fed[name].append(s)
+            ev.on_second(name, s)
+    assert ev.evaluators["shop"].recovery_of("latency-link") == (2.0, "")
+    assert ev.evaluators["api"].recovery_of("latency-link") == (5.0, "")
+    assert ev.recovery_of("latency-link") == (5.0, "")  # the later of the two
+    clauses = {c.slo: c for c in build_clauses(exp, ev, True, "latency-link")}
+    assert clauses["shop-ok"].workload == "shop" and clauses["api-ok"].workload == "api"
+    assert clauses["shop-ok"].recovery_time == clauses["api-ok"].recovery_time == 5.0
+
+    still: dict[str, list[SecondStats]] = {"shop": [], "api": []}
+    ev = Evaluation(exp, {n: _window(still[n]) for n in still})
+    ev.fault_injected("latency-link", 0.0)
+    ev.fault_reverted("latency-link", 3.0)
+    for i in range(3, 8):
+        for name in still:
+            s = second(i) if name == "shop" else second(i, ok=0, failed=10)
+            still[name].append(s)
+            ev.on_second(name, s)
+    recovery, why = ev.recovery_of("latency-link")
+    assert recovery is None
+    assert why == "the SLOs did not hold again before the run ended (workload 'api')"

@@ -8,6 +8,7 @@ fit the model is reported as an invalid check with the reason, never as a crash.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ class CheckOutcome:
     # longest linearizable prefix, the op that had to complete, the ops that could not be
     # placed (with why), and each anomaly's ops.
     evidence: dict[str, Any] = field(default_factory=dict)
+    workload: str | None = None  # the history workload it judged, when a run has several
 
     @property
     def passed(self) -> bool:
@@ -75,8 +77,19 @@ def _evidence(result: CheckResult) -> dict[str, Any]:
     return out
 
 
-def run_checks(history: History, spec: HistoryWorkload, checks: list[CheckSpec]
-               ) -> list[CheckOutcome]:
+def run_checks(history: History, spec: HistoryWorkload, checks: list[CheckSpec],
+               workload: str | None = None) -> list[CheckOutcome]:
+    """Every check of ``checks`` (default: the model's) on ``history``; the outcomes are
+    tagged with ``workload`` (for runs with several history workloads)."""
+    out = _run_checks(history, spec, checks)
+    if workload is not None:
+        out = [dataclasses.replace(c, workload=workload,
+                                   summary=f"{c.summary} (workload '{workload}')") for c in out]
+    return out
+
+
+def _run_checks(history: History, spec: HistoryWorkload, checks: list[CheckSpec]
+                ) -> list[CheckOutcome]:
     from faultlab.check import (
         Budget,
         ModelError,

@@ -20,14 +20,18 @@ Definitions (seconds are indices since the run's origin; second ``s`` covers [s,
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from faultlab.experiment.model import PERCENTILES, AbortCondition, Experiment, Slo
+from faultlab.experiment.model import Experiment
+from faultlab.slo.kinds import SloKind, slo_kind
+from faultlab.slo.spec import AbortCondition, Slo
 from faultlab.units import format_duration
 from faultlab.workload.stats import Aggregate, SecondStats, aggregate
 
-__all__ = ["AbortSignal", "Evaluator", "SloCheck", "Span"]
+__all__ = ["AbortSignal", "Evaluation", "Evaluator", "SloCheck", "Span"]
+
+WindowOf = Callable[[int, int], list[SecondStats]]
 
 
 @dataclass
@@ -42,7 +46,14 @@ class Span:
 
 @dataclass(frozen=True)
 class SloCheck:
+    """One SLO as the evaluator judges it: through its kind (:mod:`faultlab.slo.kinds`)."""
+
     slo: Slo
+    kind: SloKind
+
+    @classmethod
+    def of(cls, slo: Slo) -> SloCheck:
+        return cls(slo, slo_kind(slo))
 
     @property
     def window(self) -> int:
@@ -50,38 +61,25 @@ class SloCheck:
 
     @property
     def bound(self) -> float:
-        if self.slo.latency is not None:
-            return self.slo.latency.bounds()[0][1]
-        assert self.slo.success_ratio is not None
-        return self.slo.success_ratio
+        return self.kind.bound(self.slo.objective)
 
     @property
     def unit(self) -> str:
-        return "s" if self.slo.latency is not None else "ratio"
+        return self.kind.unit
 
     @property
     def objective(self) -> str:
-        if self.slo.latency is not None:
-            key, bound = self.slo.latency.bounds()[0]
-            return f"{key} <= {format_duration(bound)}"
-        return f"success ratio >= {self.bound * 100:g}%"
+        return self.kind.objective(self.slo.objective)
 
     def measure(self, agg: Aggregate) -> float | None:
-        if agg.planned == 0:
-            return None
-        if self.slo.latency is not None:
-            key, _ = self.slo.latency.bounds()[0]
-            value = agg.percentile(PERCENTILES[key])
-        else:
-            value = agg.success_ratio
-        return None if math.isnan(value) else value
+        return self.kind.measure(self.slo.objective, agg)
 
     def passes(self, value: float) -> bool:
-        return value <= self.bound if self.slo.latency is not None else value >= self.bound
+        return self.kind.passes(self.slo.objective, value)
 
     def worse(self, a: float, b: float) -> bool:
         """Is ``a`` worse than ``b``?"""
-        return a > b if self.slo.latency is not None else a < b
+        return self.kind.worse(a, b)
 
 
 @dataclass
@@ -118,27 +116,35 @@ class AbortSignal:
     condition: AbortCondition
     measured: float
     window: tuple[int, int]
+    workload: str | None = None  # the measured workload it fired on
 
     @property
     def reason(self) -> str:
         c = self.condition
         start, end = self.window
+        on = f" of workload '{self.workload}'" if self.workload is not None else ""
         if c.success_ratio_below is not None:
             return (f"success ratio {self.measured:.2%} below {c.success_ratio_below:.2%} "
-                    f"over seconds {start}-{end}")
+                    f"over seconds {start}-{end}{on}")
         assert c.p99_above is not None
         return (f"p99 {format_duration(self.measured)} above {format_duration(c.p99_above)} "
-                f"over seconds {start}-{end}")
+                f"over seconds {start}-{end}{on}")
 
 
 class Evaluator:
-    def __init__(self, exp: Experiment,
-                 window_of: Callable[[int, int], list[SecondStats]]) -> None:
+    """The clauses of the SLOs that measure one workload (``workload``; None: every SLO)."""
+
+    def __init__(self, exp: Experiment, window_of: WindowOf,
+                 workload: str | None = None) -> None:
         self.exp = exp
+        self.workload = workload
         self._window_of = window_of  # completed seconds [start, end) still in memory
-        self.checks = {s.name: SloCheck(s) for s in exp.slos}
+        self.checks = {s.name: SloCheck.of(s) for s in exp.slos
+                       if workload is None or exp.slo_workload(s) == workload}
         h = exp.hypothesis
-        self.hold = {"before": h.before.hold, "during": h.during.hold, "after": h.after.hold}
+        self.hold = {phase: [n for n in names if n in self.checks] for phase, names in
+                     (("before", h.before.hold), ("during", h.during.hold),
+                      ("after", h.after.hold))}
         self.before = Span(0.0, None)
         self.fault_spans: dict[str, Span] = {}
         self.tallies: dict[tuple[str, str], _Tally] = {
@@ -147,6 +153,7 @@ class Evaluator:
         self.abort_armed_at: float | None = None
         self.last_second = -1
         self.fault_seconds = 0  # seconds that fell inside some fault's span
+        self.stopped = False  # the run was aborted: later seconds are not evaluated
 
     # --- phase boundaries, set by the runner as they happen --------------------------------
 
@@ -166,10 +173,17 @@ class Evaluator:
         span.end = t
         self.recoveries[name] = _Recovery(name, t)
 
+    def stop(self) -> None:
+        """The run was aborted: evaluate no further second (those after the abort are cut
+        short by the abort itself); what was evaluated stands."""
+        self.stopped = True
+
     # --- feeding ---------------------------------------------------------------------------
 
     def on_second(self, s: SecondStats) -> AbortSignal | None:
         """Evaluate every clause whose span holds this second; return an abort if one fires."""
+        if self.stopped:
+            return None
         self.last_second = s.index
         if self.before.contains(s.index):
             self._evaluate("before", self.before, s.index)
@@ -225,11 +239,11 @@ class Evaluator:
                 continue
             below = cond.success_ratio_below
             if below is not None and agg.success_ratio < below:
-                return AbortSignal(cond, agg.success_ratio, (first, second + 1))
+                return AbortSignal(cond, agg.success_ratio, (first, second + 1), self.workload)
             if cond.p99_above is not None:
                 p99 = agg.percentile(99.0)
                 if not math.isnan(p99) and p99 > cond.p99_above:
-                    return AbortSignal(cond, p99, (first, second + 1))
+                    return AbortSignal(cond, p99, (first, second + 1), self.workload)
         return None
 
     # --- results ---------------------------------------------------------------------------
@@ -244,7 +258,73 @@ class Evaluator:
         if not self.hold["after"]:
             return None, "no after-SLOs to measure recovery against"
         if rec.recovered_at is None:
+            if self.stopped:
+                return None, "the run was aborted before the SLOs held again"
             if rec.until is not None:
                 return None, "the next fault began before the SLOs held again"
             return None, "the SLOs did not hold again before the run ended"
         return max(0.0, rec.recovered_at - rec.revert), ""
+
+
+class Evaluation:
+    """The evaluators of every measured workload, one each, told of phase boundaries together.
+
+    Each SLO is judged on the workload it measures (``Experiment.slo_workload``); abort
+    conditions watch every measured workload. A fault's recovery is the latest of the
+    workloads' recoveries (the after-SLOs hold again on every workload). After an abort
+    (:meth:`stop`) no evaluator takes another second: the clauses show what was evaluated
+    up to the abort, and nothing measured in the cut-short seconds after it.
+    """
+
+    def __init__(self, exp: Experiment, windows: Mapping[str, WindowOf]) -> None:
+        self.exp = exp
+        self.evaluators = {name: Evaluator(exp, w, name) for name, w in windows.items()}
+        self.aborted: AbortSignal | None = None
+
+    def owner(self, slo: str) -> Evaluator | None:
+        """The evaluator that judges SLO ``slo``."""
+        return next((ev for ev in self.evaluators.values() if slo in ev.checks), None)
+
+    def end_before(self, t: float) -> None:
+        for ev in self.evaluators.values():
+            ev.end_before(t)
+
+    def fault_injected(self, name: str, t: float) -> None:
+        for ev in self.evaluators.values():
+            ev.fault_injected(name, t)
+
+    def fault_reverted(self, name: str, t: float) -> None:
+        for ev in self.evaluators.values():
+            ev.fault_reverted(name, t)
+
+    def on_second(self, workload: str, s: SecondStats) -> AbortSignal | None:
+        return self.evaluators[workload].on_second(s)
+
+    def stop(self, signal: AbortSignal) -> None:
+        if self.aborted is None:
+            self.aborted = signal
+        for ev in self.evaluators.values():
+            ev.stop()
+
+    def before_result(self) -> list[tuple[str, _Tally]]:
+        out = []
+        for name in self.exp.hypothesis.before.hold:
+            ev = self.owner(name)
+            if ev is not None:
+                out.append((name, ev.tallies[("before", name)]))
+        return out
+
+    def recovery_of(self, fault: str) -> tuple[float | None, str]:
+        judged = [ev for ev in self.evaluators.values() if ev.hold["after"]]
+        if not judged:
+            if any(fault in ev.recoveries for ev in self.evaluators.values()):
+                return None, "no after-SLOs to measure recovery against"
+            return None, "not reverted"
+        times: list[float] = []
+        for ev in judged:
+            recovery, why = ev.recovery_of(fault)
+            if recovery is None:
+                several = len(judged) > 1 and why != "not reverted"
+                return None, f"{why} (workload '{ev.workload}')" if several else why
+            times.append(recovery)
+        return max(times), ""

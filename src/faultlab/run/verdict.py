@@ -66,6 +66,7 @@ class ClauseResult:
     detail: str = ""
     recovery_time: float | None = None  # after-clauses: seconds from revert to holding again
     recover_within: float | None = None
+    workload: str | None = None  # the workload the SLO measures
 
     @property
     def name(self) -> str:
@@ -99,6 +100,9 @@ class Verdict:
     workload: dict[str, object] = field(default_factory=dict)
     checks: list[CheckOutcome] = field(default_factory=list)
     history: dict[str, object] = field(default_factory=dict)
+    # every workload by name: {"kind", "measured", "totals", "generator", "history"}; the three
+    # fields above are the primary workload's (the measured one, the history one), as before
+    workloads: dict[str, dict[str, object]] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> ExitCode:

@@ -1,10 +1,12 @@
 """A workload that records a history: logical processes drive a client with generated ops.
 
-:class:`HistoryLoad` plans operation ``i`` at ``start + i / rate`` (as :class:`HttpLoad`
-does) and hands it to an idle *logical process*; there are ``processes`` of them, so at most
-that many operations are in flight. An operation planned when every process is busy is
-dropped and counted (``HistoryRunStats.dropped``), never queued: the history then simply
-has fewer operations, and the rate the system saw is visible.
+:class:`HistoryLoad` plans operation ``i`` at ``start + i / rate`` with the scheduler every
+workload shares (:class:`~faultlab.workload.openloop.OpenLoop`, whose docstring states the
+plan, lateness, warm-up and ``stop_at`` invariants) and hands it to an idle *logical process*;
+there are ``processes`` of them (the scheduler's in-flight cap), so at most that many
+operations are in flight. An operation planned when every process is busy is dropped and
+counted (``HistoryRunStats.dropped``), never queued: the history then simply has fewer
+operations, and the rate the system saw is visible.
 
 Invariants:
 
@@ -55,18 +57,13 @@ from faultlab.workload.clients import (
     make_client,
 )
 from faultlab.workload.clients.base import close_quietly
+from faultlab.workload.clients.models import MODEL_OPS
+from faultlab.workload.openloop import LoadSummary, OpenLoop
 
 __all__ = ["MODELS", "OVERRUN_GRACE", "HistoryLoad", "HistoryRunStats", "HistorySpec"]
 
 OVERRUN_GRACE = 0.5  # seconds past its timeout after which a client call is cut off
 MODELS = ("register", "cas-register", "set", "queue", "bank")
-_NEEDS: dict[str, frozenset[OpKind]] = {
-    "register": frozenset({OpKind.READ, OpKind.WRITE}),
-    "cas-register": frozenset({OpKind.READ, OpKind.WRITE, OpKind.CAS}),
-    "set": frozenset({OpKind.ADD, OpKind.READ_SET}),
-    "queue": frozenset({OpKind.ENQUEUE, OpKind.DEQUEUE}),
-    "bank": frozenset({OpKind.TRANSFER, OpKind.READ_BANK, OpKind.OPEN_BANK}),
-}
 
 
 @dataclass(frozen=True)
@@ -199,10 +196,11 @@ class HistoryLoad:
         self._sink = sink
         self._factory = client_factory or (
             lambda: make_client(spec.client, spec.address, timeout=spec.timeout))
-        self._stop = math.inf
-        self._next = math.nan
-        self._interrupt: asyncio.Timeout | None = None
+        self._loop = OpenLoop(spec.rate, max_in_flight=spec.processes, clock=self._clock,
+                              noun="operations",
+                              cap_reason=f"all {spec.processes} processes were busy")
         self.stats = HistoryRunStats()
+        self._prepared = False  # prepare() succeeded and no run has used it yet
 
     def storage_key(self, key: str) -> str:
         return f"{self.namespace}-{self.spec.model}-{key}"
@@ -212,11 +210,11 @@ class HistoryLoad:
 
         Raises :class:`~faultlab.workload.clients.ClientError` (a ``Definite`` one with the
         reason) when it is not: a load against an unreachable system is bad input, not a
-        history. ``run`` calls it first.
+        history. ``run`` calls it first unless it was called since the last run.
         """
         client = self._factory()
         try:
-            missing = _NEEDS[self.spec.model] - client.kinds
+            missing = MODEL_OPS[self.spec.model] - client.kinds
             if missing:
                 names = ", ".join(sorted(k.value for k in missing))
                 raise ValueError(f"client {self.spec.client!r} cannot run model "
@@ -226,16 +224,21 @@ class HistoryLoad:
                 accounts: dict[Value, Value] = {
                     f"a{i}": self.spec.balance for i in range(self.spec.accounts)}
                 await client.apply(OpKind.OPEN_BANK, self.storage_key("bank"), accounts)
+            self._prepared = True
         finally:
             await client.close()
 
-    async def run(self, start: float, stop: float) -> History:
+    async def run(self, start: float, stop: float, *, origin: float | None = None) -> History:
         """Prepare, run the operations planned in ``[start, stop)``, final reads; the history.
 
-        ``stop`` may be ``math.inf``, the end being given later by :meth:`stop_at`.
+        ``stop`` may be ``math.inf``, the end being given later by :meth:`stop_at`; operations
+        intended before ``origin`` (default ``start``) are the warm-up: recorded in the
+        history like every other, but not in :meth:`summary`'s figures.
         """
         self.stats = HistoryRunStats()
-        await self.prepare()
+        if not self._prepared:
+            await self.prepare()
+        self._prepared = False  # the next run prepares again
         with contextlib.ExitStack() as files:
             out: TextIO | None = None
             if self._sink is not None:
@@ -243,55 +246,42 @@ class HistoryLoad:
             recorder = Recorder(self._clock, out)
             slots = [_Slot(p) for p in range(self.spec.processes)]
             idle = deque(slots)
+            gen = _Generator(self.spec)
+            made = 0  # operations generated: dropped ones too, so op i depends on (seed, i)
+
+            async def launch(intended: float, i: int) -> None:
+                nonlocal made
+                while made < i:
+                    gen.next()
+                    made += 1
+                op = gen.next()
+                made += 1
+                self.stats.invoked += 1
+                # the scheduler's cap is the number of processes: one is always idle here
+                await self._perform(recorder, idle, idle.popleft(), op)
+
             try:
-                async with asyncio.TaskGroup() as tg:
-                    try:
-                        async with asyncio.timeout(None) as interrupt:
-                            self._interrupt = interrupt
-                            await self._plan(tg, recorder, idle, start, stop)
-                    except TimeoutError:
-                        if not interrupt.expired():
-                            raise
-                    finally:
-                        self._interrupt = None
+                try:
+                    await self._loop.run(start, stop, launch, origin=origin)
+                finally:
+                    s = self._loop.summary()
+                    self.stats.planned = s.planned + s.warmup.planned
+                    self.stats.dropped = s.dropped + s.warmup.dropped
                 if self.spec.final_reads:
                     await self._final(recorder, idle)
             finally:
-                self._stop, self._next = math.inf, math.nan
                 for slot in slots:
                     if slot.client is not None:
                         await slot.client.close()
             return recorder.close()
 
     def stop_at(self, t: float) -> None:
-        """End the plan at clock time ``t`` if that is before its ``stop`` (see HttpLoad)."""
-        self._stop = min(self._stop, t)
-        interrupt = self._interrupt
-        if interrupt is not None and not interrupt.expired() and not self._next < self._stop:
-            interrupt.reschedule(asyncio.get_running_loop().time())
+        """End the plan at clock time ``t`` if that is before its ``stop`` (see OpenLoop)."""
+        self._loop.stop_at(t)
 
-    async def _plan(self, tg: asyncio.TaskGroup, recorder: Recorder, idle: deque[_Slot],
-                    start: float, stop: float) -> None:
-        gen, clock = _Generator(self.spec), self._clock
-        i = 0
-        intended = self._next = start
-        while intended < min(stop, self._stop):
-            if clock.now() < intended:
-                await clock.sleep_until(intended)
-            else:
-                await asyncio.sleep(0)
-            now, end = clock.now(), min(stop, self._stop)
-            while intended <= now and intended < end:
-                op = gen.next()
-                self.stats.planned += 1
-                if idle:
-                    self.stats.invoked += 1
-                    tg.create_task(self._perform(recorder, idle, idle.popleft(), op))
-                else:
-                    self.stats.dropped += 1
-                i += 1
-                intended = start + i / self.spec.rate
-            self._next = intended
+    def summary(self) -> LoadSummary:
+        """The scheduler's figures of the current (or last) run, warm-up apart."""
+        return self._loop.summary()
 
     async def _perform(self, recorder: Recorder, idle: deque[_Slot] | None, slot: _Slot,
                        op: _Op) -> tuple[bool, Value]:

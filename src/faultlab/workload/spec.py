@@ -3,23 +3,39 @@
 A workload kind is a :class:`WorkloadKind`: its spec (a :class:`WorkloadSpec` subclass with
 ``kind: Literal["<name>"]``) and a factory that builds the running workload. faultlab's own
 kinds are ``http`` (open-loop HTTP load, per-second statistics for SLOs) and ``history``
-(clients that record a history for the checkers); plug-ins register more in the entry-point
-group ``faultlab.workloads``.
+(clients that record a history for the checkers), registered in :mod:`faultlab.workload.kinds`;
+plug-ins register more in the entry-point group ``faultlab.workloads``. What a factory returns
+is a :class:`~faultlab.workload.base.Workload` (the protocol, its life cycle and the context
+are documented there); a plug-in that plans arrivals uses the shared scheduler,
+:class:`~faultlab.workload.openloop.OpenLoop`.
 """
 
 from __future__ import annotations
 
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from faultlab.experiment.types import Duration, HostPort, HttpUrl, Rate, Strict
+from faultlab.experiment.types import (
+    Duration,
+    HeaderName,
+    HeaderValue,
+    HostPort,
+    HttpUrl,
+    Rate,
+    Strict,
+)
 from faultlab.plugins import PluginError, Registry
+from faultlab.workload.clients.models import unsupported
 
-__all__ = ["WORKLOAD_KINDS", "HistoryWorkload", "HttpWorkload", "WorkloadKind", "WorkloadSpec",
-           "workload_union"]
+if TYPE_CHECKING:
+    from faultlab.workload.base import Workload, WorkloadContext
+
+__all__ = ["WORKLOAD_KINDS", "HistoryWorkload", "HttpWorkload", "WorkloadFactory", "WorkloadKind",
+           "WorkloadSpec", "workload_union"]
 
 
 class WorkloadSpec(Strict):
@@ -43,7 +59,8 @@ class HttpWorkload(WorkloadSpec):
     url: HttpUrl = Field(description="The URL requested.")
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] = Field(
         default="GET", description="HTTP method.")
-    headers: dict[str, str] = Field(default_factory=dict, description="Request headers.")
+    headers: dict[HeaderName, HeaderValue] = Field(default_factory=dict,
+                                                   description="Request headers.")
     body: str | None = Field(default=None, description="Request body.")
     rate: Rate = Field(description="Requests per second, e.g. 200/s.")
     timeout: Duration = Field(default=2.0, description="Per-request timeout; a request that "
@@ -85,12 +102,26 @@ class HistoryWorkload(WorkloadSpec):
     def _timeout(cls, v: float) -> float:
         return _positive(v, "operation")
 
+    @model_validator(mode="after")
+    def _client_runs_model(self) -> HistoryWorkload:
+        problem = unsupported(self.client, self.model)
+        if problem is not None:
+            message, hint = problem
+            raise ValueError(f"{message}; {hint}")  # "; " separates the hint (errors.py)
+        return self
+
+
+#: a kind's factory: (workload name, its spec, the run's context) -> the running workload
+WorkloadFactory = Callable[[str, Any, "WorkloadContext"], "Workload"]
+
 
 @dataclass(frozen=True)
 class WorkloadKind:
+    """A workload kind: its name (the ``kind:`` value), its spec model and its factory."""
+
     name: str
     spec: type[WorkloadSpec]
-    build: Any  # Callable[[name, spec, WorkloadContext], Workload]
+    build: WorkloadFactory
 
 
 def _check(kind: WorkloadKind) -> None:

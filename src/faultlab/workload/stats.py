@@ -9,11 +9,18 @@ A second is *complete* once every request intended in it has finished (ok, faile
 or been dropped, and its planned window has passed. Only complete seconds are evaluated, so
 verdicts never change after they are made.
 
+Requests intended before the origin are the *warm-up* (connections opening, code paths
+running for the first time): they are counted in :attr:`StatsRecorder.warmup` and never in a
+second, so no clause, abort condition or total ever sees them.
+
 Invariants:
 - ``sent + dropped`` counts every planned request of a second; ``ok + failed + timed_out``
   counts every finished one; a complete second has ``ok + failed + timed_out == sent``.
 - The histogram holds the latency (microseconds, from the intended time) of every finished
   request, timeouts recorded at their timeout, so the tail is bounded, never lost.
+- The successful-only histogram (:meth:`SecondStats.ok_latencies`) holds the latency of every
+  ``ok`` request. It is kept separately only once a second has seen a request that was not
+  ok; until then it *is* the histogram (so a healthy second costs one histogram, not two).
 - Only the last ``keep_seconds`` complete seconds are held in memory; older ones have been
   handed to ``on_complete`` (the journal) and dropped.
 """
@@ -58,6 +65,30 @@ class SecondStats:
     late: int = 0
     max_lag: float = 0.0
     histogram: HdrHistogram = field(default_factory=new_histogram, repr=False)
+    # latencies of the ok requests; None while every finished request was ok (then it is
+    # `histogram`), so that only seconds with failures pay for a second histogram
+    ok_histogram: HdrHistogram | None = field(default=None, repr=False)
+
+    def ok_latencies(self) -> HdrHistogram:
+        """The latencies of the successful requests of this second."""
+        return self.histogram if self.ok_histogram is None else self.ok_histogram
+
+    def record(self, outcome: Outcome, us: int) -> None:
+        """Count one finished request with latency ``us`` (microseconds)."""
+        if outcome is Outcome.OK:
+            self.ok += 1
+            if self.ok_histogram is not None:
+                self.ok_histogram.record_value(us)
+        else:
+            if self.ok_histogram is None:
+                self.ok_histogram = new_histogram()
+                if self.histogram.get_total_count():
+                    self.ok_histogram.add(self.histogram)
+            if outcome is Outcome.FAILED:
+                self.failed += 1
+            else:
+                self.timed_out += 1
+        self.histogram.record_value(us)
 
     @property
     def finished(self) -> int:
@@ -81,6 +112,7 @@ class Aggregate:
     late: int
     max_lag: float
     histogram: HdrHistogram
+    ok_histogram: HdrHistogram  # the ok requests' latencies only
 
     @property
     def planned(self) -> int:
@@ -91,11 +123,13 @@ class Aggregate:
         """ok / planned; a dropped request is a failure the user would have felt. NaN if empty."""
         return self.ok / self.planned if self.planned else math.nan
 
-    def percentile(self, q: float) -> float:
-        """Latency in seconds at percentile ``q`` (0-100); NaN when nothing finished."""
-        if self.histogram.get_total_count() == 0:
+    def percentile(self, q: float, *, successful_only: bool = False) -> float:
+        """Latency in seconds at percentile ``q`` (0-100) of every finished request, or of the
+        ok ones only; NaN when there is none."""
+        hist = self.ok_histogram if successful_only else self.histogram
+        if hist.get_total_count() == 0:
             return math.nan
-        return float(self.histogram.get_value_at_percentile(q)) / 1e6
+        return float(hist.get_value_at_percentile(q)) / 1e6
 
     @property
     def max_latency(self) -> float:
@@ -105,7 +139,7 @@ class Aggregate:
 
 
 def aggregate(seconds: Iterable[SecondStats]) -> Aggregate:
-    hist = new_histogram()
+    hist, ok_hist = new_histogram(), new_histogram()
     n = sent = ok = failed = timed_out = dropped = late = 0
     max_lag = 0.0
     for s in seconds:
@@ -119,14 +153,19 @@ def aggregate(seconds: Iterable[SecondStats]) -> Aggregate:
         max_lag = max(max_lag, s.max_lag)
         if s.histogram.get_total_count():
             hist.add(s.histogram)
-    return Aggregate(n, sent, ok, failed, timed_out, dropped, late, max_lag, hist)
+        if s.ok and s.ok_histogram is not None:
+            ok_hist.add(s.ok_histogram)
+        elif s.ok:
+            ok_hist.add(s.histogram)
+    return Aggregate(n, sent, ok, failed, timed_out, dropped, late, max_lag, hist, ok_hist)
 
 
 class StatsRecorder:
     """Collects request events into :class:`SecondStats`, keyed by intended-send second.
 
     ``origin`` is the clock reading that is second 0 of the run. Completed seconds are passed
-    to ``on_complete`` exactly once, in order, by :meth:`complete_until`.
+    to ``on_complete`` exactly once, in order, by :meth:`complete_until`. Requests intended
+    before ``origin`` are counted in :attr:`warmup` (index -1) and nowhere else.
     """
 
     def __init__(
@@ -140,12 +179,16 @@ class StatsRecorder:
         self._done: deque[SecondStats] = deque(maxlen=keep_seconds)
         self._next_complete = 0
         self._on_complete = on_complete
+        self.warmup = SecondStats(-1)
 
     def second_of(self, t: float) -> int:
-        return max(0, math.floor(t - self.origin))
+        """The second of clock time ``t``; negative before the origin (the warm-up)."""
+        return math.floor(t - self.origin)
 
     def _bucket(self, intended: float) -> SecondStats:
         idx = self.second_of(intended)
+        if idx < 0:
+            return self.warmup
         if idx < self._next_complete:
             # Cannot happen for events of a planned request (its second stays open until it
             # finishes); guard so a bug shows up as a clamped count, not lost data.
@@ -164,15 +207,8 @@ class StatsRecorder:
         b.max_lag = max(b.max_lag, lag)
 
     def on_done(self, intended: float, outcome: Outcome, latency: float) -> None:
-        b = self._bucket(intended)
-        if outcome is Outcome.OK:
-            b.ok += 1
-        elif outcome is Outcome.FAILED:
-            b.failed += 1
-        else:
-            b.timed_out += 1
         us = min(max(1, round(latency * 1e6)), HIGHEST_LATENCY_US)
-        b.histogram.record_value(us)
+        self._bucket(intended).record(outcome, us)
 
     def on_dropped(self, intended: float) -> None:
         self._bucket(intended).dropped += 1

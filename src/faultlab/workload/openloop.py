@@ -1,0 +1,228 @@
+"""The open-loop scheduler every workload shares: arrivals planned from a clock, not responses.
+
+:class:`OpenLoop` plans arrival ``i`` at ``start + i / rate`` for every such time ``< stop``
+and launches it at that time whatever happened to earlier arrivals (k6 constant-arrival-rate,
+wrk2). A system that stalls therefore cannot slow the generator down and hide its stall: the
+arrivals planned during the stall still go out on schedule, and a workload that measures from
+the intended time sees the stall in every one of them (no coordinated omission). What an
+arrival *does* (an HTTP request, a history operation) is the workload's ``launch`` coroutine.
+
+Invariants (:meth:`OpenLoop.run`):
+
+- *Plan.* The planned arrivals are exactly the ``i >= 0`` with ``start + i / rate < stop``,
+  where :meth:`OpenLoop.stop_at` may lower ``stop`` during the run (``stop`` may be infinite);
+  each intended time is computed from ``i`` (never accumulated), so there is no drift.
+- *Every planned arrival is accounted for, once.* It is either launched (``recorder.on_sent
+  (intended, actual)``, then the launch coroutine runs as a task and the workload reports its
+  end, e.g. ``recorder.on_done``) or dropped (``recorder.on_dropped(intended)``);
+  ``planned == sent + dropped``. Nothing is skipped or queued.
+- *Never early, never delayed by responses.* An arrival is launched no earlier than its
+  intended time. When the scheduler wakes late it launches every overdue arrival at once,
+  each with its own intended time; the lateness is counted as ``actual - intended`` (``late``
+  over 10 ms, ``max_lag``).
+- *Bounded concurrency, visible when hit.* At most ``max_in_flight`` launched arrivals run at
+  once; one planned when the cap is reached is dropped and counted.
+- *Warm-up is not measured.* Arrivals intended before ``origin`` (the run's second 0) are the
+  warm-up: they run like the others but are counted in :attr:`LoadSummary.warmup`, not in the
+  summary's figures (and the recorder keeps them out of every second).
+- *Structured.* Every launch is a task of one :class:`asyncio.TaskGroup`; when ``run``
+  returns every launched arrival has finished, and when it is cancelled they are cancelled.
+- *Only the sleep is interruptible.* :meth:`stop_at` wakes a scheduler asleep toward an
+  arrival at or after the new stop; it never interrupts a batch of launches.
+
+A run is *saturated* when any arrival was dropped or more than 1% of launches were more than
+10 ms late: its latency figures then say as much about the generator as about the system.
+
+Times are readings of the injected :class:`~faultlab.clock.Clock`; a wake-up is as precise as
+the event loop's timers (about 1 ms on Linux), and only lag over 10 ms counts as late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from faultlab.clock import Clock
+from faultlab.workload.stats import LATE_THRESHOLD_S, StatsRecorder
+
+__all__ = ["SATURATION_LATE_FRACTION", "Launch", "LoadSummary", "OpenLoop", "WarmupSummary"]
+
+SATURATION_LATE_FRACTION = 0.01  # more late sends than this fraction: the generator fell behind
+
+#: what the scheduler runs for each arrival it launches: ``launch(intended, i)``, the arrival's
+#: intended time and its index in the plan (dropped arrivals have indexes too, and no launch)
+Launch = Callable[[float, int], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True)
+class WarmupSummary:
+    """What the scheduler did before second 0 (not measured): the warm-up's own figures."""
+
+    planned: int = 0
+    sent: int = 0
+    dropped: int = 0
+    max_lag: float = 0.0
+
+
+@dataclass(frozen=True)
+class LoadSummary:
+    """What the generator did during one ``run`` from second 0 on, for the verdict.
+
+    ``late`` counts sends more than 10 ms after their intended time and ``max_lag`` is the
+    largest ``actual - intended`` of a send, in seconds. ``saturated`` means the figures are
+    partly the generator's doing (drops, or more than 1% of sends late); ``reason`` gives the
+    figures (e.g. "3 of 900 planned requests were dropped because 5 requests were already in
+    flight"), for a verdict to frame, and is empty otherwise. ``warmup`` is what happened
+    before second 0, which none of the other figures include.
+    """
+
+    planned: int
+    sent: int
+    dropped: int
+    max_lag: float
+    late: int
+    saturated: bool
+    reason: str
+    warmup: WarmupSummary = WarmupSummary()
+
+
+class _Counts:
+    __slots__ = ("dropped", "late", "max_lag", "sent")
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.dropped = 0
+        self.late = 0
+        self.max_lag = 0.0
+
+
+class OpenLoop:
+    """Open-loop arrivals at ``rate`` per second; see the module docstring.
+
+    ``recorder`` (optional) is told of every send and drop; ``noun`` and ``cap_reason`` word
+    the saturation reason ("requests", "requests were already in flight").
+    """
+
+    def __init__(self, rate: float, *, max_in_flight: int, clock: Clock,
+                 recorder: StatsRecorder | None = None, noun: str = "requests",
+                 cap_reason: str | None = None) -> None:
+        if not (rate > 0 and math.isfinite(rate)):
+            raise ValueError(f"rate must be a positive number per second, got {rate!r}")
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight!r}")
+        self.rate = rate
+        self.max_in_flight = max_in_flight
+        self.recorder = recorder
+        self.in_flight = 0
+        self._clock = clock
+        self._noun = noun
+        self._cap_reason = cap_reason or f"{max_in_flight} {noun} were already in flight"
+        self._stop = math.inf  # lowered by stop_at
+        self._next = math.nan  # the intended time the scheduler is waiting for
+        self._interrupt: asyncio.Timeout | None = None  # set while the scheduler plans
+        self._measured = _Counts()
+        self._warmup = _Counts()
+
+    async def run(self, start: float, stop: float, launch: Launch, *,
+                  origin: float | None = None) -> LoadSummary:
+        """Launch the arrivals planned in ``[start, stop)`` (clock readings); wait for them.
+
+        ``stop`` may be ``math.inf``, the end being given later by :meth:`stop_at`. Arrivals
+        intended before ``origin`` (default ``start``) are the warm-up.
+        """
+        self._measured, self._warmup = _Counts(), _Counts()
+        self.in_flight = 0
+        measured_from = start if origin is None else origin
+        try:
+            async with asyncio.TaskGroup() as tg:
+                try:
+                    async with asyncio.timeout(None) as interrupt:
+                        self._interrupt = interrupt
+                        await self._plan(tg, launch, start, stop, measured_from)
+                except TimeoutError:
+                    if not interrupt.expired():
+                        raise  # not ours
+                finally:
+                    self._interrupt = None
+            return self.summary()
+        finally:
+            self._stop = math.inf
+            self._next = math.nan
+
+    def stop_at(self, t: float) -> None:
+        """End the plan of the current run at clock time ``t``, if that is before its ``stop``.
+
+        Arrivals intended before ``t`` are still planned; those running finish before ``run``
+        returns. A scheduler asleep until an arrival at or after ``t`` stops at once. Called
+        when no run is active, it applies to the next run.
+        """
+        self._stop = min(self._stop, t)
+        interrupt = self._interrupt
+        if interrupt is not None and not interrupt.expired() and not self._next < self._stop:
+            # Nothing left to plan: wake the scheduler out of its sleep (it only awaits there,
+            # never in the middle of a batch).
+            interrupt.reschedule(asyncio.get_running_loop().time())
+
+    async def _plan(self, tg: asyncio.TaskGroup, launch: Launch, start: float, stop: float,
+                    origin: float) -> None:
+        clock, recorder, rate, cap = self._clock, self.recorder, self.rate, self.max_in_flight
+        measured, warmup = self._measured, self._warmup
+        i = 0
+        intended = self._next = start
+        while intended < min(stop, self._stop):
+            now = clock.now()
+            if now < intended:
+                await clock.sleep_until(intended)
+                now = clock.now()
+            else:
+                # Behind schedule: still let the arrivals in flight make progress.
+                await asyncio.sleep(0)
+            # Launch everything due by now, each with its own intended time. `now` is read
+            # once per wake-up: the batch goes out together.
+            end = min(stop, self._stop)
+            while intended <= now and intended < end:
+                counts = measured if intended >= origin else warmup
+                if self.in_flight >= cap:
+                    counts.dropped += 1
+                    if recorder is not None:
+                        recorder.on_dropped(intended)
+                else:
+                    self.in_flight += 1
+                    counts.sent += 1
+                    if recorder is not None:
+                        recorder.on_sent(intended, now)
+                    lag = now - intended
+                    if lag > LATE_THRESHOLD_S:
+                        counts.late += 1
+                    if lag > counts.max_lag:
+                        counts.max_lag = lag
+                    tg.create_task(self._arrival(launch, intended, i))
+                i += 1
+                intended = start + i / rate
+            self._next = intended
+
+    async def _arrival(self, launch: Launch, intended: float, i: int) -> None:
+        try:
+            await launch(intended, i)
+        finally:
+            self.in_flight -= 1
+
+    def summary(self) -> LoadSummary:
+        """The figures of the current (or last) run from second 0 on."""
+        m, w = self._measured, self._warmup
+        planned = m.sent + m.dropped
+        reasons: list[str] = []
+        if m.dropped:
+            reasons.append(f"{m.dropped} of {planned} planned {self._noun} were dropped "
+                           f"because {self._cap_reason}")
+        if m.late > SATURATION_LATE_FRACTION * m.sent:
+            reasons.append(
+                f"{m.late} of {m.sent} sends ({m.late / m.sent:.1%}) went out more than "
+                f"{LATE_THRESHOLD_S * 1e3:.0f} ms after their intended time "
+                f"(max lag {m.max_lag * 1e3:.0f} ms)")
+        return LoadSummary(planned, m.sent, m.dropped, m.max_lag, m.late, bool(reasons),
+                           "; ".join(reasons),
+                           WarmupSummary(w.sent + w.dropped, w.sent, w.dropped, w.max_lag))
