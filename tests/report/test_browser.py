@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,12 @@ def test_hover_shows_values_and_drag_zooms_every_chart(naive_run: Path) -> None:
     assert load.errors == []
     assert isinstance(load.value, str)
     z = json.loads(load.value)
-    assert "second 15" in z["tip"]  # inside the fault window: failures show
-    assert "sent: 50/s" in z["tip"] and "failed: 25/s" in z["tip"]
+    k = int(re.match(r"second (\d+)", z["tip"]).group(1))  # type: ignore[union-attr]
+    (fault,) = _result(naive_run)["faults"]
+    assert fault["injected_at"] < k < fault["reverted_at"] - 1  # inside the fault window
+    second = next(e for e in map(json.loads, (naive_run / "journal.jsonl").read_text()
+                                 .splitlines()) if e["event"] == "second" and e["second"] == k)
+    assert second["failed"] > 0  # failures show
+    assert f"sent: {second['sent']}/s" in z["tip"] and f"failed: {second['failed']}/s" in z["tip"]
     assert z["reset"] and z["after"] < z["before"] and z["latency"] < z["before"]
     assert z["back"] == z["before"]

@@ -5,30 +5,17 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from faultlab.history import Op, Outcome
+from faultlab.record import CheckVerdict, StuckOp, Violation
 from faultlab.report import build_report, load_run, write_report
-from faultlab.report.checkdata import CheckVerdict, StuckView, ViolationView
 from faultlab.report.history_checks import CheckDetailsSection, CheckFindingsSection
 from faultlab.report.optimeline import MAX_OPS, TAIL, op_label, select_window
 from faultlab.report.sections import ReportContext
-
-from .history_runs import write_register_run, write_set_run
-
-
-@pytest.fixture
-def register_run(tmp_path: Path) -> Path:
-    return write_register_run(tmp_path / "register")[0]
-
-
-@pytest.fixture
-def set_run(tmp_path: Path) -> Path:
-    return write_set_run(tmp_path / "set")[0]
 
 
 def _result(run_dir: Path) -> dict[str, Any]:
@@ -57,8 +44,9 @@ def test_the_window_keeps_the_evidence_and_caps_the_crowd() -> None:
     ops[200] = _op(200, 99, "read", 3, 0.19, 0.2)
     ops[201] = _op(201, 98, "write", 9, 0.05, None, Outcome.INFO)  # open: overlaps all
     ops[202] = _op(202, 97, "write", 8, 0.15, 0.16, key="other")  # another partition
-    v = ViolationView("'k'", 150, list(range(150, 180)), [str(i) for i in range(150, 180)],
-                      "179", 200, [StuckView(200, "needs 3"), StuckView(190, "why not")])
+    v = Violation(partition="'k'", prefix_length=150, prefix=list(range(150, 180)),
+                  states=[str(i) for i in range(150, 180)], state="179", must_complete=200,
+                  stuck=[StuckOp(op=200, reason="needs 3"), StuckOp(op=190, reason="why not")])
     win = select_window(v, ops)
     assert win is not None
     shown = {op.index for op in win.ops}
@@ -75,15 +63,17 @@ def test_checks_are_read_from_result_json_or_else_the_journal(register_run: Path
     assert [(c.kind, c.verdict.value, c.ops_checked) for c in run.checks] == [
         (c["kind"], c["verdict"], c["ops_checked"]) for c in doc["checks"]]
     check = run.checks[0]
-    assert check.verdict is CheckVerdict.INVALID and check.violation is not None
-    assert check.violation.must_complete == doc["checks"][0]["evidence"]["violation"][
-        "must_complete"]
+    assert check.verdict is CheckVerdict.INVALID and check.evidence.violation is not None
+    assert check.evidence.violation.must_complete == doc["checks"][0]["evidence"][
+        "violation"]["must_complete"]
     assert run.history is not None and run.history.invoked == doc["history"]["invoked"]
+    assert (run.history.dropped, run.history.retired_processes) == (3, 1)
     (register_run / "result.json").unlink()  # a run killed after its checks
     crashed = load_run(register_run)
-    # the journal rounds the elapsed time to microseconds
-    assert [replace(c, elapsed_s=None) for c in crashed.checks] == [
-        replace(c, elapsed_s=None) for c in run.checks]
+    # the journal rounds the elapsed time to microseconds, and names the workload always
+    same = {"elapsed_s": None, "workload": None}
+    assert [c.model_copy(update=same) for c in crashed.checks] == [
+        c.model_copy(update=same) for c in run.checks]
 
 
 def test_findings_and_details_show_every_check(set_run: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import faultlab.report
+from faultlab import __version__
 from faultlab.report import (
     Rendered,
     ReportContext,
@@ -20,6 +21,8 @@ from faultlab.report import (
     unregister_section,
     write_report,
 )
+
+from .story import run_story, story_text
 
 
 def test_public_api_is_locked() -> None:
@@ -74,16 +77,18 @@ def test_text_from_files_is_escaped(hostile_run: Path) -> None:
                      re.S)
     assert data is not None
     labels = [b["label"] for b in json.loads(data.group(1))["bands"]]
-    assert labels[0] == '<img src=x onerror="window.pwned=2"> (latency)'
+    assert labels[0] == '<img src=x onerror="window.pwned=2"> (story-outage)'
     prose = re.sub(r"`[^`\n]*`", "", re.sub(r"```.*?```", "", mdown, flags=re.S))
     assert "<img" not in prose and "<script" not in prose
     assert "&lt;img src=x" in prose
 
 
 def test_reproduction_details_are_shown(naive_run: Path) -> None:
-    html, mdown = build_report([load_run(naive_run)])
-    for text in ("ab" * 32, "faultlab run data-down.yaml --var variant=naive --seed 42",
-                 "0.1.0"):
+    run = load_run(naive_run)
+    html, mdown = build_report([run])
+    assert run.record is not None and len(run.sha256) == 64
+    for text in (run.record.experiment.sha256,
+                 "faultlab run data-down.yaml --var variant=naive --seed 42", __version__):
         assert text in html and text in mdown
 
 
@@ -138,9 +143,11 @@ def test_registering_something_that_is_not_a_section_fails() -> None:
 
 
 def test_a_ten_minute_run_stays_small(tmp_path: Path) -> None:
-    from faultlab.report.synthetic import SyntheticFault, write_synthetic_run
-
-    run_dir = write_synthetic_run(tmp_path / "big", seconds=600, rate=500, faults=(
-        SyntheticFault("db", "latency", 120, 300), SyntheticFault("cache", "down", 360, 420)))
-    html, _ = build_report([load_run(run_dir)])
+    faults = ("  - {name: db, kind: story-outage, duration: 180s}\n"
+              "  - {name: cache, kind: story-outage, start: 240s, duration: 60s}\n")
+    run_dir, _ = run_story(tmp_path / "big", story_text("big", rate=500, before="294s",
+                                                        faults=faults, cap=1000, step="100ms"))
+    run = load_run(run_dir)
+    assert len(run.seconds) >= 600
+    html, _ = build_report([run])
     assert len(html.encode()) < 2_000_000

@@ -167,11 +167,13 @@ def _markdown(ctx: ReportContext) -> str:
     lines = []
     for run, label in zip(ctx.runs, ctx.labels, strict=True):
         w = run.workload
-        if not w:
+        if w is None:
             continue
         prefix = f"**{md(label)}**: " if ctx.comparison else ""
-        lines.append(f"- {prefix}{w.get('planned', 0)} requests over {w.get('seconds', 0)} s: "
-                     f"{w.get('ok', 0)} succeeded, {w.get('failed', 0)} failed, "
-                     f"{w.get('timed_out', 0)} timed out, {w.get('dropped', 0)} dropped "
-                     "(charts in the HTML report)")
+        several = run.record is not None and sum(
+            x.measured for x in run.record.workloads.values()) > 1
+        which = f"workload {md(run.charted_workload)}: " if several else ""
+        lines.append(f"- {prefix}{which}{w.planned} requests over {w.seconds} s: "
+                     f"{w.ok} succeeded, {w.failed} failed, {w.timed_out} timed out, "
+                     f"{w.dropped} dropped (charts in the HTML report)")
     return "\n".join(lines)

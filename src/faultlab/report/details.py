@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from faultlab.report.model import Clause, MomentKind, RunData
+from faultlab.record import ClauseEntry
+from faultlab.report.model import MomentKind, RunData
 from faultlab.report.sections import Rendered, ReportContext, Slot
 from faultlab.report.text import esc, figure, md, md_table, seconds, shell_line
 from faultlab.units import format_duration
@@ -27,20 +28,20 @@ def _mark(held: bool) -> str:
             else '<span class="fail nowrap">✗ violated</span>')
 
 
-def _measured(c: Clause) -> str:
+def _measured(c: ClauseEntry) -> str:
     if c.phase == "after":
         return ("not recovered" if c.recovery_time is None
                 else f"recovered in {format_duration(c.recovery_time)}")
     return figure(c.measured, c.unit)
 
 
-def _bound(c: Clause) -> str:
+def _bound(c: ClauseEntry) -> str:
     if c.phase == "after":
         return f"recover within {figure(c.recover_within, 's')}; {c.objective}"
     return c.objective
 
 
-def _window(c: Clause) -> str:
+def _window(c: ClauseEntry) -> str:
     return f"{c.worst_window[0]}–{c.worst_window[1]}s" if c.worst_window else "-"
 
 

@@ -1,4 +1,5 @@
-"""One pass over a journal: per-second statistics, phases, fault events and the timeline.
+"""One pass over a journal: per-second statistics (per workload), phases, fault events and
+the timeline.
 
 Set-up events (services and proxy server starting) are written before the experiment's
 second 0 is fixed, so their ``t`` is on another origin; they are left out of the timeline,
@@ -8,11 +9,14 @@ which starts at the first ``phase`` event.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faultlab.journal import Event
 from faultlab.report.model import FaultView, Moment, MomentKind, Second, _int, _num, _str
 from faultlab.units import format_duration
+
+if TYPE_CHECKING:
+    from faultlab.record import FaultEntry
 
 __all__ = ["JournalScan"]
 
@@ -33,7 +37,8 @@ class _FaultEvents:
 class JournalScan:
     started: dict[str, Any] = field(default_factory=dict)
     started_wall: float | None = None
-    seconds: dict[int, Second] = field(default_factory=dict)
+    # by workload name (None: a journal from before workloads had names), then by index
+    seconds: dict[str | None, dict[int, Second]] = field(default_factory=dict)
     phases: list[tuple[str, float]] = field(default_factory=list)
     moments: list[Moment] = field(default_factory=list)
     verdict_status: str | None = None
@@ -82,7 +87,8 @@ class JournalScan:
         if not isinstance(index, int):
             return
         hdr = r.get("hdr")
-        self.seconds[index] = Second(
+        workload = r.get("workload") if isinstance(r.get("workload"), str) else None
+        self.seconds.setdefault(workload, {})[index] = Second(
             index, _int(r.get("sent")), _int(r.get("ok")), _int(r.get("failed")),
             _int(r.get("timed_out")), _int(r.get("dropped")), _int(r.get("late")),
             _num(r.get("max_lag")) or 0.0, _num(r.get("p50")), _num(r.get("p90")),
@@ -113,26 +119,20 @@ class JournalScan:
             f.error = _str(r.get("error"))
             self._moment(t, MomentKind.REVERT_FAILED, f"{name}: {f.error}")
 
-    def faults(self, results: list[dict[str, Any]]) -> list[FaultView]:
+    def faults(self, results: list[FaultEntry]) -> list[FaultView]:
         """Faults in result.json order, completed from the journal; faults only the
         journal knows (a crashed run) come after."""
         out = []
         seen = set()
-        for raw in results:
-            name = _str(raw.get("name"))
-            seen.add(name)
-            j = self._faults.get(name, _FaultEvents())
-            injected = _num(raw.get("injected_at"))
-            reverted = _num(raw.get("reverted_at"))
+        for f in results:
+            seen.add(f.name)
+            j = self._faults.get(f.name, _FaultEvents())
             out.append(FaultView(
-                name, _str(raw.get("kind")) or j.kind, _str(raw.get("target")) or j.target,
-                dict(raw.get("params") or j.params), j.intent,
-                injected if injected is not None else j.injected,
-                reverted if reverted is not None else j.reverted,
-                _num(raw.get("lease")) or j.lease,
-                raw.get("revert_ok") if isinstance(raw.get("revert_ok"), bool) else None,
-                _str(raw.get("error")) or j.error, _num(raw.get("recovery_time")),
-                _str(raw.get("recovery_note"))))
+                f.name, f.kind or j.kind, f.target or j.target, dict(f.params or j.params),
+                j.intent, f.injected_at if f.injected_at is not None else j.injected,
+                f.reverted_at if f.reverted_at is not None else j.reverted,
+                f.lease or j.lease, f.revert_ok, f.error or j.error, f.recovery_time,
+                f.recovery_note))
         for name, j in self._faults.items():
             if name not in seen:
                 out.append(FaultView(name, j.kind, j.target, j.params, j.intent, j.injected,

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from faultlab.history import Op
-from faultlab.report.checkdata import CheckVerdict, CheckView, read_history
+from faultlab.record import CheckEntry, CheckVerdict
+from faultlab.report.checkdata import read_history
 from faultlab.report.model import RunData
 from faultlab.report.optimeline import (
     MAX_OPS,
@@ -37,11 +38,11 @@ def _anchor(label_index: int, check_index: int) -> str:
     return f"check-{label_index}-{check_index}"
 
 
-def _time(c: CheckView) -> str:
+def _time(c: CheckEntry) -> str:
     return "-" if c.elapsed_s is None else f"{c.elapsed_s:.3f} s"
 
 
-def _headline(c: CheckView) -> str:
+def _headline(c: CheckEntry) -> str:
     return f"{c.kind}: {c.verdict.value}"
 
 
@@ -113,8 +114,8 @@ def _table(run: RunData, i: int) -> str:
             f"<tbody>{rows}</tbody></table></div>")
 
 
-def _violation_html(c: CheckView, ops: dict[int, Op], origin_ns: int, why_not: str) -> str:
-    v = c.violation
+def _violation_html(c: CheckEntry, ops: dict[int, Op], origin_ns: int, why_not: str) -> str:
+    v = c.evidence.violation
     assert v is not None
     where = ("The history" if v.partition in ("", "None") else
              f"Partition <code>{esc(v.partition)}</code>")
@@ -148,10 +149,10 @@ def _violation_html(c: CheckView, ops: dict[int, Op], origin_ns: int, why_not: s
     return head + drawn + listed
 
 
-def _anomalies_html(c: CheckView, ops: dict[int, Op], origin_ns: int) -> str:
+def _anomalies_html(c: CheckEntry, ops: dict[int, Op], origin_ns: int) -> str:
     out = []
-    for a in c.anomalies:
-        if a.kind == "not-linearizable" and c.violation is not None:
+    for a in c.evidence.anomalies:
+        if a.kind == "not-linearizable" and c.evidence.violation is not None:
             continue  # the timeline shows it
         rows = []
         for index in a.ops[:ANOMALY_OPS]:
@@ -174,14 +175,16 @@ def _evidence(run: RunData, i: int) -> str:
     failed = [(j, c) for j, c in enumerate(run.checks) if not c.passed]
     if not failed:
         return ""
-    needs_ops = any(c.violation is not None or c.anomalies for _, c in failed)
+    needs_ops = any(c.evidence.violation is not None or c.evidence.anomalies
+                    for _, c in failed)
     ops, why_not = read_history(run.run_dir, run.history) if needs_ops else ({}, "")
     origin = _origin(ops)
     out = []
     if why_not and needs_ops:
         out.append(f'<p class="warn-note">{esc(why_not)}: operations are shown by index.</p>')
     for j, c in failed:
-        body = (_violation_html(c, ops, origin, why_not) if c.violation is not None else "")
+        body = (_violation_html(c, ops, origin, why_not) if c.evidence.violation is not None
+                else "")
         body += _anomalies_html(c, ops, origin)
         out.append(f'<div class="check-evidence" id="{_anchor(i, j)}" data-check="{esc(c.kind)}">'
                    f"<h3>Check {esc(_headline(c))}</h3>{body}"

@@ -1,10 +1,15 @@
 """What a report knows about one run, read from its directory.
 
-``result.json`` is the source of every verdict (status, clauses, fault recovery times); the
-journal is the source of everything over time (per-second statistics, phases, fault events,
-aborts, generator lag) and of the SLO definitions (``spec.slos`` in ``run_started``). A run
-that crashed before writing ``result.json`` still gets a report: its verdict comes from the
-journal's ``verdict`` event if there is one, and is otherwise shown as unknown.
+``result.json`` is read only as a :class:`~faultlab.record.RunRecord` (``RunRecord.load``):
+it is the source of every verdict (status, clauses, fault recovery times, workload figures,
+history checks). The journal is the source of everything over time (per-second statistics,
+phases, fault events, aborts, generator lag) and of the SLO definitions (``spec.slos`` in
+``run_started``). A run that crashed before writing ``result.json`` still gets a report: its
+verdict comes from the journal's ``verdict`` event if there is one (otherwise it is shown as
+unknown), and its checks from the journal's ``check`` events.
+
+With several measured workloads the charts show one: the record's first measured workload
+(the one ``RunRecord.workload`` describes), with the SLOs that measure it.
 
 Everything read here is data from files: it is kept as plain text and escaped only where it
 is rendered.
@@ -12,20 +17,28 @@ is rendered.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from faultlab.journal import JOURNAL_NAME, read_journal
+from faultlab.record import (
+    CheckEntry,
+    ClauseEntry,
+    GeneratorFigures,
+    HistoryFigures,
+    RecordError,
+    RunRecord,
+    WorkloadTotals,
+)
 from faultlab.run.verdict import Status
 
 if TYPE_CHECKING:
-    from faultlab.report.checkdata import CheckView, HistoryView
+    from faultlab.report.events import JournalScan
 
-__all__ = ["Clause", "FaultView", "Moment", "MomentKind", "ReportError", "RunData",
-           "Second", "SloSpec", "load_run"]
+__all__ = ["FaultView", "Moment", "MomentKind", "ReportError", "RunData", "Second", "SloSpec",
+           "load_run"]
 
 RESULT_NAME = "result.json"
 
@@ -86,31 +99,14 @@ class SloSpec:
     window: float
     latency: dict[str, float] = field(default_factory=dict)  # percentile key -> bound (s)
     success_ratio: float | None = None
-
-
-@dataclass(frozen=True)
-class Clause:
-    phase: str
-    slo: str
-    objective: str
-    held: bool
-    measured: float | None
-    bound: float
-    unit: str  # "s" | "ratio"
-    windows: int
-    failed_windows: int
-    worst_window: tuple[int, int] | None
-    detail: str
-    recovery_time: float | None
-    recover_within: float | None
-
-    @property
-    def name(self) -> str:
-        return f"{self.phase}: {self.slo}"
+    workload: str | None = None  # the workload it names, if any
 
 
 @dataclass(frozen=True)
 class FaultView:
+    """A fault as the record states it, with its journal times (intent, and inject and revert
+    for a run that did not finish)."""
+
     name: str
     kind: str
     target: str
@@ -128,14 +124,15 @@ class FaultView:
 @dataclass(frozen=True)
 class RunData:
     run_dir: Path
+    record: RunRecord | None  # None: the run did not write result.json
     experiment: str
     description: str
     status: Status | None  # None: the run never reached a verdict
     reasons: list[str]
-    clauses: list[Clause]
+    clauses: list[ClauseEntry]
     faults: list[FaultView]
     slos: list[SloSpec]
-    seconds: list[Second]
+    seconds: list[Second]  # the charted workload's
     phases: list[tuple[str, float]]
     moments: list[Moment]
     file: str
@@ -143,11 +140,12 @@ class RunData:
     seed: int | None
     version: str
     command: list[str]
-    workload: dict[str, Any]
-    generator: dict[str, Any]
+    workload: WorkloadTotals | None
+    generator: GeneratorFigures | None
     started_wall: float | None
-    checks: list[CheckView] = field(default_factory=list)  # the history checkers' verdicts
-    history: HistoryView | None = None  # the recorded history (history.jsonl), if any
+    checks: list[CheckEntry] = field(default_factory=list)  # the history checkers' verdicts
+    history: HistoryFigures | None = None  # the recorded history (history.jsonl), if any
+    charted_workload: str | None = None  # whose seconds ``seconds`` holds
 
     @property
     def status_text(self) -> str:
@@ -172,41 +170,60 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ("" if value is None else str(value))
 
 
+def _seconds(value: Any) -> float | None:
+    """A duration as journaled: seconds, or in the file's units (``300ms``)."""
+    if isinstance(value, str):
+        from faultlab.units import UnitError, parse_duration
+
+        try:
+            return parse_duration(value)
+        except UnitError:
+            return None
+    return _num(value)
+
+
+def _ratio(value: Any) -> float | None:
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            return float(value.strip()[:-1]) / 100
+        except ValueError:
+            return None
+    return _num(value)
+
+
+_PERCENTILES = ("p50", "p90", "p95", "p99", "p999", "max")
+
+
 def _slos(spec: dict[str, Any]) -> list[SloSpec]:
     out = []
     for raw in spec.get("slos") or []:
         if not isinstance(raw, dict):
             continue
-        latency = {k: float(v) for k, v in (raw.get("latency") or {}).items()
-                   if _num(v) is not None}
-        out.append(SloSpec(_str(raw.get("name")), _num(raw.get("window")) or 1.0, latency,
-                           _num(raw.get("success_ratio"))))
+        latency_raw = raw.get("latency") if isinstance(raw.get("latency"), dict) else {}
+        assert isinstance(latency_raw, dict)
+        latency = {k: v for k in _PERCENTILES
+                   if (v := _seconds(latency_raw.get(k))) is not None}
+        out.append(SloSpec(_str(raw.get("name")), _seconds(raw.get("window")) or 1.0, latency,
+                           _ratio(raw.get("success_ratio")), _str(raw.get("workload")) or None))
     return out
 
 
-def _clause(raw: dict[str, Any]) -> Clause:
-    ww = raw.get("worst_window")
-    worst = (int(ww[0]), int(ww[1])) if isinstance(ww, list) and len(ww) == 2 else None
-    return Clause(_str(raw.get("phase")), _str(raw.get("slo")), _str(raw.get("objective")),
-                  raw.get("held") is True, _num(raw.get("measured")),
-                  _num(raw.get("bound")) or 0.0, _str(raw.get("unit")),
-                  _int(raw.get("windows")), _int(raw.get("failed_windows")), worst,
-                  _str(raw.get("detail")), _num(raw.get("recovery_time")),
-                  _num(raw.get("recover_within")))
-
-
-def _read_result(run_dir: Path) -> dict[str, Any] | None:
+def _read_record(run_dir: Path) -> RunRecord | None:
     path = run_dir / RESULT_NAME
     if not path.exists():
         return None
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise ReportError(f"{path}: not readable JSON ({e}); hint: re-run the experiment"
-                          ) from None
-    if not isinstance(doc, dict):
-        raise ReportError(f"{path}: expected a JSON object")
-    return doc
+        return RunRecord.load(path)
+    except RecordError as e:
+        raise ReportError(str(e)) from None
+
+
+def _charted(record: RunRecord | None, seen: list[str | None]) -> str | None:
+    if record is not None:
+        name = next((n for n, w in record.workloads.items() if w.measured), None)
+        if name is not None:
+            return name
+    return seen[0] if seen else None
 
 
 def load_run(run_dir: Path) -> RunData:
@@ -215,40 +232,55 @@ def load_run(run_dir: Path) -> RunData:
     if not journal.is_file():
         raise ReportError(f"{run_dir}: no {JOURNAL_NAME} here (hint: pass a run directory, "
                           "e.g. runs/20260101-120000-name)")
-    from faultlab.report.checkdata import parse_checks, parse_history
     from faultlab.report.events import JournalScan
 
     scan = JournalScan()
-    for record in read_journal(journal):
-        scan.add(record)
-    result = _read_result(run_dir) or {}
-    status_raw = result.get("status", scan.verdict_status)
+    for event in read_journal(journal):
+        scan.add(event)
+    record = _read_record(run_dir)
+    started = scan.started
+    spec = started.get("spec") if isinstance(started.get("spec"), dict) else {}
+    assert isinstance(spec, dict)
+    charted = _charted(record, list(scan.seconds))
+    seconds = scan.seconds.get(charted) or scan.seconds.get(None) or {}
+    slos = [s for s in _slos(spec) if s.workload is None or s.workload == charted]
+    timeline = sorted(scan.moments, key=lambda m: m.t)
+    if record is None:
+        return _from_journal(run_dir, scan, spec, slos, seconds, timeline, charted)
+    return RunData(
+        run_dir=run_dir, record=record, experiment=record.experiment.name,
+        description=_str(spec.get("description")), status=record.status,
+        reasons=list(record.reasons), clauses=list(record.clauses),
+        faults=scan.faults(record.faults), slos=slos,
+        seconds=sorted(seconds.values(), key=lambda s: s.index), phases=scan.phases,
+        moments=timeline, file=record.experiment.file, sha256=record.experiment.sha256,
+        seed=record.seed, version=record.faultlab_version, command=list(record.command),
+        workload=record.workload, generator=record.generator,
+        started_wall=scan.started_wall, checks=list(record.checks), history=record.history,
+        charted_workload=charted)
+
+
+def _from_journal(run_dir: Path, scan: JournalScan, spec: dict[str, Any], slos: list[SloSpec],
+                  seconds: dict[int, Second], timeline: list[Moment], charted: str | None
+                  ) -> RunData:
+    """A run without result.json: what its journal says."""
+    from faultlab.report.checkdata import journal_checks
+
+    started = scan.started
     try:
-        status = Status(status_raw) if status_raw is not None else None
+        status = Status(scan.verdict_status) if scan.verdict_status is not None else None
     except ValueError:
         status = None
-    reasons = [_str(r) for r in result.get("reasons", scan.verdict_reasons) or []]
-    experiment = result.get("experiment") if isinstance(result.get("experiment"), dict) else {}
-    assert isinstance(experiment, dict)
-    started = scan.started
+    seed = started.get("seed")
     return RunData(
-        run_dir=run_dir,
-        experiment=_str(experiment.get("name") or started.get("experiment") or run_dir.name),
-        description=_str((started.get("spec") or {}).get("description")),
-        status=status, reasons=reasons,
-        clauses=[_clause(c) for c in result.get("clauses") or [] if isinstance(c, dict)],
-        faults=scan.faults([f for f in result.get("faults") or [] if isinstance(f, dict)]),
-        slos=_slos(started.get("spec") or {}),
-        seconds=sorted(scan.seconds.values(), key=lambda s: s.index),
-        phases=scan.phases, moments=sorted(scan.moments, key=lambda m: m.t),
-        file=_str(experiment.get("file") or started.get("file")),
-        sha256=_str(experiment.get("sha256") or started.get("sha256")),
-        seed=(int(s) if isinstance(s := result.get("seed", started.get("seed")), int) else None),
-        version=_str(result.get("faultlab_version") or started.get("version")),
-        command=[_str(a) for a in result.get("command") or started.get("argv") or []],
-        workload=dict(result.get("workload") or {}),
-        generator=dict(result.get("generator") or {}),
-        started_wall=scan.started_wall,
-        checks=parse_checks(result.get("checks", scan.checks)),
-        history=parse_history(result.get("history")),
-    )
+        run_dir=run_dir, record=None,
+        experiment=_str(started.get("experiment") or run_dir.name),
+        description=_str(spec.get("description")), status=status,
+        reasons=list(scan.verdict_reasons), clauses=[], faults=scan.faults([]), slos=slos,
+        seconds=sorted(seconds.values(), key=lambda s: s.index), phases=scan.phases,
+        moments=timeline, file=_str(started.get("file")), sha256=_str(started.get("sha256")),
+        seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+        version=_str(started.get("version")),
+        command=[_str(a) for a in started.get("argv") or []], workload=None, generator=None,
+        started_wall=scan.started_wall, checks=journal_checks(scan.checks), history=None,
+        charted_workload=charted)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from faultlab.history import Op, Outcome
-from faultlab.report.checkdata import ViolationView
+from faultlab.record import Violation
 from faultlab.report.text import esc
 
 __all__ = ["MAX_OPS", "TAIL", "Window", "op_label", "op_text", "render_timeline",
@@ -93,7 +93,7 @@ class Window:
     roles: dict[int, str]
 
 
-def select_window(v: ViolationView, ops: dict[int, Op]) -> Window | None:
+def select_window(v: Violation, ops: dict[int, Op]) -> Window | None:
     """The operations to draw for ``v``, or ``None`` when the history lacks its ops."""
     focus_ids = list(dict.fromkeys(
         ([v.must_complete] if v.must_complete is not None else []) + [s.op for s in v.stuck]))
@@ -161,7 +161,7 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _title(op: Op, role: str, v: ViolationView, origin_ns: int) -> str:
+def _title(op: Op, role: str, v: Violation, origin_ns: int) -> str:
     lines = [op_text(op, origin_ns)]
     if op.error:
         lines.append(f"error: {op.error}")
@@ -180,7 +180,7 @@ def _title(op: Op, role: str, v: ViolationView, origin_ns: int) -> str:
     return "\n".join(lines)
 
 
-def render_timeline(v: ViolationView, win: Window, origin_ns: int, check: str) -> str:
+def render_timeline(v: Violation, win: Window, origin_ns: int, check: str) -> str:
     rows = _lanes(win.ops)
     span = max(win.end_ns - win.start_ns, 1_000_000)
     lo = min([win.start_ns, *(op.invoke_ns for op in win.ops)])
@@ -230,7 +230,7 @@ def render_timeline(v: ViolationView, win: Window, origin_ns: int, check: str) -
 
 
 def _bar(op: Op, before: Op | None, after: Op | None, y: int, x: Callable[[float], float],
-         v: ViolationView, win: Window, origin_ns: int) -> str:
+         v: Violation, win: Window, origin_ns: int) -> str:
     before_end = None if before is None else _end(before)
     role = win.roles.get(op.index, "other")
     fill, stroke, _ = ROLES[role]
@@ -276,7 +276,7 @@ def _label(label: str, role: str, x0: float, x1: float, open_: bool, left: float
     return text(x0 + 4, inside, colour) if inside >= 3 else ""
 
 
-def _marker(v: ViolationView, win: Window, x: Callable[[float], float], axis_y: int) -> str:
+def _marker(v: Violation, win: Window, x: Callable[[float], float], axis_y: int) -> str:
     must = next((op for op in win.ops if op.index == v.must_complete), None)
     if must is None or must.complete_ns is None:
         return ""

@@ -14,10 +14,10 @@ __all__ = ["FindingsSection", "VerdictSection", "findings"]
 def _kpis(run: RunData) -> list[tuple[str, str]]:
     w = run.workload
     out = []
-    if w:
-        out.append(("requests", f"{w.get('planned', w.get('sent', 0))}"))
-        out.append(("succeeded", figure(w.get("success_ratio"), "ratio")))
-        out.append(("p99 overall", figure(w.get("p99"), "s")))
+    if w is not None:
+        out.append(("requests", f"{w.planned}"))
+        out.append(("succeeded", figure(w.success_ratio, "ratio")))
+        out.append(("p99 overall", figure(w.p99, "s")))
     injected = sum(f.injected_at is not None for f in run.faults)
     reverted = sum(f.revert_ok is True for f in run.faults)
     out.append(("faults", f"{injected} injected, {reverted} reverted"))

@@ -1,122 +1,144 @@
-"""A run's files for machines: ``result.json`` (the verdict and its evidence) and
-``junit.xml`` (one test case per hypothesis clause, plus one per fault's revert)."""
+"""A run's files for machines: ``result.json`` (the :class:`~faultlab.record.RunRecord`) and
+``junit.xml`` (one test case per hypothesis clause and history check, plus one per fault's
+revert), both written from the record, through the run's redactor, atomically.
+
+``api.finish`` calls ``result_document`` / ``write_result`` / ``write_junit``; the first two
+also accept and return the record itself (``run_record`` builds it).
+"""
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import xml.etree.ElementTree as ET
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from faultlab import __version__
-from faultlab.experiment.loader import LoadedExperiment
 from faultlab.journal import Redactor
-from faultlab.run.verdict import ClauseResult, Verdict
+from faultlab.record import CheckEntry, ClauseEntry, FaultEntry, RunRecord, Unit
+from faultlab.record.build import check_entry, clause_entry, fault_entry
+from faultlab.run.verdict import Status
 from faultlab.units import format_duration
 
-__all__ = ["result_document", "write_junit", "write_result"]
+if TYPE_CHECKING:
+    from faultlab.experiment.loader import LoadedExperiment
+    from faultlab.run.verdict import Verdict
+
+__all__ = ["RESULT_NAME", "junit_suite", "result_document", "run_record", "write_junit",
+           "write_result"]
+
+RESULT_NAME = "result.json"
+JUNIT_NAME = "junit.xml"
+
+
+def run_record(verdict: Verdict, loaded: LoadedExperiment, run_dir: Path, seed: int,
+               argv: list[str]) -> RunRecord:
+    return RunRecord.from_verdict(verdict, loaded, run_dir, seed, argv)
 
 
 def result_document(verdict: Verdict, loaded: LoadedExperiment, run_dir: Path, seed: int,
                     argv: list[str]) -> dict[str, Any]:
-    return {
-        "faultlab_version": __version__,
-        "experiment": {"name": loaded.experiment.name, "file": loaded.source,
-                       "sha256": loaded.sha256},
-        "run_dir": str(run_dir),
-        "seed": seed,
-        "command": argv,
-        "status": verdict.status.value,
-        "exit_code": int(verdict.exit_code),
-        "reasons": verdict.reasons,
-        "clauses": [{**asdict(c), "name": c.name} for c in verdict.clauses],
-        "faults": [asdict(f) for f in verdict.faults],
-        "workload": verdict.workload,
-        "generator": verdict.generator,
-        "history": verdict.history,
-        "checks": [asdict(c) | {"passed": c.passed} for c in verdict.checks],
-    }
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
+    """The record as JSON values (what ``result.json`` holds before redaction)."""
+    return run_record(verdict, loaded, run_dir, seed, argv).model_dump(mode="json")
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
     os.replace(tmp, path)
 
 
-def write_result(doc: dict[str, Any], run_dir: Path, redactor: Redactor) -> Path:
-    path = run_dir / "result.json"
-    _atomic_write(path, json.dumps(redactor.value(_finite(doc)), indent=2) + "\n")
+def write_result(record: RunRecord | dict[str, Any], run_dir: Path, redactor: Redactor) -> Path:
+    """Write ``result.json``: the record, every string (and any value equal to a secret)
+    through ``redactor``. A dict is validated as a record first."""
+    if not isinstance(record, RunRecord):
+        record = RunRecord.from_json_value(record, "the run's result")
+    doc = redactor.value(record.model_dump(mode="json"))
+    path = run_dir / RESULT_NAME
+    _atomic_write(path, json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     return path
 
 
-def _figure(c: ClauseResult, value: float | None) -> str:
+def _figure(c: ClauseEntry, value: float | None) -> str:
     if value is None:
         return "no data"
-    return format_duration(value) if c.unit == "s" else f"{value:.2%}"
+    return format_duration(value) if c.unit is Unit.SECONDS else f"{value:.2%}"
 
 
-def write_junit(verdict: Verdict, experiment: str, run_dir: Path, redactor: Redactor) -> Path:
+def _window(c: ClauseEntry) -> str:
+    return f"{c.worst_window[0]}s-{c.worst_window[1]}s" if c.worst_window else "none"
+
+
+def junit_suite(record: RunRecord | Verdict, experiment: str, redactor: Redactor
+                ) -> ET.Element:
+    """The test suite of a run: from its record, or from its verdict's parts as the record
+    holds them."""
+    if not isinstance(record, RunRecord):
+        return _suite(record.status, record.reasons, [clause_entry(c) for c in record.clauses],
+                      [check_entry(c) for c in record.checks],
+                      [fault_entry(f) for f in record.faults], experiment, redactor)
+    return _suite(record.status, record.reasons, record.clauses, record.checks, record.faults,
+                  experiment, redactor)
+
+
+def _suite(status: Status, reasons: list[str], clauses: list[ClauseEntry],
+           checks: list[CheckEntry], faults: list[FaultEntry], experiment: str,
+           redactor: Redactor) -> ET.Element:
     suite = ET.Element("testsuite", name=f"faultlab.{experiment}")
-    cases = 0
-    failures = 0
-    for c in verdict.clauses:
+    cases = failures = 0
+
+    def case(classname: str, name: str) -> ET.Element:
+        nonlocal cases
         cases += 1
-        case = ET.SubElement(suite, "testcase", classname=f"faultlab.{experiment}",
-                             name=f"{c.phase}: {c.slo} ({c.objective})")
-        ET.SubElement(case, "system-out").text = redactor.text(
+        return ET.SubElement(suite, "testcase", classname=redactor.text(classname),
+                             name=redactor.text(name))
+
+    def failure(parent: ET.Element, message: str, kind: str, text: str | None = None) -> None:
+        nonlocal failures
+        failures += 1
+        ET.SubElement(parent, "failure", message=redactor.text(message),
+                      type=kind).text = None if text is None else redactor.text(text)
+
+    base = f"faultlab.{experiment}"
+    for c in clauses:
+        tc = case(base, f"{c.name} ({c.objective})")
+        ET.SubElement(tc, "system-out").text = redactor.text(
             f"measured {_figure(c, c.measured)}; {c.detail}")
         if not c.held:
-            failures += 1
-            ET.SubElement(case, "failure", message=redactor.text(c.detail),
-                          type="HypothesisViolated").text = redactor.text(
-                f"{c.name}: {c.objective}: measured {_figure(c, c.measured)} "
-                f"(worst window {c.worst_window}); {c.detail}")
-    for check in verdict.checks:
-        cases += 1
-        case = ET.SubElement(suite, "testcase", classname=f"faultlab.{experiment}.checks",
-                             name=f"check: {check.kind}")
-        ET.SubElement(case, "system-out").text = redactor.text(check.detail)
+            failure(tc, c.detail, "HypothesisViolated",
+                    f"{c.name}: {c.objective}: measured {_figure(c, c.measured)} "
+                    f"(worst window {_window(c)}); {c.detail}")
+    for check in checks:
+        tc = case(f"{base}.checks", f"check: {check.kind}")
+        ET.SubElement(tc, "system-out").text = redactor.text(check.detail)
         if not check.passed:
-            failures += 1
-            ET.SubElement(case, "failure", message=redactor.text(check.summary),
-                          type=f"History{check.verdict.capitalize()}").text = redactor.text(
-                check.detail)
-    for f in verdict.faults:
+            failure(tc, check.summary, f"History{check.verdict.value.capitalize()}",
+                    check.detail)
+    for f in faults:
         if f.injected_at is None and f.error is None:
             continue
-        cases += 1
-        case = ET.SubElement(suite, "testcase", classname=f"faultlab.{experiment}.faults",
-                             name=f"revert: {f.name}")
+        tc = case(f"{base}.faults", f"revert: {f.name}")
         if f.revert_ok is False or f.error:
-            failures += 1
-            ET.SubElement(case, "failure", message=redactor.text(f.error or "revert failed"),
-                          type="FaultError")
-    if verdict.status.value not in ("held", "violated"):
-        cases += 1
-        failures += 1
-        case = ET.SubElement(suite, "testcase", classname=f"faultlab.{experiment}",
-                             name=f"run: {verdict.status.value}")
-        ET.SubElement(case, "failure", message=redactor.text("; ".join(verdict.reasons)),
-                      type=verdict.status.value)
+            failure(tc, f.error or "revert failed", "FaultError")
+    if status not in (Status.HELD, Status.VIOLATED):
+        tc = case(base, f"run: {status.value}")
+        failure(tc, "; ".join(reasons), status.value)
     suite.set("tests", str(cases))
     suite.set("failures", str(failures))
     suite.set("errors", "0")
+    return suite
+
+
+def write_junit(source: RunRecord | Verdict, experiment: str, run_dir: Path,
+                redactor: Redactor) -> Path:
+    """Write ``junit.xml`` from the run's record (or its verdict, as ``api.finish`` calls
+    it: the same parts, built the record's way)."""
+    suite = junit_suite(source, experiment, redactor)
     ET.indent(suite)
-    path = run_dir / "junit.xml"
+    path = run_dir / JUNIT_NAME
     _atomic_write(path, '<?xml version="1.0" encoding="utf-8"?>\n'
                   + ET.tostring(suite, encoding="unicode") + "\n")
     return path

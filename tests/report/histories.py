@@ -1,25 +1,14 @@
-"""Run directories with a recorded history and real checker verdicts, for the report tests.
-
-The base run is :func:`write_synthetic_run`'s; on top of it, as the runner does: the clients'
-operations go to ``history.jsonl`` through the real :class:`Recorder`, the real checkers judge
-them (``run_checks``), each verdict is journaled as a ``check`` event before the run's
-verdict, and ``result.json`` gets ``checks`` and ``history`` from ``result_document``'s code.
-"""
+"""Recorded histories for the report tests, written through the real :class:`Recorder`:
+a cas-register with one stale read, and a grow-only set with one stale read. The story
+workload (``story.py``) records them during a run; the real checkers judge them."""
 
 from __future__ import annotations
 
-import json
 import random
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from faultlab.experiment.model import CheckSpec, HistoryWorkload
 from faultlab.history import History, Outcome, Recorder
-from faultlab.journal import JOURNAL_NAME, Event, Journal, Redactor
-from faultlab.report.synthetic import write_synthetic_run
-from faultlab.run.checks import CheckOutcome, run_checks
-from faultlab.run.outputs import write_result
 
 
 class FakeClock:
@@ -110,49 +99,6 @@ def register_history(sink: Path, *, ops: int = 160, stale_at: int = 100, seed: i
         return recorder.close()
 
 
-def add_checks(run_dir: Path, history: History, spec: HistoryWorkload,
-               checks: list[CheckSpec] | None = None, *, dropped: int = 0, retired: int = 0
-               ) -> list[CheckOutcome]:
-    """Judge ``history``, journal each check before the verdict, update ``result.json``."""
-    outcomes = run_checks(history, spec, checks or [])
-    journal_path = run_dir / JOURNAL_NAME
-    lines = journal_path.read_text(encoding="utf-8").splitlines(keepends=True)
-    verdict = json.loads(lines[-1])
-    assert verdict["event"] == "verdict"
-    journal_path.write_text("".join(lines[:-1]), encoding="utf-8")
-    clock = FakeClock()
-    clock.t = verdict["t"]
-    journal = Journal(journal_path, clock, 0.0, Redactor())
-    for c in outcomes:
-        journal.write(Event.CHECK, check=c.kind, verdict=c.verdict, ops_checked=c.ops_checked,
-                      summary=c.summary, detail=c.detail, elapsed_s=round(c.elapsed_s, 6),
-                      evidence=c.evidence)
-    doc = json.loads((run_dir / "result.json").read_text(encoding="utf-8"))
-    failed = [c for c in outcomes if not c.passed]
-    if failed:
-        doc["status"], doc["exit_code"] = "violated", 1
-        doc["reasons"] = [r for r in doc["reasons"] if r != "hypothesis held"]
-        doc["reasons"] += [f"check {c.summary}" for c in failed]
-    journal.write(Event.VERDICT, status=doc["status"], exit_code=doc["exit_code"],
-                  reasons=doc["reasons"])
-    journal.close()
-    outcomes_list = [op.outcome.value for op in history]
-    doc["history"] = {"file": "history.jsonl", "planned": len(history) + dropped,
-                      "invoked": len(history), "dropped": dropped, "retired_processes": retired,
-                      **{k: outcomes_list.count(k) for k in ("ok", "fail", "info")}}
-    doc["checks"] = [asdict(c) | {"passed": c.passed} for c in outcomes]
-    write_result(doc, run_dir, Redactor())
-    return outcomes
-
-
-def write_register_run(run_dir: Path, **kw: Any) -> tuple[Path, list[CheckOutcome]]:
-    write_synthetic_run(run_dir, name="register-partition", broken=False, **kw)
-    history = register_history(run_dir / "history.jsonl")
-    spec = HistoryWorkload.model_validate({"client": "kv-http", "address": "127.0.0.1:8080",
-                                           "model": "cas-register"})
-    return run_dir, add_checks(run_dir, history, spec, dropped=3, retired=1)
-
-
 def set_history(sink: Path) -> History:
     """A grow-only set: 3 processes add 1..24 and read; read #``stale`` misses element 5,
     acknowledged before it began and present in every later read (a stale read)."""
@@ -180,11 +126,3 @@ def set_history(sink: Path) -> History:
                 h.ok(tuple(seen))
             t += 0.006
         return recorder.close()
-
-
-def write_set_run(run_dir: Path) -> tuple[Path, list[CheckOutcome]]:
-    write_synthetic_run(run_dir, name="set-partition", broken=False)
-    history = set_history(run_dir / "history.jsonl")
-    spec = HistoryWorkload.model_validate({"client": "kv-http", "address": "127.0.0.1:8080",
-                                           "model": "set"})
-    return run_dir, add_checks(run_dir, history, spec)
