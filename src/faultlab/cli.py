@@ -66,11 +66,19 @@ def validate(file: Path, var: VarOption = []) -> None:  # noqa: B006
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of experiment files (for editors)."""
-    from faultlab.experiment.model import Experiment
+def schema(
+    result: Annotated[bool, typer.Option(
+        "--result", help="The schema of result.json (the run record) instead.")] = False,
+) -> None:
+    """Print the JSON Schema of experiment files (for editors), or of result.json."""
+    if result:
+        from faultlab.record import record_schema
 
-    doc = Experiment.model_json_schema(by_alias=True)
+        typer.echo(json.dumps(record_schema(), indent=2))
+        return
+    from faultlab.experiment.model import experiment_model
+
+    doc = experiment_model().model_json_schema(by_alias=True)
     doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     doc["title"] = "faultlab experiment (version 1)"
     typer.echo(json.dumps(doc, indent=2))
