@@ -12,6 +12,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from faultlab import __version__
@@ -143,7 +144,7 @@ def test_junit_from_the_record_is_junit_from_the_verdict(tmp_path: Path) -> None
 def test_a_workload_figure_the_record_does_not_know(caplog: pytest.LogCaptureFixture) -> None:
     verdict = _verdict()
     verdict.workloads["web"]["totals"] = {**TOTALS, "p75": 0.2}
-    with pytest.raises(Exception, match="p75"):
+    with pytest.raises(ValidationError, match="p75"):
         _record(verdict, drop_unknown=False)  # what the tests see: add it to the record
     with caplog.at_level(logging.WARNING):
         record = _record(verdict)  # what a run does: keep its result
