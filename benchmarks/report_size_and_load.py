@@ -1,4 +1,8 @@
-"""Report size and load time for a 10-minute run at 500 requests/s (synthetic journal).
+"""Report size and load time for a 10-minute run at 500 requests/s.
+
+The runs are made by the real runner in virtual time with the report tests' scripted
+plug-ins (tests/report/story.py: a measured workload, an outage fault), so the journal and
+result.json are exactly what faultlab writes.
 
 Run: ``.venv/bin/python benchmarks/report_size_and_load.py``
 
@@ -19,13 +23,15 @@ from pathlib import Path
 
 from faultlab.report import write_report
 from faultlab.report.browser import find_chromium, open_page
-from faultlab.report.synthetic import SyntheticFault, write_synthetic_run
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.report.story import run_story, story_text
 
 BUDGET_BYTES = 2_000_000
 BUDGET_LOAD_S = 2.0
 REPEAT = 3
-FAULTS = (SyntheticFault("db-latency", "latency", 120, 300),
-          SyntheticFault("cache-down", "down", 360, 420))
+FAULTS = ("  - {name: db-latency, kind: story-outage, duration: 180s}\n"
+          "  - {name: cache-down, kind: story-outage, start: 240s, duration: 60s}\n")
 
 
 def _load_times(path: Path, ready: str) -> list[float]:
@@ -45,12 +51,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         t0 = time.perf_counter()
-        a = write_synthetic_run(root / "naive", seconds=600, rate=500, faults=FAULTS,
-                                broken=True, variant="naive")
-        b = write_synthetic_run(root / "resilient", seconds=600, rate=500, faults=FAULTS,
-                                broken=False, variant="resilient")
+        a, _ = run_story(root / "naive", story_text("naive", rate=500, before="294s",
+                                                    faults=FAULTS, cap=1000, step="100ms"))
+        b, _ = run_story(root / "resilient", story_text(
+            "resilient", broken=False, rate=500, before="294s", faults=FAULTS, cap=1000,
+            step="100ms"))
         journal_mb = (a / "journal.jsonl").stat().st_size / 1e6
-        print(f"synthetic journals: 600 s at 500 req/s, {journal_mb:.2f} MB each "
+        print(f"journals: 600 s at 500 req/s (virtual time), {journal_mb:.2f} MB each "
               f"({time.perf_counter() - t0:.1f} s to write both)")
         rows = []
         for label, dirs, out in (("single", [a], None), ("comparison", [a, b], root / "cmp")):

@@ -66,27 +66,6 @@ def test_run_refuses_a_run_directory_that_holds_a_run(tmp_path: Path) -> None:
     assert "already holds a run" in result.stderr
 
 
-def test_report_single_and_comparison(tmp_path: Path) -> None:
-    from faultlab.report.synthetic import write_synthetic_run
-
-    a, b = tmp_path / "a", tmp_path / "b"
-    write_synthetic_run(a, name="before")
-    write_synthetic_run(b, name="after")
-    single = cli("report", str(a))
-    assert single.returncode == 0, single.stderr
-    assert (a / "report.html").stat().st_size > 0
-    assert (a / "report.md").read_text().strip()
-    needs_out = cli("report", str(a), str(b))
-    assert needs_out.returncode == 2
-    assert "--out" in needs_out.stderr
-    both = cli("report", str(a), str(b), "--out", str(tmp_path / "cmp"))
-    assert both.returncode == 0, both.stderr
-    assert (tmp_path / "cmp" / "report.html").exists()
-    missing = cli("report", str(tmp_path / "nothing-here"))
-    assert missing.returncode == 2
-    assert "Traceback" not in missing.stderr
-
-
 def test_check_valid_invalid_and_bad_input(tmp_path: Path) -> None:
     from faultlab.history import Recorder
 
