@@ -21,7 +21,13 @@ class Marks:
 
     @property
     def inject(self) -> str:
-        return f"touch {self.state} {self.inside}; echo inject >> {self.log}"
+        return f"touch {self.state}; echo inject >> {self.log}"
+
+    @property
+    def inject_then_inside(self) -> str:
+        """The inject, then the mark that it ran to its end (for runs, which have no block
+        body to make it)."""
+        return f"{self.inject}; touch {self.inside}"
 
     @property
     def revert(self) -> str:
@@ -32,8 +38,8 @@ class Marks:
 
 
 def interrupt_pytest(project: pytest.Pytester, marks: Marks) -> tuple[int, str]:
-    """Run pytest in a process of its own, send it SIGINT once the fault is in, and return
-    its exit status and output."""
+    """Run pytest in a process of its own, send it SIGINT once ``marks.inside`` exists (the
+    fault is in), and return its exit status and output."""
     proc = project.popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider"],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None
@@ -59,6 +65,7 @@ def test_ctrl_c_inside_a_fault_block_reverts_and_stops_the_session(
         def test_hold(faultlab_fault):
             with faultlab_fault("command", inject=["sh", "-c", {marks.inject!r}],
                                 revert=["sh", "-c", {marks.revert!r}]):
+                open({str(marks.inside)!r}, "w").close()
                 threading.Event().wait()
 
         def test_never_reached():
@@ -81,6 +88,7 @@ def test_ctrl_c_inside_an_async_fault_block_reverts_and_stops_the_session(
         async def test_hold(faultlab_fault):
             async with faultlab_fault("command", inject=["sh", "-c", {marks.inject!r}],
                                       revert=["sh", "-c", {marks.revert!r}]):
+                open({str(marks.inside)!r}, "w").close()
                 await asyncio.Event().wait()
     """)
 
@@ -97,7 +105,7 @@ def test_ctrl_c_during_an_experiment_item_reverts_and_stops_the_session(
     project.makefile(".faultlab.yaml", hold=f"""
 name: hold
 faults:
-  - {{kind: command, inject: ["sh", "-c", "{marks.inject}"],
+  - {{kind: command, inject: ["sh", "-c", "{marks.inject_then_inside}"],
      revert: ["sh", "-c", "{marks.revert}"], duration: 10m}}
 """)
 
