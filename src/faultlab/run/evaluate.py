@@ -2,7 +2,10 @@
 
 The evaluator is pure: it is fed completed seconds (in order) and phase boundaries (as they
 happen) and keeps, for every hypothesis clause, the result of every window it evaluated.
-It never reads a clock, so it is tested by feeding it seconds directly.
+It never reads a clock, so it is tested by feeding it seconds directly. There is one
+:class:`Evaluator` per measured workload, judging the SLOs that measure it; an
+:class:`Evaluation` holds them all and gives each the phase boundaries. Every SLO is judged
+through its kind (:mod:`faultlab.slo.kinds`), never by naming one here.
 
 Definitions (seconds are indices since the run's origin; second ``s`` covers [s, s+1)):
 
@@ -14,7 +17,10 @@ Definitions (seconds are indices since the run's origin; second ``s`` covers [s,
   the ``after`` SLOs all hold over the full window [r, r + w) before the next fault begins;
   recovery time = max(0, r - revert). The ``after`` clause holds when the last fault's
   recovery time is at most ``recover_within`` and every full window starting at or after
-  ``r`` passes until the end of the run.
+  ``r`` passes until the end of the run. With several measured workloads a fault's recovery
+  is the latest of theirs;
+- after an abort (:meth:`Evaluation.stop`) no second is evaluated any more: the seconds
+  after it are cut short by the abort's tear-down and say nothing about the system.
 """
 
 from __future__ import annotations
