@@ -174,9 +174,11 @@ def run_experiment(experiment: str | Path | LoadedExperiment, *,
                    progress: Progress | None = None) -> RunResult:
     """Run one experiment to its end (its own event loop); SIGINT/SIGTERM revert everything
     before it returns. Raises ExperimentError or RunDirError for bad input."""
-    from faultlab.run.execute import event_loop_policy
+    from faultlab.run.execute import loop_factory
 
-    event_loop_policy()
-    return asyncio.run(arun_experiment(experiment, variables=variables, run_dir=run_dir,
-                                       runs_dir=runs_dir, seed=seed, report=report,
-                                       progress=progress, handle_signals=True))
+    # A loop of our own (uvloop where installed) without changing the process's policy, so
+    # a caller's own asyncio code (a pytest session, say) keeps its loops.
+    with asyncio.Runner(loop_factory=loop_factory()) as loop:
+        return loop.run(arun_experiment(experiment, variables=variables, run_dir=run_dir,
+                                        runs_dir=runs_dir, seed=seed, report=report,
+                                        progress=progress, handle_signals=True))

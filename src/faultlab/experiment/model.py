@@ -149,19 +149,24 @@ class ProxyTarget(Strict):
 
 
 class ProcessTarget(Strict):
-    """Processes on a host: one faultlab started (``service``), or found by pid file or name."""
+    """Processes on a host: one faultlab started (``service``), or found by pid file, name
+    or pid."""
 
     service: Name | None = Field(default=None, description="A service under system.services.")
     pidfile: FilePath | None = Field(default=None, description="A file holding the pid.")
     name: ProcessName | None = Field(default=None, description="Every process with this "
                                      "command name.")
+    pid: Annotated[int, Field(gt=0, lt=1 << 22)] | None = Field(
+        default=None, description="One process by its pid (its start time is checked before "
+        "every signal, so a reused pid is never hit).")
     host: Name = Field(default=LOCAL_HOST, description="The host the processes run on.")
 
     @model_validator(mode="after")
     def _one_kind(self) -> ProcessTarget:
-        given = [k for k in ("service", "pidfile", "name") if getattr(self, k) is not None]
+        kinds = ("service", "pidfile", "name", "pid")
+        given = [k for k in kinds if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of service, pidfile, name")
+            raise ValueError("give exactly one of service, pidfile, name, pid")
         return self
 
 
@@ -203,8 +208,9 @@ class Target(Strict):
             return ("proxy", self.proxy.listen or "")
         if self.process is not None:
             p = self.process
-            return ("process", p.host, "service" if p.service else "pidfile" if p.pidfile
-                    else "name", p.service or p.pidfile or p.name or "")
+            how = next(k for k in ("service", "pidfile", "name", "pid")
+                       if getattr(p, k) is not None)
+            return ("process", p.host, how, str(getattr(p, how)))
         return ("host", self.host or LOCAL_HOST)
 
 

@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from faultlab.errors import FaultlabError
 from faultlab.faults.spec import FaultSpec
 from faultlab.faults.undo import Undo, execute_undo
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["BoundTarget", "Fault", "FaultContext", "FaultError", "NotApplied", "ProxyEndpoint"]
 
 
-class FaultError(Exception):
+class FaultError(FaultlabError):
     """A fault could not be applied or reverted; the message says why, for people."""
 
 

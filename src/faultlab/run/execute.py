@@ -7,6 +7,7 @@ import re
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -16,7 +17,7 @@ from faultlab.run.runner import Progress, Runner
 from faultlab.run.summary import ConsoleProgress, print_summary
 from faultlab.run.verdict import Verdict
 
-__all__ = ["event_loop_policy", "execute", "new_run_dir", "run_async", "write_reports"]
+__all__ = ["execute", "loop_factory", "new_run_dir", "run_async", "write_reports"]
 
 
 def new_run_dir(runs_dir: Path, name: str) -> Path:
@@ -45,13 +46,13 @@ async def run_async(runner: Runner, console: Console | None = None) -> Verdict:
         return await runner.run()
 
 
-def event_loop_policy() -> None:
-    """uvloop where it is installed."""
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop where it is installed (None: asyncio's default)."""
     try:
         import uvloop
     except ImportError:
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        return None
+    return uvloop.new_event_loop
 
 
 def write_reports(console: Console, run_dirs: list[Path], out_dir: Path | None) -> Path | None:
@@ -78,8 +79,8 @@ def execute(loaded: LoadedExperiment, *, run_dir: Path | None, runs_dir: Path,
                          progress=progress, argv=list(sys.argv))
     if not quiet:
         console.print(f"[bold]faultlab run[/] {loaded.experiment.name} -> {runner.run_dir}")
-    event_loop_policy()
-    verdict = asyncio.run(run_async(runner, console))
+    with asyncio.Runner(loop_factory=loop_factory()) as loop:
+        verdict = loop.run(run_async(runner, console))
     result = finish(runner, verdict)
     print_summary(console, verdict, loaded.experiment.name, str(runner.run_dir))
     return result.exit_code

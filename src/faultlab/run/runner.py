@@ -208,12 +208,10 @@ class Runner:
                 self.journal.write(Event.ABORT, reason=e.signal.reason,
                                    window=list(e.signal.window), measured=e.signal.measured)
             elif isinstance(e, ServiceError | FaultError):
-                self._set(Status.ERROR, str(e))
+                self._set(Status.ERROR, f"{e}; {state}")
             else:  # a bug: report it (after reverting, which is done)
                 tb = "".join(traceback.format_exception(e)[-3:]).strip()
                 self._set(Status.ERROR, f"internal error: {type(e).__name__}: {e} ({tb})")
-        if leaves and self.left_running:
-            self.reasons.append(state)
 
     def _revert_state(self) -> str:
         """What tear-down achieved, as measured after it, for the reason line."""

@@ -102,13 +102,15 @@ class CommandFault(Fault[CommandSpec]):
 
 
 async def _revert(p: dict[str, Any], env: UndoEnv) -> str:
-    if p.get("keeper"):
-        with contextlib.suppress(ProcessGone, ValueError):  # gone: nothing to stop
-            env.host.signal(ProcessId.from_json(p["keeper"]), signal.SIGKILL, group=True)
     argv = p.get("argv")
     if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
         raise FaultError("the undo record's command is damaged")
-    return await _run(env.host, argv, float(p.get("timeout", 30.0)), p.get("cwd"), "revert")
+    done = await _run(env.host, argv, float(p.get("timeout", 30.0)), p.get("cwd"), "revert")
+    # Only now: if the revert failed, the keeper still runs it again when the lease ends.
+    if p.get("keeper"):
+        with contextlib.suppress(ProcessGone, ValueError):  # gone: nothing to stop
+            env.host.signal(ProcessId.from_json(p["keeper"]), signal.SIGKILL, group=True)
+    return done
 
 
 RUN_COMMAND = UndoAction("run_command", _revert)

@@ -44,6 +44,11 @@ class ProcessFault(Fault[Any]):
             if ident is None:
                 raise FaultError(f"pid {text} from {proc.pidfile} is not running")
             return [ident]
+        if proc.pid is not None:
+            ident = host.identify(proc.pid)
+            if ident is None:
+                raise FaultError(f"pid {proc.pid} is not running on host {host.name}")
+            return [ident]
         assert proc.name is not None
         found = host.find_by_name(proc.name)
         if not found:
