@@ -6,6 +6,7 @@ file positions. Checks run only on an experiment that passed model validation.
 
 from __future__ import annotations
 
+import heapq
 from typing import Any
 
 from faultlab.experiment.model import LOCAL_HOST, Experiment
@@ -122,25 +123,68 @@ def _identities(exp: Experiment, fault: Any) -> set[tuple[str, ...]]:
 
 
 def _overlaps(exp: Experiment) -> list[Finding]:
+    """Each fixed exclusive fault that overlaps an earlier one (in file order) on a shared
+    target identity, reported once, naming the earlier fault it overlaps.
+
+    Two faults overlap when their intervals [start, start + duration) intersect, when they
+    start together, or when an instantaneous one (a point) lies inside the other's interval.
+    A point is the interval [start, start + ε), so all three are one test: each starts
+    before the other ends. Per identity, a sweep in order of start keeps the faults that
+    have not ended in two heaps by file index: the lowest index shows whether an earlier
+    fault is still on (this one overlaps it), and the higher indexes still on overlap this
+    one, which comes earlier in the file (each is reported once, then leaves that heap).
+    O(n log n) in the number of (fault, identity) pairs; a check of every pair took minutes
+    for 9,000 faults.
+    """
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, fault in enumerate(exp.faults):
+        if fault.exclusive and not _scheduled(exp, fault.label):
+            for identity in _identities(exp, fault):
+                groups.setdefault(identity, []).append(i)
+    overlapped: dict[int, int] = {}  # fault index -> the earlier fault it overlaps
+    for members in groups.values():
+        _sweep(exp, members, overlapped)
     out: list[Finding] = []
-    fixed = [(i, f) for i, f in enumerate(exp.faults)
-             if f.exclusive and not _scheduled(exp, f.label)]
-    for n, (i, a) in enumerate(fixed):
-        for _, b in fixed[:n]:
-            shared = _identities(exp, a) & _identities(exp, b)
-            if not shared:
-                continue
-            a_end, b_end = a.start + a.duration, b.start + b.duration
-            if (a.start < b_end and b.start < a_end) or a.start == b.start or (
-                    a.duration == 0 and b.start <= a.start < b_end) or (
-                    b.duration == 0 and a.start <= b.start < a_end):
-                on = ", ".join(f"'{t}'" for t in a.target_names)
-                out.append((("faults", i, "start"),
-                            f"overlaps fault '{b.label}' on target {on} "
-                            f"({format_duration(b.start)}..{format_duration(b_end)})",
-                            f"start at {format_duration(b_end)} or later, or target another "
-                            "endpoint", False))
+    for i in sorted(overlapped):
+        a, b = exp.faults[i], exp.faults[overlapped[i]]
+        b_end = b.start + b.duration
+        on = ", ".join(f"'{t}'" for t in a.target_names)
+        out.append((("faults", i, "start"),
+                    f"overlaps fault '{b.label}' on target {on} "
+                    f"({format_duration(b.start)}..{format_duration(b_end)})",
+                    f"start at {format_duration(b_end)} or later, or target another "
+                    "endpoint", False))
     return out
+
+
+def _sweep(exp: Experiment, members: list[int], overlapped: dict[int, int]) -> None:
+    def end(i: int) -> tuple[float, int]:  # (time, 1) is just after time: a point's end
+        f = exp.faults[i]
+        return (f.start + f.duration, 0) if f.duration > 0 else (f.start, 1)
+
+    by_start = sorted(members, key=lambda i: exp.faults[i].start)
+    lowest: list[tuple[int, tuple[float, int]]] = []  # (index, end): min-heap, faults on
+    highest: list[tuple[int, tuple[float, int]]] = []  # (-index, end): max-heap, faults on
+    k = 0
+    while k < len(by_start):
+        start = exp.faults[by_start[k]].start
+        group = []  # the faults starting now (they overlap each other)
+        while k < len(by_start) and exp.faults[by_start[k]].start == start:
+            group.append(by_start[k])
+            k += 1
+        for i in group:
+            heapq.heappush(lowest, (i, end(i)))
+            heapq.heappush(highest, (-i, end(i)))
+        now = (start, 0)
+        for i in group:
+            while lowest and not now < lowest[0][1]:
+                heapq.heappop(lowest)  # ended: ends only get earlier than later starts
+            if lowest and lowest[0][0] < i:
+                overlapped.setdefault(i, lowest[0][0])
+            while highest and -highest[0][0] > i:
+                j, j_end = heapq.heappop(highest)
+                if now < j_end:  # still on: it overlaps i, which is earlier in the file
+                    overlapped.setdefault(-j, i)
 
 
 def _schedule(exp: Experiment) -> list[Finding]:
@@ -185,8 +229,9 @@ def _slo_references(exp: Experiment) -> list[Finding]:
     measured = exp.measured_workloads()
     if (referenced or exp.abort) and not measured:
         out.append((("hypothesis",) if referenced else ("abort",),
-                     "SLOs and abort conditions are measured on an http workload, and there is "
-                     "none", "add a workload: http: section", True))
+                     "SLOs and abort conditions are measured on a workload that keeps "
+                     "per-second statistics (kind http), and there is none",
+                     "add one under workloads: (kind: http) or workload: http:", True))
     workloads = list(exp.all_workloads())
     for i, slo in enumerate(exp.slos):
         if slo.workload is not None:

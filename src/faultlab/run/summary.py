@@ -51,6 +51,18 @@ def _fig(value: Any, unit: str) -> str:
     return format_duration(value) if unit == "s" else f"{value:.2%}"
 
 
+def _workload_totals(verdict: Verdict) -> dict[str, dict[str, Any]]:
+    """Totals of every measured workload, by name (the single-workload shape as 'http')."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, entry in verdict.workloads.items():
+        totals = entry.get("totals")
+        if isinstance(totals, dict) and totals:
+            out[name] = totals
+    if not out and verdict.workload:
+        out["http"] = dict(verdict.workload)
+    return out
+
+
 def print_summary(console: Console, verdict: Verdict, experiment: str, run_dir: str) -> None:
     table = Table(title=f"{experiment}: hypothesis", title_justify="left")
     for col in ("clause", "objective", "measured (worst window)", "recovery", "result"):
@@ -90,9 +102,9 @@ def print_summary(console: Console, verdict: Verdict, experiment: str, run_dir: 
         for chk in verdict.checks:
             if not chk.passed:
                 console.print(chk.detail, markup=False, highlight=False)
-    w = verdict.workload
-    if w:
-        console.print(f"workload: {w.get('planned')} planned, {w.get('ok')} ok, "
+    for name, entry in _workload_totals(verdict).items():
+        w = entry
+        console.print(f"workload {name}: {w.get('planned')} planned, {w.get('ok')} ok, "
                       f"{w.get('failed')} failed, {w.get('timed_out')} timed out, "
                       f"{w.get('dropped')} dropped; p50 {_fig(w.get('p50'), 's')}, "
                       f"p99 {_fig(w.get('p99'), 's')}", highlight=False)
