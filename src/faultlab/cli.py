@@ -37,6 +37,9 @@ def _parse_vars(items: list[str]) -> dict[str, str]:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise _error(f"--var {item!r}: expected NAME=VALUE (e.g. --var port=8080)")
+        if name.strip() in out and out[name.strip()] != value:
+            raise _error(f"--var {name.strip()} is given twice, as {out[name.strip()]!r} and "
+                         f"{value!r} (hint: keep one)")
         out[name.strip()] = value
     return out
 
@@ -45,11 +48,14 @@ def _load(file: Path, variables: list[str]):  # type: ignore[no-untyped-def]
     from faultlab.experiment import ExperimentError, load_experiment
 
     try:
-        return load_experiment(file, _parse_vars(variables))
+        loaded = load_experiment(file, _parse_vars(variables))
     except ExperimentError as e:
         for problem in e.problems:
             typer.echo(str(problem), err=True)
         raise typer.Exit(2) from None
+    for warning in loaded.warnings:  # valid, probably not meant: said before anything runs
+        typer.echo(str(warning), err=True)
+    return loaded
 
 
 VarOption = Annotated[list[str], typer.Option(
@@ -61,8 +67,9 @@ def validate(file: Path, var: VarOption = []) -> None:  # noqa: B006
     """Check an experiment file without running anything."""
     loaded = _load(file, var)
     exp = loaded.experiment
+    warned = f", {len(loaded.warnings)} warning(s)" if loaded.warnings else ""
     typer.echo(f"{file}: ok: experiment '{exp.name}', {len(exp.targets)} targets, "
-               f"{len(exp.faults)} faults, {len(exp.slos)} SLOs")
+               f"{len(exp.faults)} faults, {len(exp.slos)} SLOs{warned}")
 
 
 @app.command()

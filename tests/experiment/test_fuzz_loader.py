@@ -174,3 +174,66 @@ def test_the_mutation_strategy_reaches_both_outcomes() -> None:
 
     probe()
     assert outcomes == {True, False}
+
+
+# --- 4. random --var values where the run takes them as they are --------------------------------
+
+USES = """\
+name: fuzz
+vars: {host: 127.0.0.1, port: 8080, header: ok, key: K, path: /tmp, listen: "127.0.0.1:16000"}
+system:
+  services:
+    s:
+      command: [sh, -c, "exit 0"]
+      cwd: "${path}"
+      env: {"${key}": "${header}"}
+      ready: {http: "http://${host}:${port}/ready"}
+targets:
+  link: {proxy: {listen: "${listen}", upstream: "${host}:${port}"}}
+workload:
+  http:
+    url: "http://${host}:${port}/"
+    rate: 1/s
+    headers: {X-Fuzz: "${header}"}
+"""
+
+var_values = st.one_of(
+    st.sampled_from(["99999", "0", "abc", "٨٠", "[::1]", "::1", "999.999.999.999", "a b",
+                     "a\r\nb", "x\x00", "A=B", "", "localhost", "127.0.0.1:1", "[::1]:80",
+                     "%zz", "é", "\t", "-1", "65535", "/tmp/x", "a/../b"]),
+    st.text(max_size=12))
+
+
+@FUZZ
+@given(st.dictionaries(st.sampled_from(["host", "port", "header", "key", "path", "listen"]),
+                       var_values, max_size=4))
+def test_what_validates_with_any_var_values_is_what_the_run_takes(
+        overrides: dict[str, str]) -> None:
+    """The run's own parsers once raised ValueError ("internal error") on values that had
+    validated: a port 99999, a CR/LF in a header, a NUL in a path, '=' in an env key."""
+    import os
+
+    from faultlab.proxy.addresses import HostPort
+    from faultlab.workload.http import HttpRequestSpec
+
+    try:
+        loaded = load_experiment_text(USES, SOURCE, overrides)
+    except ExperimentError as e:
+        check_problems(e, USES)
+        return
+    exp = loaded.experiment
+    http = exp.all_workloads()["http"]
+    HttpRequestSpec(url=http.url, headers=tuple(http.headers.items()))  # type: ignore[attr-defined]
+    service = exp.system.services["s"]
+    assert service.ready is not None and service.ready.http is not None
+    HttpRequestSpec(url=service.ready.http)
+    proxy = exp.targets["link"].proxy
+    assert proxy is not None and proxy.listen is not None and proxy.upstream is not None
+    HostPort.parse(proxy.listen)
+    HostPort.parse(proxy.upstream)
+    for k, v in service.env.items():
+        os.fsencode(k), os.fsencode(v)
+        assert k and "=" not in k and "\x00" not in k + v
+    assert service.cwd and "\x00" not in service.cwd
+    for value in http.headers.values():  # type: ignore[attr-defined]
+        assert not set(value) & set("\r\n\x00")

@@ -13,13 +13,10 @@ import pytest
 
 from faultlab.experiment import ExperimentError, load_experiment, load_experiment_text
 from faultlab.experiment.loader import LoadedExperiment
-from faultlab.experiment.model import (
-    DownFault,
-    Experiment,
-    HttpWorkload,
-    LatencyFault,
-    RestartFault,
-)
+from faultlab.experiment.model import Experiment, HttpWorkload
+from faultlab.faults.kinds.down import DownSpec
+from faultlab.faults.kinds.latency import LatencySpec
+from faultlab.faults.kinds.restart import RestartSpec
 from faultlab.journal import Redactor
 
 DEMO_DIR = Path(__file__).parents[2] / "src" / "faultlab" / "demo" / "experiments"
@@ -50,7 +47,7 @@ def first_problem(text: str, **overrides: str) -> str:
 # --- the demo files ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("name", "fault_type"), [
-    ("data-down", DownFault), ("inventory-restart", RestartFault), ("slow-data", LatencyFault)])
+    ("data-down", DownSpec), ("inventory-restart", RestartSpec), ("slow-data", LatencySpec)])
 def test_demo_files_load(name: str, fault_type: type) -> None:
     path = DEMO_DIR / f"{name}.yaml"
     loaded = load_experiment(path)
@@ -64,7 +61,7 @@ def test_demo_files_load(name: str, fault_type: type) -> None:
     assert http_of(exp).url == "http://127.0.0.1:18180/product/7"
     assert http_of(exp).rate == 50.0
     assert [type(f) for f in exp.faults] == [fault_type]
-    assert loaded.secrets == frozenset()
+    assert loaded.secrets == {}
 
 
 def test_demo_commands_use_the_builtin_python_var() -> None:
@@ -158,9 +155,10 @@ def test_env_is_substituted_and_recorded_as_a_secret(monkeypatch: pytest.MonkeyP
     """)
     assert loaded.experiment.workload is not None
     assert http_of(loaded.experiment).headers["Authorization"] == "Bearer s3cr3t-value"
-    assert loaded.secrets == frozenset({"s3cr3t-value"})
-    # ... which is what keeps it out of journals
-    assert Redactor(loaded.secrets).text("sent Bearer s3cr3t-value") == "sent Bearer ***"
+    assert loaded.secrets == {"s3cr3t-value": "FAULTLAB_TEST_TOKEN"}
+    # ... which is what keeps it out of journals: the reference replaces the value
+    assert Redactor(loaded.secrets).text("sent Bearer s3cr3t-value") == (
+        "sent Bearer ${env:FAULTLAB_TEST_TOKEN}")
 
 
 def test_env_in_a_var_reaches_its_uses_and_is_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -178,7 +176,7 @@ def test_an_overridden_var_does_not_need_its_env(monkeypatch: pytest.MonkeyPatch
     assert "FAULTLAB_TEST_UNSET is not set" in first_problem(text)
     loaded = load(text, token="given")
     assert loaded.experiment.description == "given"
-    assert loaded.secrets == frozenset()
+    assert loaded.secrets == {}
 
 
 # --- durations in files -----------------------------------------------------------------------

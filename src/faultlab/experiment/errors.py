@@ -11,16 +11,18 @@ from __future__ import annotations
 import re
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from faultlab.errors import FaultlabError
 from faultlab.experiment.model import experiment_model
 from faultlab.experiment.types import Name
 from faultlab.experiment.yamlpos import Path, Positions, suggest
 
-__all__ = ["ExperimentError", "Problem", "format_path", "problems_from"]
+__all__ = ["ExperimentError", "Locate", "Problem", "format_path", "problems_from"]
 
 
 @dataclass(frozen=True)
@@ -33,11 +35,14 @@ class Problem:
     path: str  # e.g. faults[0].delay; empty for the document itself
     message: str
     hint: str = ""
+    #: valid, but probably not what was meant: shown, and the file is still used
+    warning: bool = False
 
     def __str__(self) -> str:
         where = f"{self.path}: " if self.path else ""
         hint = f" (hint: {self.hint})" if self.hint else ""
-        text = f"{self.file}:{self.line}:{self.column}: {where}{self.message}{hint}"
+        what = "warning: " if self.warning else ""
+        text = f"{self.file}:{self.line}:{self.column}: {where}{what}{self.message}{hint}"
         # One problem, one line, whatever a key or a file name in the message contains.
         return text.translate(_ONE_LINE)
 
@@ -46,7 +51,7 @@ class Problem:
 _ONE_LINE = {ord(c): ascii(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
 
 
-class ExperimentError(Exception):
+class ExperimentError(FaultlabError):
     """The experiment file is invalid; ``problems`` holds every mistake found, in file order."""
 
     def __init__(self, problems: list[Problem]) -> None:
@@ -66,8 +71,17 @@ def format_path(path: Path) -> str:
 _TYPE_LABELS = {"str": "a string", "int": "a number", "float": "a number", "bool": "true/false"}
 
 
-def problems_from(error: ValidationError, source: str, positions: Positions, data: Any
-                  ) -> list[Problem]:
+#: where a problem at a path points and its hint: (path, line, column, at a key, hint) ->
+#: (line, column, hint); the loader's points into ``${var}`` and says what the var holds
+Locate = Callable[[Path, int, int, bool, str], tuple[int, int, str]]
+
+
+def _as_is(path: Path, line: int, column: int, key: bool, hint: str) -> tuple[int, int, str]:
+    return line, column, hint
+
+
+def problems_from(error: ValidationError, source: str, positions: Positions, data: Any,
+                  locate: Locate = _as_is) -> list[Problem]:
     """Pydantic's errors as problems at file positions, in words for people."""
     problems: list[Problem] = []
     first_at: dict[Path, int] = {}  # index in problems of the first problem at a path
@@ -83,9 +97,10 @@ def problems_from(error: ValidationError, source: str, positions: Positions, dat
         if kind == "union_tag_invalid":
             loc = (*loc, "kind")
         message, hint, key = _describe(err, loc, data, labels)
+        key = key or "[key]" in labels  # a mapping's key is wrong, not its value
         if kind in ("value_error", "assertion_error"):
             loc, hint = _named_key(loc, message, hint, data)
-        line, col = positions.of(loc, key=key)
+        line, col, hint = locate(loc, *positions.of(loc, key=key), key, hint)
         if (line, col, message) in seen:
             continue
         seen.add((line, col, message))
@@ -230,6 +245,10 @@ def _describe(err: Any, loc: Path, data: Any, labels: tuple[str, ...]
     if kind in ("list_type", "tuple_type"):
         return (f"expected a list, got {_shown(value)}",
                 "write one '- item' per line, or [a, b]", False)
+    if kind in ("int_parsing", "int_from_float"):
+        return f"expected a whole number, got {_shown(value)}", "", False
+    if kind == "float_parsing":
+        return f"expected a number, got {_shown(value)}", "", False
     if kind == "string_type" and isinstance(value, int | float | bool):
         return (f"expected text, got {_shown(value)}",
                 "put the value in quotes; YAML reads it as a number or true/false", False)
