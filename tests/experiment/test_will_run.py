@@ -52,7 +52,7 @@ def first(text: str, **overrides: str) -> str:
     ("name: t\ntargets: {p: {process: {pidfile: \"/run/a\\0.pid\"}}}\n", "2:34", "NUL"),
     ("name: t\nsystem: {services: {a: {command: [\"sh\\0\"]}}}\n", "2:34", "NUL"),
     ("name: t\nworkload: {history: {client: redis, address: '127.0.0.1:6379', model: bank}}\n",
-     "2:21", "cannot run model 'bank'"),
+     "2:71", "'bank' is a model that redis cannot run"),
     ("name: t\nsystem: {services: {a: {command: 'true', env: {A: \"\\0\"}}}}\n", "2:51", "NUL"),
     ("name: t\ntargets: {a: {proxy: {api: 'http://127.0.0.1:8474', name: p, "
      "token: 'a b'}}}\n", "2:69", "visible ASCII"),

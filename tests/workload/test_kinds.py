@@ -63,7 +63,7 @@ workload:
     with pytest.raises(ExperimentError) as err:
         load_experiment_text(text, "x.yaml")
     message = str(err.value)
-    assert f"client '{client}' cannot run model '{model}'" in message
+    assert f"'{model}' is a model that {client} cannot run" in message
     assert f"(hint: {client} runs: {', '.join(CLIENT_MODELS[client])}; the {model} model " \
            f"runs on: {runs_on}" in message
     assert message.startswith("x.yaml:4:")  # located at the workload

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from faultlab.experiment.addresses import host_port_identity, url_identity
 from faultlab.experiment.types import (
     ApiToken,
     ByteRate,
@@ -204,8 +205,8 @@ class Target(Strict):
         """What the target is in the world; two targets with one identity are one thing."""
         if self.proxy is not None:
             if self.proxy.api is not None:
-                return ("proxy", self.proxy.api.rstrip("/"), self.proxy.name or "")
-            return ("proxy", self.proxy.listen or "")
+                return ("proxy", *map(str, url_identity(self.proxy.api)), self.proxy.name or "")
+            return ("proxy", *map(str, host_port_identity(self.proxy.listen or "")))
         if self.process is not None:
             p = self.process
             how = next(k for k in ("service", "pidfile", "name", "pid")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
+from faultlab.experiment.addresses import host_port_identity
 from faultlab.experiment.model import LOCAL_HOST, Experiment
 from faultlab.experiment.yamlpos import Path, suggest
 from faultlab.units import format_duration
@@ -42,7 +43,9 @@ def _targets(exp: Experiment) -> list[Finding]:
                         "declare it once and point every fault at that target", True))
         seen.setdefault(identity, name)
         if (target.proxy is not None and target.proxy.listen is not None
-                and target.proxy.listen == target.proxy.upstream):
+                and target.proxy.upstream is not None
+                and host_port_identity(target.proxy.listen)
+                == host_port_identity(target.proxy.upstream)):
                 out.append(((*where, "proxy", "upstream"),
                             "upstream is the proxy's own listen address",
                             "point upstream at the real service", False))
@@ -50,12 +53,12 @@ def _targets(exp: Experiment) -> list[Finding]:
         if target.host_name not in hosts:
             out.append((host_path, f"unknown host '{target.host_name}'",
                         suggest(target.host_name, hosts) or
-                        f"hosts: {', '.join(hosts)}", False))
+                        f"hosts: {_listing(hosts)}", False))
         if target.process is not None and target.process.service is not None:
             svc = target.process.service
             if svc not in exp.system.services:
                 hint = suggest(svc, services) or (
-                    f"services: {', '.join(services)}" if services
+                    f"services: {_listing(services)}" if services
                     else "declare it under system.services")
                 out.append(((*where, "process", "service"),
                             f"unknown service '{svc}'", hint, False))
@@ -66,6 +69,7 @@ def _faults(exp: Experiment) -> list[Finding]:
     out: list[Finding] = []
     names: dict[str, int] = {}
     target_names = list(exp.targets)
+    scheduled = _scheduled(exp)
     for i, fault in enumerate(exp.faults):
         where: Path = ("faults", i)
         if fault.label in names:
@@ -75,13 +79,13 @@ def _faults(exp: Experiment) -> list[Finding]:
         refs = fault.target_refs()
         if not refs:
             out.append(((*where, "target"), f"a {fault.kind} fault needs a target",
-                        f"targets: {', '.join(target_names)}" if target_names
+                        f"targets: {_listing(target_names)}" if target_names
                         else "declare one under targets:", False))
         for path, ref in refs:
             target = exp.target(ref)
             if target is None:
                 hint = suggest(ref, target_names) or (
-                    f"targets: {', '.join(target_names)}" if target_names
+                    f"targets: {_listing(target_names)}" if target_names
                     else "declare it under targets:")
                 out.append(((*where, *path), f"unknown target '{ref}'", hint, False))
                 continue
@@ -102,15 +106,24 @@ def _faults(exp: Experiment) -> list[Finding]:
                             True))
         elif fault.one_off:
             pass  # e.g. a command without a revert: it runs once
-        elif fault.duration <= 0 and not _scheduled(exp, fault.label):
+        elif fault.duration <= 0 and fault.label not in scheduled:
             out.append(((*where, "duration"), f"a {fault.kind} fault needs a duration above 0",
                         "e.g. duration: 5s", False))
     out += _overlaps(exp)
     return out
 
 
-def _scheduled(exp: Experiment, label: str) -> bool:
-    return exp.schedule.random is not None and label in exp.schedule.random.faults
+def _listing(names: list[str], most: int = 10) -> str:
+    """Names for a hint: at most ``most`` of them (a hint per finding must stay short, or
+    many findings make the output grow as their square)."""
+    shown = ", ".join(names[:most])
+    return shown + (f", ... ({len(names) - most} more)" if len(names) > most else "")
+
+
+def _scheduled(exp: Experiment) -> frozenset[str]:
+    """Names of the faults a random schedule draws from (their own start is not used)."""
+    sched = exp.schedule.random
+    return frozenset(sched.faults) if sched is not None else frozenset()
 
 
 def _identities(exp: Experiment, fault: Any) -> set[tuple[str, ...]]:
@@ -136,9 +149,10 @@ def _overlaps(exp: Experiment) -> list[Finding]:
     O(n log n) in the number of (fault, identity) pairs; a check of every pair took minutes
     for 9,000 faults.
     """
+    scheduled = _scheduled(exp)
     groups: dict[tuple[str, ...], list[int]] = {}
     for i, fault in enumerate(exp.faults):
-        if fault.exclusive and not _scheduled(exp, fault.label):
+        if fault.exclusive and fault.label not in scheduled:
             for identity in _identities(exp, fault):
                 groups.setdefault(identity, []).append(i)
     overlapped: dict[int, int] = {}  # fault index -> the earlier fault it overlaps
@@ -193,14 +207,16 @@ def _schedule(exp: Experiment) -> list[Finding]:
         return []
     out: list[Finding] = []
     labels = [f.label for f in exp.faults]
+    known = set(labels)
     for k, name in enumerate(sched.faults):
-        if name not in labels:
+        if name not in known:
             out.append((("schedule", "random", "faults", k), f"unknown fault '{name}'",
-                        suggest(name, labels) or f"faults: {', '.join(labels)}", False))
-    fixed = [f.label for f in exp.faults if f.label not in sched.faults]
+                        suggest(name, labels) or f"faults: {_listing(labels)}", False))
+    drawn = set(sched.faults)
+    fixed = [f.label for f in exp.faults if f.label not in drawn]
     if fixed:
         out.append((("schedule", "random", "faults"),
-                    f"faults {', '.join(fixed)} are not in the random schedule",
+                    f"faults {_listing(fixed)} are not in the random schedule",
                     "with a random schedule, list every fault under schedule.random.faults",
                     False))
     return out
@@ -209,6 +225,7 @@ def _schedule(exp: Experiment) -> list[Finding]:
 def _slo_references(exp: Experiment) -> list[Finding]:
     out: list[Finding] = []
     slo_names = [s.name for s in exp.slos]
+    known_slos = set(slo_names)
     seen: set[str] = set()
     for i, slo in enumerate(exp.slos):
         if slo.name in seen:
@@ -221,9 +238,9 @@ def _slo_references(exp: Experiment) -> list[Finding]:
     for phase, hold in clauses:
         for k, name in enumerate(hold):
             referenced = True
-            if name not in slo_names:
+            if name not in known_slos:
                 hint = suggest(name, slo_names) or (
-                    f"SLOs: {', '.join(slo_names)}" if slo_names else "declare it under slos:")
+                    f"SLOs: {_listing(slo_names)}" if slo_names else "declare it under slos:")
                 out.append((("hypothesis", phase, "hold", k), f"unknown SLO '{name}'", hint,
                             False))
     measured = exp.measured_workloads()
@@ -238,14 +255,14 @@ def _slo_references(exp: Experiment) -> list[Finding]:
             if slo.workload not in workloads:
                 out.append((("slos", i, "workload"), f"unknown workload '{slo.workload}'",
                             suggest(slo.workload, workloads) or
-                            f"workloads: {', '.join(workloads)}", False))
+                            f"workloads: {_listing(workloads)}", False))
             elif slo.workload not in measured:
                 out.append((("slos", i, "workload"), f"workload '{slo.workload}' records a "
                             "history, not per-second statistics",
-                            f"measured workloads: {', '.join(measured) or 'none'}", False))
+                            f"measured workloads: {_listing(measured) or 'none'}", False))
         elif len(measured) > 1:
             out.append((("slos", i), f"SLO '{slo.name}' must say which workload it measures",
-                        f"add workload: one of {', '.join(measured)}", True))
+                        f"add workload: one of {_listing(measured)}", True))
     return out
 
 

@@ -21,6 +21,7 @@ from pydantic import Field, field_validator, model_validator
 
 from faultlab.experiment.types import (
     Duration,
+    EnvValue,
     HeaderName,
     HeaderValue,
     HostPort,
@@ -90,9 +91,9 @@ class HistoryWorkload(WorkloadSpec):
     rate: Rate = Field(default=50.0, description="Operations per second in all.")
     timeout: Duration = Field(default=1.0, description="Per-operation timeout (then the "
                               "outcome is unknown: info).")
-    user: str = Field(default="postgres", description="PostgreSQL user.")
-    database: str = Field(default="postgres", description="PostgreSQL database.")
-    password: str | None = Field(default=None, description="Password (use ${env:NAME}).")
+    user: EnvValue = Field(default="postgres", description="PostgreSQL user.")
+    database: EnvValue = Field(default="postgres", description="PostgreSQL database.")
+    password: EnvValue | None = Field(default=None, description="Password (use ${env:NAME}).")
     accounts: int = Field(default=5, ge=2, le=1000, description="Bank model: accounts.")
     balance: int = Field(default=100, ge=1, le=10**9, description="Bank model: starting "
                          "balance of each account.")

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from faultlab.experiment.types import Command, Duration
+from faultlab.experiment.types import Command, Duration, FilePath
 from faultlab.faults.base import Fault, FaultError
 from faultlab.faults.registry import FaultKind
 from faultlab.faults.spec import FaultSpec
@@ -40,7 +40,8 @@ class CommandSpec(FaultSpec):
                                    "none for a one-off action.")
     timeout: Duration = Field(default=30.0, description="Time each command may take before "
                               "its process group is killed.")
-    cwd: str | None = Field(default=None, description="Working directory of both commands.")
+    cwd: FilePath | None = Field(default=None, description="Working directory of both "
+                                 "commands.")
 
     @property
     def one_off(self) -> bool:

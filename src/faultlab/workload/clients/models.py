@@ -36,6 +36,6 @@ def unsupported(client: str, model: str) -> tuple[str, str] | None:
     if models is None or model not in MODEL_OPS or model in models:
         return None
     others = [c for c, ms in CLIENT_MODELS.items() if model in ms]
-    return (f"client {client!r} cannot run model {model!r}",
+    return (f"{model!r} is a model that {client} cannot run",
             f"{client} runs: {', '.join(models)}; the {model} model runs on: "
             f"{', '.join(others) or 'no client'}")
