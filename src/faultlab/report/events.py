@@ -100,7 +100,10 @@ class JournalScan:
         name = _str(r.get("fault"))
         f = self._faults.setdefault(name, _FaultEvents())
         if event is Event.FAULT_INTENT:
-            f.kind, f.target = _str(r.get("kind")), _str(r.get("target"))
+            targets = r.get("targets")
+            f.kind = _str(r.get("kind"))
+            f.target = ("+".join(str(t) for t in targets) if isinstance(targets, list)
+                        else _str(r.get("target")))
             f.params = dict(r.get("params") or {})
             f.lease, f.intent = _num(r.get("lease")), t
             lease = f" (lease {format_duration(f.lease)})" if f.lease else ""

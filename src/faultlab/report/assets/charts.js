@@ -130,10 +130,15 @@
     var clipId = "clip-" + s.id;
     el("rect", { x: M.l, y: M.t, width: pw, height: ph }, el("clipPath", { id: clipId }, el("defs", {}, svg)));
     var plot = el("g", { "clip-path": "url(#" + clipId + ")" }, svg);
+    var labelEnds = [];  // right edge of the last label on each row: labels never overlap
     (data.bands || []).forEach(function (b) {
       var x0 = X(b.start), x1 = X(b.end);
       el("rect", { x: x0, y: M.t, width: Math.max(1, x1 - x0), height: ph, "class": "band" }, plot);
-      if (s.kind !== "timeline") el("text", { x: x0 + 4, y: M.t + 12, "class": "band-label" }, plot, b.label);
+      if (s.kind === "timeline") return;
+      var row = 0;
+      while (row < labelEnds.length && labelEnds[row] > x0 + 4) row++;
+      labelEnds[row] = x0 + 4 + b.label.length * 6.2 + 8;
+      el("text", { x: x0 + 4, y: M.t + 12 + row * 13, "class": "band-label" }, plot, b.label);
     });
     (data.phases || []).forEach(function (p) {
       if (p.t > view[0] && p.t < view[1]) el("line", { x1: X(p.t), x2: X(p.t), y1: M.t, y2: M.t + ph, "class": "phase-line" }, plot);
