@@ -24,8 +24,8 @@ from pathlib import Path
 from faultlab.report import write_report
 from faultlab.report.browser import find_chromium, open_page
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.report.story import run_story, story_text
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from report.story import run_story, story_text
 
 BUDGET_BYTES = 2_000_000
 BUDGET_LOAD_S = 2.0
