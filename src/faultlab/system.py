@@ -88,6 +88,9 @@ class Services:
         except OSError as e:
             raise ServiceError(f"service '{name}': cannot run {spec.command[0]!r}: "
                                f"{e.strerror}") from None
+        old = self.running.get(name)
+        if old is not None:  # a restart: the previous process's output must be done
+            await self._end_pump(old)
         svc = RunningService(name, proc, local_host().identify(proc.pid))
         assert proc.stdout is not None
         svc.pump = asyncio.create_task(self._pump(proc.stdout, self.logs / f"{name}.log"))
@@ -144,6 +147,7 @@ class Services:
                 with _suppress_gone():
                     os.killpg(svc.pid, signal.SIGKILL)
                 await svc.process.wait()
+            await self._end_pump(svc)  # its output has ended with it
         self.journal.write(Event.SERVICE_STOPPED, service=name, pid=svc.pid,
                            signal=sig.name, returncode=svc.process.returncode)
 
