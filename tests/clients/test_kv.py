@@ -105,12 +105,6 @@ async def test_durable_store_survives_the_same_crash(tmp_path: Path) -> None:
     assert all(r.valid for r in results), report(results)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "aiohttp (>= 3.10) retries an idempotent request (PUT, GET) once, on a new connection, "
-    "when its persistent connection drops; the first attempt may have been applied, yet a "
-    "refused retry is reported as 'cannot connect' (Definite, recorded fail). Fix in "
-    "faultlab.workload.clients.jsonhttp.JsonHttp.call: session._retry_connection = False; "
-    "then remove this marker"))
 async def test_a_write_whose_connection_drops_after_sending_is_unknown() -> None:
     """The server applies a PUT, then drops the connection without answering, and refuses
     new connections (faultlab's proxy going down does exactly this): the client must not

@@ -34,6 +34,7 @@ from yarl import URL
 
 from faultlab.clock import Clock
 from faultlab.workload.openloop import LoadSummary, OpenLoop
+from faultlab.workload.session import single_attempt_session
 from faultlab.workload.stats import Outcome, StatsRecorder
 
 __all__ = ["HttpLoad", "HttpRequestSpec", "LoadSummary"]
@@ -117,7 +118,7 @@ class HttpLoad:
         connector = aiohttp.TCPConnector(
             limit=self.max_in_flight, limit_per_host=0, force_close=False, use_dns_cache=True
         )
-        return aiohttp.ClientSession(
+        return single_attempt_session(
             connector=connector,
             headers=list(self.spec.headers),
             cookie_jar=aiohttp.DummyCookieJar(),

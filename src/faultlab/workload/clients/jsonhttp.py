@@ -16,6 +16,7 @@ import aiohttp
 from aiohttp.http_exceptions import HttpProcessingError
 
 from faultlab.workload.clients.base import Definite, Indefinite, check_timeout, close_quietly
+from faultlab.workload.session import single_attempt_session
 
 __all__ = ["JsonHttp"]
 
@@ -35,7 +36,7 @@ class JsonHttp:
         """One request; the JSON object answered, or Definite / Indefinite."""
         if self._session is None:
             # No automatic timeouts (ours applies to the whole exchange), no cookies.
-            self._session = aiohttp.ClientSession(
+            self._session = single_attempt_session(
                 connector=aiohttp.TCPConnector(limit=1),
                 cookie_jar=aiohttp.DummyCookieJar(),
                 timeout=aiohttp.ClientTimeout(total=None))
