@@ -10,7 +10,8 @@ import heapq
 from typing import Any
 
 from faultlab.experiment.addresses import host_port_identity
-from faultlab.experiment.model import LOCAL_HOST, Experiment
+from faultlab.experiment.model import Experiment
+from faultlab.experiment.targets import LOCAL_HOST
 from faultlab.experiment.yamlpos import Path, suggest
 from faultlab.units import format_duration
 

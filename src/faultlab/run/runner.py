@@ -29,7 +29,6 @@ import random
 import secrets
 import sys
 import traceback
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -46,6 +45,7 @@ from faultlab.run.plan import PlannedFault, plan_faults
 from faultlab.run.rerun import escape_spec
 from faultlab.run.setup import bind_targets, build_hosts, setup_proxies
 from faultlab.run.verdict import FaultRecord, Status, Verdict
+from faultlab.run.workloads import second_fields, workload_entries
 from faultlab.system import ServiceError, Services
 from faultlab.workload.base import HistoryRecording, Workload, WorkloadContext, WorkloadError
 from faultlab.workload.clients import ClientError
@@ -422,21 +422,7 @@ class Runner:
                                    evidence=c.evidence, workload=name)
 
     def _journal_second(self, workload: str, s: SecondStats) -> None:
-        h = s.histogram
-        n = h.get_total_count()
-
-        def pct(q: float) -> float | None:
-            return round(h.get_value_at_percentile(q) / 1e6, 6) if n else None
-
-        # the ok requests' own histogram, when it differs from the one of every request
-        ok_hdr = (s.ok_histogram.encode().decode()
-                  if s.ok_histogram is not None and s.ok else None)
-        self.journal.write(Event.SECOND, workload=workload, second=s.index, sent=s.sent,
-                           ok=s.ok, failed=s.failed, timed_out=s.timed_out, dropped=s.dropped,
-                           late=s.late, max_lag=round(s.max_lag, 6), p50=pct(50),
-                           p90=pct(90), p99=pct(99),
-                           max=round(h.get_max_value() / 1e6, 6) if n else None,
-                           hdr=h.encode().decode() if n else None, ok_hdr=ok_hdr)
+        self.journal.write(Event.SECOND, workload=workload, **second_fields(s))
         self.progress.second(s)
 
     async def _ticker(self) -> None:
@@ -553,57 +539,13 @@ class Runner:
         return verdict
 
     def _workload_totals(self) -> dict[str, dict[str, Any]]:
-        """Every workload's record for result.json: its kind, totals over the measured
-        seconds (measured workloads), the generator's figures, and its history's counts."""
-        from faultlab.workload.stats import aggregate
-
-        def clean(v: float) -> float | None:
-            return None if math.isnan(v) else round(v, 6)
-
-        out: dict[str, dict[str, Any]] = {}
-        for name, w in self.workloads.items():
-            summary = w.summary()
-            ls, wu = summary.load, summary.load.warmup
-            entry: dict[str, Any] = {
-                "kind": summary.kind, "measured": w.measured, "totals": None,
-                "generator": {"planned": ls.planned, "sent": ls.sent, "dropped": ls.dropped,
-                              "late": ls.late, "max_lag": ls.max_lag,
-                              "saturated": ls.saturated, "reason": ls.reason,
-                              "warmup": {"seconds": self.exp.warmup, "planned": wu.planned,
-                                         "sent": wu.sent, "dropped": wu.dropped,
-                                         "max_lag": wu.max_lag}},
-                "history": None}
-            recorder = self.recorders.get(name)
-            if recorder is not None:
-                agg = aggregate(recorder.window(0, recorder.completed))
-                entry["totals"] = {
-                    "seconds": agg.seconds, "planned": agg.planned, "sent": agg.sent,
-                    "ok": agg.ok, "failed": agg.failed, "timed_out": agg.timed_out,
-                    "dropped": agg.dropped, "success_ratio": clean(agg.success_ratio),
-                    "p50": clean(agg.percentile(50)), "p90": clean(agg.percentile(90)),
-                    "p99": clean(agg.percentile(99)), "max": clean(agg.max_latency),
-                    "ok_p50": clean(agg.percentile(50, successful_only=True)),
-                    "ok_p99": clean(agg.percentile(99, successful_only=True))}
-            h = summary.history
-            if h is not None:
-                entry["history"] = {
-                    "file": h.file, "origin_ns": round(self.origin * 1e9),
-                    "planned": h.planned, "invoked": h.invoked, "dropped": h.dropped,
-                    "retired_processes": h.retired_processes, "ok": h.ok, "fail": h.fail,
-                    "info": h.info}
-            out[name] = entry
-        return out
+        return workload_entries(self.workloads, self.recorders, self.exp.warmup, self.origin)
 
 
 def _pid() -> int:
     import os
 
     return os.getpid()
-
-
-async def _quietly(aw: Awaitable[object]) -> None:
-    with contextlib.suppress(Exception):
-        await aw
 
 
 def _leaves(group: BaseExceptionGroup[Any]) -> list[BaseException]:

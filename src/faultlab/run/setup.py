@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from faultlab.experiment.model import LOCAL_HOST, Experiment
+from faultlab.experiment.model import Experiment
+from faultlab.experiment.targets import LOCAL_HOST
 from faultlab.faults.base import BoundTarget, ProxyEndpoint
 from faultlab.hosts import HOST_KINDS, Host, local_host
 from faultlab.journal import Event, Journal
