@@ -41,11 +41,15 @@ class TcpServer:
         self._handler = handler
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         self.connections = 0
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         self._writers.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
         try:
             await self._handler(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -55,6 +59,8 @@ class TcpServer:
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
+            if task is not None:
+                self._tasks.discard(task)
 
     async def start(self) -> TcpServer:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -70,6 +76,10 @@ class TcpServer:
             self._server.close()
             for writer in list(self._writers):
                 writer.close()
+            # Let every handler end on its own (its connection is closed): a handler still
+            # running at loop teardown is cancelled there, which asyncio logs as an error.
+            if self._tasks:
+                await asyncio.wait(list(self._tasks), timeout=5)
             await self._server.wait_closed()
 
 

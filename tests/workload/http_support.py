@@ -133,9 +133,46 @@ def free_port() -> int:
 RawHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-async def raw_server(handler: RawHandler) -> tuple[asyncio.Server, str]:
-    srv = await asyncio.start_server(handler, "127.0.0.1", 0)
-    port = srv.sockets[0].getsockname()[1]
+class RawServer:
+    """asyncio's server, whose ``wait_closed`` also lets every handler end on its own (a
+    handler still running at loop teardown is cancelled there, which asyncio logs)."""
+
+    def __init__(self, handler: RawHandler) -> None:
+        self._handler = handler
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._server: asyncio.Server | None = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            await self._handler(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    async def wait_closed(self) -> None:
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+
+async def raw_server(handler: RawHandler) -> tuple[RawServer, str]:
+    srv = RawServer(handler)
+    port = await srv.start()
     return srv, f"http://127.0.0.1:{port}/"
 
 
