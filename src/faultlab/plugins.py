@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import importlib
 import logging
+import typing
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
-from typing import Generic, Protocol, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
-__all__ = ["Named", "PluginError", "Registry"]
+__all__ = ["Named", "PluginError", "Registry", "check_kind_literal", "discriminated_union"]
 
 log = logging.getLogger(__name__)
 
@@ -109,3 +110,20 @@ class Registry(Generic[T]):
     def current_version(self) -> int:
         self._load()
         return self.version
+
+
+def check_kind_literal(what: str, name: str, spec: type[Any]) -> None:
+    """A kind's spec must carry ``kind: Literal[name]`` (its tag in the union of kinds)."""
+    field = getattr(spec, "model_fields", {}).get("kind")
+    if field is None or typing.get_args(field.annotation) != (name,):
+        raise PluginError(f"{what} '{name}': its spec {spec.__name__} needs "
+                          f"kind: Literal['{name}']")
+
+
+def discriminated_union(specs: tuple[type[Any], ...]) -> Any:
+    """The pydantic union of kind specs, told apart by their ``kind`` tag."""
+    from pydantic import Field
+
+    if len(specs) == 1:
+        return Annotated[specs[0], Field(discriminator="kind")]
+    return Annotated[typing.Union[specs], Field(discriminator="kind")]  # noqa: UP007

@@ -12,7 +12,6 @@ models check only what one value can say about itself.
 
 from __future__ import annotations
 
-import typing
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -47,6 +46,7 @@ from faultlab.experiment.types import (
     Strict,
 )
 from faultlab.faults.spec import FaultSpec
+from faultlab.plugins import discriminated_union
 from faultlab.slo.spec import PERCENTILES, AbortCondition, LatencyObjective, Slo  # noqa: F401
 from faultlab.workload.spec import HistoryWorkload, HttpWorkload, WorkloadSpec
 
@@ -358,10 +358,7 @@ def experiment_model() -> type[Experiment]:
            WORKLOAD_KINDS.current_version())
     model = _MODELS.get(key)
     if model is None:
-        host_specs = tuple(k.spec for k in HOST_KINDS)
-        host_union: Any = (Annotated[host_specs[0], Field(discriminator="kind")]
-                           if len(host_specs) == 1 else
-                           Annotated[typing.Union[host_specs], Field(discriminator="kind")])  # noqa: UP007
+        host_union: Any = discriminated_union(tuple(k.spec for k in HOST_KINDS))
         faults: Any = list[fault_union()]  # type: ignore[misc]
         workloads: Any = dict[Name, workload_union()]  # type: ignore[misc]
         hosts: Any = dict[Name, host_union]

@@ -10,15 +10,12 @@ touches its module and its registration only.
 
 from __future__ import annotations
 
-import typing
 from dataclasses import dataclass
-from typing import Annotated, Any
-
-from pydantic import Field
+from typing import Any
 
 from faultlab.faults.spec import FaultSpec
 from faultlab.faults.undo import UndoAction
-from faultlab.plugins import PluginError, Registry
+from faultlab.plugins import PluginError, Registry, check_kind_literal, discriminated_union
 
 __all__ = ["FAULT_KINDS", "FaultKind", "fault_union"]
 
@@ -37,10 +34,7 @@ class FaultKind:
 
 
 def _check(kind: FaultKind) -> None:
-    field = kind.spec.model_fields.get("kind")
-    if field is None or typing.get_args(field.annotation) != (kind.name,):
-        raise PluginError(f"fault kind '{kind.name}': its spec {kind.spec.__name__} needs "
-                          f"kind: Literal['{kind.name}']")
+    check_kind_literal("fault kind", kind.name, kind.spec)
     if not kind.spec.target_kinds and kind.spec.default_target is None:
         raise PluginError(f"fault kind '{kind.name}': its spec declares no target_kinds")
 
@@ -51,7 +45,4 @@ FAULT_KINDS: Registry[FaultKind] = Registry(
 
 def fault_union() -> Any:
     """The discriminated union of every registered kind's spec (for the experiment model)."""
-    specs = tuple(k.spec for k in FAULT_KINDS)
-    if len(specs) == 1:
-        return Annotated[specs[0], Field(discriminator="kind")]
-    return Annotated[typing.Union[specs], Field(discriminator="kind")]  # noqa: UP007
+    return discriminated_union(tuple(k.spec for k in FAULT_KINDS))

@@ -12,7 +12,6 @@ are documented there); a plug-in that plans arrivals uses the shared scheduler,
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
@@ -29,7 +28,7 @@ from faultlab.experiment.types import (
     Rate,
     Strict,
 )
-from faultlab.plugins import PluginError, Registry
+from faultlab.plugins import Registry, check_kind_literal, discriminated_union
 from faultlab.workload.clients.models import unsupported
 
 if TYPE_CHECKING:
@@ -126,10 +125,7 @@ class WorkloadKind:
 
 
 def _check(kind: WorkloadKind) -> None:
-    field = kind.spec.model_fields.get("kind")
-    if field is None or typing.get_args(field.annotation) != (kind.name,):
-        raise PluginError(f"workload kind '{kind.name}': its spec needs "
-                          f"kind: Literal['{kind.name}']")
+    check_kind_literal("workload kind", kind.name, kind.spec)
 
 
 WORKLOAD_KINDS: Registry[WorkloadKind] = Registry(
@@ -137,7 +133,4 @@ WORKLOAD_KINDS: Registry[WorkloadKind] = Registry(
 
 
 def workload_union() -> Any:
-    specs = tuple(k.spec for k in WORKLOAD_KINDS)
-    if len(specs) == 1:
-        return Annotated[specs[0], Field(discriminator="kind")]
-    return Annotated[typing.Union[specs], Field(discriminator="kind")]  # noqa: UP007
+    return discriminated_union(tuple(k.spec for k in WORKLOAD_KINDS))
