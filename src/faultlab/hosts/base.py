@@ -113,6 +113,23 @@ class Host(ABC):
     def is_alive(self, proc: ProcessId) -> bool:
         return self.identify(proc.pid) == proc
 
+    async def end(self, proc: ProcessId, *, group: bool = True, timeout: float = 2.0) -> bool:
+        """SIGKILL ``proc`` (its process group) and wait until it is gone (a signal is
+        delivered asynchronously: "reverted" must mean the process no longer runs). Returns
+        False if it still ran after ``timeout``; a process already gone is fine."""
+        import asyncio
+
+        try:
+            self.signal(proc, signal.SIGKILL, group=group)
+        except ProcessGone:
+            return True
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.is_alive(proc):
+            if asyncio.get_running_loop().time() >= deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
+
     async def close(self) -> None:  # noqa: B027 - most hosts hold nothing
         """Release connections (none for the local host)."""
 

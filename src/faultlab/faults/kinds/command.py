@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import shlex
-import signal
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
@@ -21,7 +20,7 @@ from faultlab.faults.base import Fault, FaultError
 from faultlab.faults.registry import FaultKind
 from faultlab.faults.spec import FaultSpec
 from faultlab.faults.undo import Undo, UndoAction, UndoEnv
-from faultlab.hosts import Host, HostError, ProcessGone, ProcessId
+from faultlab.hosts import Host, HostError, ProcessId
 
 __all__ = ["COMMAND"]
 
@@ -109,8 +108,8 @@ async def _revert(p: dict[str, Any], env: UndoEnv) -> str:
     done = await _run(env.host, argv, float(p.get("timeout", 30.0)), p.get("cwd"), "revert")
     # Only now: if the revert failed, the keeper still runs it again when the lease ends.
     if p.get("keeper"):
-        with contextlib.suppress(ProcessGone, ValueError):  # gone: nothing to stop
-            env.host.signal(ProcessId.from_json(p["keeper"]), signal.SIGKILL, group=True)
+        with contextlib.suppress(ValueError):  # a damaged record: no keeper to stop
+            await env.host.end(ProcessId.from_json(p["keeper"]))
     return done
 
 

@@ -48,8 +48,8 @@ class PauseFault(ProcessFault):
 
 async def _resume(p: dict[str, Any], env: UndoEnv) -> str:
     if p.get("keeper"):
-        with contextlib.suppress(ProcessGone, ValueError):  # gone: nothing to stop
-            env.host.signal(ProcessId.from_json(p["keeper"]), signal.SIGKILL, group=True)
+        with contextlib.suppress(ValueError):  # a damaged record: no keeper to stop
+            await env.host.end(ProcessId.from_json(p["keeper"]))
     resumed = []
     for item in p.get("processes", []):
         try:
