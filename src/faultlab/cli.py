@@ -155,8 +155,9 @@ def report(
     typer.echo(f"wrote {html}\nwrote {md}")
 
 
-CHECK_HELP = ("Exit codes: 0 valid; 1 invalid (the explanation is printed); 2 invalid input; "
-              "3 unknown (the time or memory budget ran out first).")
+CHECK_HELP = ("Exit codes: 0 valid; 1 invalid (the explanation is printed); 2 invalid or "
+              "empty input; 3 unknown (the time or memory budget ran out first, or there was "
+              "nothing to check); 4 internal error. Format: docs/history.md.")
 
 
 @app.command(epilog=CHECK_HELP)
@@ -170,7 +171,8 @@ def check(
     time_limit: Annotated[float, typer.Option(help="Seconds before the verdict is "
                                                "'unknown'.")] = 60.0,
     independent: Annotated[bool, typer.Option(
-        help="EDN only: values are [key value] tuples (Jepsen's independent).")] = False,
+        help="Jepsen inputs (EDN, history.txt, jepsen.log): values are [key value] tuples "
+             "(Jepsen's independent).")] = False,
 ) -> None:
     """Check a history (faultlab JSON Lines, Jepsen EDN, history.txt or jepsen.log) and
     explain any violation. An empty history is invalid input (exit 2), never "valid"; a
@@ -223,10 +225,13 @@ def recover(run_dir: Path) -> None:
     """Revert every fault a crashed run left active, and stop what it started."""
     import asyncio
 
+    from faultlab.run.recover import RunStillGoing
     from faultlab.run.recover import recover as do_recover
 
     try:
         report = asyncio.run(do_recover(run_dir))
+    except RunStillGoing as e:
+        raise _error(str(e)) from None
     except FileNotFoundError as e:
         raise _error(f"{e} (hint: pass a run directory, e.g. runs/20260101-120000-name)"
                      ) from None

@@ -26,6 +26,8 @@ class EventModel(BaseModel):
 class RunStarted(EventModel):
     experiment: str
     seed: int
+    pid: int | None = None  # the runner itself, with its start time
+    started: int | None = None
     marker: str = ""
     spec: dict[str, Any] = Field(default_factory=dict)
 

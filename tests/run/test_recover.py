@@ -168,3 +168,23 @@ def test_recover_cli_on_a_missing_or_empty_run_dir(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "journal.jsonl does not exist" in out.stderr
+
+
+def test_recover_refuses_while_the_run_itself_still_runs(tmp_path: Path) -> None:
+    """The run reverts everything itself; a recover meanwhile would kill its services."""
+    from faultlab.run.recover import RunStillGoing
+
+    me = local_host().identify(os.getpid())
+    assert me is not None
+    j = _journal(tmp_path / "run")
+    j.write(Event.RUN_STARTED, durable=True, experiment="x", seed=1, pid=me.pid,
+            started=me.started, marker="m" * 16)
+    _command_intent(j, "mark", ["true"])
+    j.close()
+    with pytest.raises(RunStillGoing, match="still going"):
+        asyncio.run(recover(tmp_path / "run"))
+    j = _journal(tmp_path / "gone")
+    j.write(Event.RUN_STARTED, durable=True, experiment="x", seed=1, pid=me.pid,
+            started=me.started - 1, marker="m" * 16)  # a pid reused by another process
+    j.close()
+    assert asyncio.run(recover(tmp_path / "gone")).already_clean

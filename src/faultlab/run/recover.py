@@ -24,13 +24,14 @@ from pydantic import ValidationError
 
 from faultlab import events
 from faultlab.clock import MonotonicClock
+from faultlab.errors import FaultlabError
 from faultlab.events import parse_event
 from faultlab.faults.undo import Undo, UndoError, execute_undo
 from faultlab.hosts import Host, ProcessGone, ProcessId, local_host
 from faultlab.journal import JOURNAL_NAME, Event, Journal, Redactor, UnresolvedSecret
 from faultlab.run.setup import MARKER_ENV
 
-__all__ = ["RecoveryReport", "recover"]
+__all__ = ["RecoveryReport", "RunStillGoing", "recover"]
 
 
 @dataclass
@@ -42,8 +43,13 @@ class RecoveryReport:
     already_clean: bool = False
 
 
+class RunStillGoing(FaultlabError):
+    """The run whose journal this is still runs: it reverts everything itself."""
+
+
 @dataclass
 class _State:
+    runner: ProcessId | None = None
     faults: dict[str, dict[str, Any]] = field(default_factory=dict)
     processes: list[dict[str, Any]] = field(default_factory=list)
     markers: set[str] = field(default_factory=set)
@@ -75,7 +81,9 @@ def _apply(state: _State, e: dict[str, Any]) -> None:
     if parsed is None:
         return
     kind, ev = parsed
-    if isinstance(ev, events.FaultIntent):
+    if isinstance(ev, events.RunStarted) and ev.pid and ev.started:
+        state.runner = ProcessId(ev.pid, ev.started)
+    elif isinstance(ev, events.FaultIntent):
         state.faults[ev.fault] = e
     elif kind in (Event.FAULT_REVERTED, Event.FAULT_CLOSED):
         state.faults.pop(str(e["fault"]), None)
@@ -94,6 +102,11 @@ async def recover(run_dir: Path, timeout: float = 5.0) -> RecoveryReport:
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist")
     state = _read(path)
+    if state.runner is not None and local_host().is_alive(state.runner):
+        raise RunStillGoing(f"{run_dir}: the run is still going (faultlab pid "
+                            f"{state.runner.pid}), and reverts everything itself when it ends; "
+                            "stop it with Ctrl-C or SIGTERM (SIGKILL only if that fails), "
+                            "then recover")
     report = RecoveryReport(skipped=list(state.damaged))
     reverted = []
     for name, intent in state.faults.items():

@@ -165,7 +165,8 @@ class Runner:
     async def run(self) -> Verdict:
         self.journal.write(Event.RUN_STARTED, durable=True, experiment=self.exp.name,
                            file=self.loaded.source, sha256=self.loaded.sha256, seed=self.seed,
-                           version=__version__, argv=self.argv, pid=_pid(), marker=self.marker,
+                           version=__version__, argv=self.argv, pid=_pid(), started=_started(),
+                           marker=self.marker,
                            spec=escape_spec(self.exp.model_dump(mode="json", by_alias=True)))
         self._main = asyncio.create_task(self._body())
         error = await self._wait(self._main)
@@ -546,6 +547,14 @@ def _pid() -> int:
     import os
 
     return os.getpid()
+
+
+def _started() -> int | None:
+    """This process's start time: recover refuses to act while the run itself still runs."""
+    from faultlab.hosts import local_host
+
+    ident = local_host().identify(_pid())
+    return ident.started if ident is not None else None
 
 
 def _leaves(group: BaseExceptionGroup[Any]) -> list[BaseException]:
