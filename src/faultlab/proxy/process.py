@@ -16,6 +16,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,7 +72,8 @@ async def spawn_proxy_server(log_path: Path, api_host: str = "127.0.0.1", *,
                              seed: int | None = None,
                              ready_timeout: float = READY_TIMEOUT,
                              instance_id: str | None = None,
-                             token: str | None = None) -> ProxyServerHandle:
+                             token: str | None = None,
+                             env: Mapping[str, str] | None = None) -> ProxyServerHandle:
     """Start ``python -m faultlab.proxy serve`` on an ephemeral API port; wait until ready.
 
     Its stderr (the structured event log) goes to ``log_path``. ``instance_id`` (random if
@@ -83,7 +85,9 @@ async def spawn_proxy_server(log_path: Path, api_host: str = "127.0.0.1", *,
     """
     host = f"[{api_host}]" if ":" in api_host else api_host
     instance_id = instance_id if instance_id is not None else secrets.token_hex(8)
-    environment = dict(os.environ)  # without ``token``, FAULTLAB_PROXY_TOKEN is inherited
+    # ``env`` adds to the inherited environment (a run's marker, say); without ``token``,
+    # FAULTLAB_PROXY_TOKEN is inherited
+    environment = {**os.environ, **(env or {})}
     if token is not None:
         environment["FAULTLAB_PROXY_TOKEN"] = token
     with tempfile.TemporaryDirectory(prefix="faultlab-proxy-") as directory:

@@ -7,10 +7,8 @@ even if faultlab is killed between the spawn and the journal line that names its
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,24 +21,10 @@ from faultlab.journal import Event, Journal
 if TYPE_CHECKING:
     from faultlab.proxy.process import ProxyServerHandle
 
-__all__ = ["MARKER_ENV", "bind_targets", "build_hosts", "marked", "setup_proxies"]
+__all__ = ["MARKER_ENV", "bind_targets", "build_hosts", "setup_proxies"]
 
 #: every process faultlab starts for a run carries MARKER_ENV=<run marker> in its environment
 MARKER_ENV = "FAULTLAB_RUN"
-
-
-@contextlib.contextmanager
-def marked(marker: str) -> Iterator[None]:
-    """Processes spawned inside inherit the run's marker."""
-    old = os.environ.get(MARKER_ENV)
-    os.environ[MARKER_ENV] = marker
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(MARKER_ENV, None)
-        else:
-            os.environ[MARKER_ENV] = old
 
 
 def build_hosts(exp: Experiment) -> dict[str, Host]:
@@ -83,8 +67,8 @@ async def setup_proxies(
     (run_dir / "logs").mkdir(exist_ok=True)
     instance = secrets.token_hex(8)
     journal.write(Event.PROXY_SERVER_STARTING, durable=True, marker=marker, instance=instance)
-    with marked(marker):
-        server = await spawn_proxy_server(run_dir / "logs" / "proxy.log", instance_id=instance)
+    server = await spawn_proxy_server(run_dir / "logs" / "proxy.log", instance_id=instance,
+                                      env={MARKER_ENV: marker})
     on_spawned(server)
     ident = local_host().identify(server.pid)
     async with ProxyClient(server.api_url) as client:
