@@ -23,9 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from faultlab.experiment.targets import (  # noqa: F401 - re-exported
+from faultlab.experiment.targets import (
     LOCAL_HOST,
-    TARGET_KINDS,
     ProcessTarget,
     ProxyTarget,
     Target,

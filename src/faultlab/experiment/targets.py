@@ -19,7 +19,7 @@ from faultlab.experiment.types import (
     Strict,
 )
 
-__all__ = ["LOCAL_HOST", "TARGET_KINDS", "ProcessTarget", "ProxyTarget", "Target"]
+__all__ = ["LOCAL_HOST", "ProcessTarget", "ProxyTarget", "Target"]
 
 
 #: the host every experiment has: the machine faultlab runs on
@@ -72,9 +72,6 @@ class ProcessTarget(Strict):
         if len(given) != 1:
             raise ValueError("give exactly one of service, pidfile, name, pid")
         return self
-
-
-TARGET_KINDS = ("proxy", "process", "host")
 
 
 class Target(Strict):

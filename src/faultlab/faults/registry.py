@@ -27,10 +27,6 @@ class FaultKind:
     fault: type[Any]  # a Fault subclass taking (spec, ctx)
     undo_actions: tuple[UndoAction, ...] = ()
 
-    @property
-    def summary(self) -> str:
-        doc = (self.spec.__doc__ or "").strip()
-        return doc.split("\n\n")[0].replace("\n", " ")
 
 
 def _check(kind: FaultKind) -> None:

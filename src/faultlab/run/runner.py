@@ -185,7 +185,7 @@ class Runner:
 
         hosts = build_hosts(self.exp)
         targets = bind_targets(self.exp, hosts)
-        proxies, _ = await setup_proxies(self.exp, self.run_dir, self.journal, self.marker,
+        proxies = await setup_proxies(self.exp, self.run_dir, self.journal, self.marker,
                                          owned)
         await self._setup_services()
         ctx = FaultContext(targets, self.services, proxies, self.exp.revert.timeout,

@@ -47,7 +47,7 @@ def bind_targets(exp: Experiment, hosts: dict[str, Host]) -> dict[str, BoundTarg
 async def setup_proxies(
         exp: Experiment, run_dir: Path, journal: Journal, marker: str,
         on_spawned: Callable[[ProxyServerHandle], None],
-) -> tuple[dict[str, ProxyEndpoint], ProxyServerHandle | None]:
+) -> dict[str, ProxyEndpoint]:
     """Endpoints of every proxy target; spawns the run's own proxy server if one is needed.
     ``on_spawned(handle)`` is called as soon as the server runs (so tear-down owns it even
     if creating its proxies fails)."""
@@ -60,7 +60,7 @@ async def setup_proxies(
             assert p.name is not None
             endpoints[name] = ProxyEndpoint(p.api, p.name, False, None, p.token)
     if not owned:
-        return endpoints, None
+        return endpoints
     from faultlab.proxy.client import ProxyClient
     from faultlab.proxy.process import spawn_proxy_server
 
@@ -79,4 +79,4 @@ async def setup_proxies(
             assert proxy is not None and proxy.listen and proxy.upstream
             await client.create_proxy(name, proxy.listen, proxy.upstream)
             endpoints[name] = ProxyEndpoint(server.api_url, name, True, instance)
-    return endpoints, server
+    return endpoints
