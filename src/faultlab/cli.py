@@ -26,6 +26,12 @@ def _mount_proxy() -> None:
     app.add_typer(proxy_app, name="proxy", help="The fault-injection proxy server.")
 
 
+def _mount_lab() -> None:
+    from faultlab.lab.cli import app as lab_app
+
+    app.add_typer(lab_app, name="lab", help="Clusters on this machine (network namespaces).")
+
+
 def _error(message: str, code: int = 2) -> typer.Exit:
     typer.echo(f"faultlab: {message}", err=True)
     return typer.Exit(code)
@@ -270,6 +276,7 @@ def version() -> None:
 
 def main() -> None:
     _mount_proxy()
+    _mount_lab()
     app(prog_name="faultlab")
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from faultlab.clock import Clock
-from faultlab.experiment.model import ReadyCheck, ServiceSpec
+from faultlab.experiment.services import ReadyCheck, ServiceSpec
 from faultlab.hosts import ProcessId, local_host
 from faultlab.journal import Event, Journal, Redactor
 

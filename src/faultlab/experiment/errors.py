@@ -8,6 +8,7 @@ own vocabulary, with a did-you-mean where one helps.
 
 from __future__ import annotations
 
+import contextvars
 import re
 import types
 import typing
@@ -80,15 +81,31 @@ def _as_is(path: Path, line: int, column: int, key: bool, hint: str) -> tuple[in
     return line, column, hint
 
 
+#: the model of the file whose errors are being described (default: the experiment's)
+_ROOT: contextvars.ContextVar[type[BaseModel] | None] = contextvars.ContextVar("root",
+                                                                             default=None)
+
+
 def problems_from(error: ValidationError, source: str, positions: Positions, data: Any,
-                  locate: Locate = _as_is) -> list[Problem]:
-    """Pydantic's errors as problems at file positions, in words for people."""
+                  locate: Locate = _as_is, model: type[BaseModel] | None = None
+                  ) -> list[Problem]:
+    """Pydantic's errors as problems at file positions, in words for people (``model``: the
+    file's model, for did-you-mean hints; the experiment's by default)."""
+    token = _ROOT.set(model)
+    try:
+        return _problems(error, source, positions, data, locate)
+    finally:
+        _ROOT.reset(token)
+
+
+def _problems(error: ValidationError, source: str, positions: Positions, data: Any,
+              locate: Locate) -> list[Problem]:
     problems: list[Problem] = []
     first_at: dict[Path, int] = {}  # index in problems of the first problem at a path
     seen: set[tuple[int, int, str]] = set()
     unions: dict[Path, list[str]] = {}  # a value that matched no member of a plain union
     for err in error.errors(include_url=False):
-        loc, labels = _data_path(tuple(err["loc"]), data)
+        loc, labels = _data_path(tuple(err["loc"]), data, missing=err["type"] == "missing")
         if labels and all(label in _TYPE_LABELS for label in labels):
             unions.setdefault(loc, []).append(labels[-1])
             if len(unions[loc]) > 1:
@@ -129,17 +146,21 @@ def _at(data: Any, path: Path) -> Any:
     return data
 
 
-def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[Path, tuple[str, ...]]:
+def _data_path(loc: tuple[Any, ...], data: Any, missing: bool = False
+               ) -> tuple[Path, tuple[str, ...]]:
     """Split a pydantic location into the path in the file and pydantic-only labels (union
     members such as ``latency`` or ``int``, validator names such as ``function-after[...]``).
 
     A part is a label when the data there cannot hold it: the value is not a mapping, or the
-    part names a union member rather than a key."""
+    part names a union member rather than a key. The last part of a ``missing`` error is
+    the missing key, even when it is spelled like a union member (``command``)."""
     path: list[str | int] = []
     labels: list[str] = []
     cur: Any = data
-    for part in loc:
-        if (isinstance(cur, dict) and part in cur) or (
+    for i, part in enumerate(loc):
+        if missing and i == len(loc) - 1 and isinstance(cur, dict):
+            path.append(part)
+        elif (isinstance(cur, dict) and part in cur) or (
                 isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)):
             path.append(part)
             cur = cur[part]
@@ -271,7 +292,7 @@ def _describe(err: Any, loc: Path, data: Any, labels: tuple[str, ...]
 
 def _allowed_keys(path: Path, data: Any) -> list[str]:
     """The keys the model accepts at ``path`` (for did-you-mean hints)."""
-    tp: Any = experiment_model()
+    tp: Any = _ROOT.get() or experiment_model()
     for part in path:
         tp = _step(tp, part)
         try:

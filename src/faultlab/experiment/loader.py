@@ -49,7 +49,7 @@ from faultlab.experiment.yamlpos import (
 )
 
 __all__ = ["LIMITS", "MAX_FILE_BYTES", "LoadedExperiment", "advice", "format_path",
-           "load_experiment", "load_experiment_text"]
+           "load_document", "load_experiment", "load_experiment_text"]
 
 _VARS: Path = ("vars",)
 _BUILTINS = ("python",)
@@ -136,10 +136,7 @@ def _too_large(name: str) -> ExperimentError:
                     "experiment into several")
 
 
-def load_experiment(file: str | FsPath, overrides: Mapping[str, str] | None = None
-                    ) -> LoadedExperiment:
-    name = str(file)
-    raw = _read(file)
+def _decode(name: str, raw: bytes) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -149,7 +146,40 @@ def load_experiment(file: str | FsPath, overrides: Mapping[str, str] | None = No
         raise ExperimentError([Problem(name, line, column, "",
                                        f"file is not UTF-8 text (byte 0x{raw[e.start]:02x})",
                                        "save the file as UTF-8")]) from None
-    return load_experiment_text(text, name, overrides, sha256=hashlib.sha256(raw).hexdigest())
+    return text
+
+
+def load_experiment(file: str | FsPath, overrides: Mapping[str, str] | None = None
+                    ) -> LoadedExperiment:
+    raw = _read(file)
+    return load_experiment_text(_decode(str(file), raw), str(file), overrides,
+                                sha256=hashlib.sha256(raw).hexdigest())
+
+
+M = typing.TypeVar("M", bound=BaseModel)
+
+
+def load_document(file: str | FsPath, model: type[M],
+                  overrides: Mapping[str, str] | None = None) -> M:
+    """Another faultlab file (a lab file, a canvas) as ``model``, with the experiment file's
+    discipline: bounded reading, vars and ``--var``, every problem one located line."""
+    name = str(file)
+    text = _decode(name, _read(file))
+    secrets: dict[str, str] = {}
+    with suggestions():
+        try:
+            reading = _Reading(text, dict(overrides or {}), secrets)
+        except YamlProblem as p:
+            raise _redacted([Problem(name, p.line, p.column, format_path(p.path),
+                                     p.message, p.hint)], secrets) from None
+        problems = reading.unknown_overrides(name)
+        if problems:
+            raise _redacted(problems, secrets)
+        try:
+            return model.model_validate(reading.data)
+        except ValidationError as e:
+            raise _redacted(problems_from(e, name, reading.positions, reading.data,
+                                          reading.at, model), secrets) from None
 
 
 def load_experiment_text(text: str, source: str = "<experiment>",
@@ -228,8 +258,8 @@ class _Reading:
                               "start from `faultlab demo`'s files")
         if not isinstance(root, yaml.MappingNode):
             raise YamlProblem((), root.start_mark.line + 1, root.start_mark.column + 1,
-                              "an experiment must be a mapping of keys (name:, faults:, ...)",
-                              "write `name: my-experiment` and the other keys at the top level")
+                              "the file must be a mapping of keys (name:, ...)",
+                              "write `name: my-name` and the other keys at the top level")
         budget = Budget()
         self._read_vars(root, budget)
         converter = Converter(self.variables, self.secrets, literal=frozenset({_VARS}),

@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from faultlab.experiment.services import ReadyCheck, ServiceSpec
 from faultlab.experiment.targets import (
     LOCAL_HOST,
     ProcessTarget,
@@ -33,11 +34,7 @@ from faultlab.experiment.types import (
     ByteRate,
     Command,
     Duration,
-    EnvKey,
-    EnvValue,
-    FilePath,
     HostPort,
-    HttpUrl,
     Name,
     Rate,
     Ratio,
@@ -45,6 +42,7 @@ from faultlab.experiment.types import (
     Strict,
 )
 from faultlab.faults.spec import FaultSpec
+from faultlab.lab.spec import LabSpec
 from faultlab.plugins import discriminated_union
 from faultlab.slo.spec import PERCENTILES, AbortCondition, LatencyObjective, Slo  # noqa: F401
 from faultlab.workload.spec import HistoryWorkload, HttpWorkload, WorkloadSpec
@@ -80,42 +78,12 @@ __all__ = [
 
 # --- system under test ---------------------------------------------------------------------
 
-class ReadyCheck(Strict):
-    """How to tell a service is ready: one of an HTTP URL (2xx/3xx), a TCP address, a command."""
-
-    http: HttpUrl | None = Field(default=None, description="Ready when this URL answers 2xx/3xx.")
-    tcp: HostPort | None = Field(default=None, description="Ready when this address accepts "
-                                 "a connection.")
-    command: Command | None = Field(default=None, description="Ready when this command "
-                                    "exits 0.")
-    timeout: Duration = Field(default=15.0, description="How long to wait for readiness.")
-    interval: Duration = Field(default=0.1, description="Time between readiness probes.")
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> ReadyCheck:
-        given = [k for k in ("http", "tcp", "command") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of http, tcp, command")
-        return self
-
-
-class ServiceSpec(Strict):
-    """A process faultlab starts before the experiment and stops after it."""
-
-    command: Command = Field(description="The command (a string split like a shell would, "
-                             "or a list).")
-    cwd: FilePath | None = Field(default=None, description="Working directory.")
-    env: dict[EnvKey, EnvValue] = Field(default_factory=dict, description="Extra environment "
-                                "variables.")
-    ready: ReadyCheck | None = Field(default=None, description="How to tell it is ready; "
-                                     "without one it is ready once started.")
-    stop_timeout: Duration = Field(default=5.0, description="Time between SIGTERM and "
-                                   "SIGKILL when it is stopped.")
-
-
 class SystemSpec(Strict):
-    """Services faultlab starts (in order) before the experiment and stops after it."""
+    """What faultlab builds and starts before the experiment and removes after it: a lab
+    (network-namespace hosts) and services (in order, on this machine or on lab hosts)."""
 
+    lab: LabSpec | None = Field(default=None, description="A lab of network-namespace hosts "
+                                "brought up before the services and removed after the run.")
     services: dict[Name, ServiceSpec] = Field(default_factory=dict, description="Services by "
                                               "name, started in this order.")
 

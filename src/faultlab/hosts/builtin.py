@@ -2,5 +2,7 @@
 
 from faultlab.hosts import HOST_KINDS
 from faultlab.hosts.local import LOCAL
+from faultlab.lab.host import LAB_HOST
 
 HOST_KINDS.register(LOCAL)
+HOST_KINDS.register(LAB_HOST)
