@@ -52,9 +52,12 @@ class RunningService:
 
 class Services:
     def __init__(self, specs: dict[str, ServiceSpec], run_dir: Path, journal: Journal,
-                 clock: Clock, redactor: Redactor | None = None, marker: str = "") -> None:
+                 clock: Clock, redactor: Redactor | None = None, marker: str = "",
+                 faketime: frozenset[str] = frozenset()) -> None:
         self.specs = specs
+        self.run_dir = run_dir
         self.logs = run_dir / "logs"
+        self.faketime = faketime  # started under libfaketime (clock faults target them)
         self.journal = journal
         self.clock = clock
         self.redactor = redactor or Redactor()
@@ -77,12 +80,14 @@ class Services:
                     f"started: another process holds {spec.ready.http or spec.ready.tcp} "
                     "(stop it, or give the service another port)")
         self.logs.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **spec.env, MARKER_ENV: self.marker}
+        if name in self.faketime:
+            env.update(self._clock_env(name, env))
         self.journal.write(Event.SERVICE_STARTING, durable=True, service=name,
                            marker=self.marker)
         try:
             proc = await asyncio.create_subprocess_exec(
-                *spec.command, cwd=spec.cwd,
-                env={**os.environ, **spec.env, MARKER_ENV: self.marker},
+                *spec.command, cwd=spec.cwd, env=env,
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT, start_new_session=True)
         except OSError as e:
@@ -100,6 +105,29 @@ class Services:
         if spec.ready is not None:
             await self._wait_ready(svc, spec.ready)
         return svc
+
+    def clock_file(self, name: str) -> Path | None:
+        """The control file of a service started under libfaketime (None for the others)."""
+        from faultlab.faketime import control_file
+
+        return control_file(self.run_dir, name) if name in self.faketime else None
+
+    def _clock_env(self, name: str, env: dict[str, str]) -> dict[str, str]:
+        """libfaketime's environment; the control file reads +0 at the first start (a
+        restart keeps what a clock fault wrote)."""
+        from faultlab.faketime import ZERO, FaketimeError, service_env, write_offset
+
+        path = self.clock_file(name)
+        assert path is not None
+        try:
+            extra = service_env(path, env.get("LD_PRELOAD"))
+        except FaketimeError as e:
+            raise ServiceError(f"service '{name}' (a clock fault targets it): {e}") from None
+        if name not in self.running or not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_offset(path, ZERO)
+        env.pop("FAKETIME", None)  # it would take precedence over the control file
+        return extra
 
     async def _pump(self, stream: asyncio.StreamReader, path: Path) -> None:
         """Copy a service's output to its log, line by line, through the redactor."""

@@ -52,6 +52,7 @@ from faultlab.units import format_duration, parse_byte_rate, parse_duration, par
 __all__ = ["MAX_DURATION", "Advice", "ApiToken", "ByteRate", "Command",
            "Duration", "EnvKey", "EnvValue", "FilePath", "HeaderName", "HeaderValue",
            "HostPort", "HttpUrl", "Name", "ProcessName", "Rate", "Ratio", "SignalName",
+           "SignedDuration",
            "Strict", "dump_duration", "host_port_identity", "url_identity"]
 
 
@@ -105,6 +106,24 @@ Duration = Annotated[
     float, BeforeValidator(_duration),
     PlainSerializer(dump_duration, return_type=str, when_used="json"),
     WithJsonSchema(_DURATION_SCHEMA)]
+def _signed_duration(value: object) -> float:
+    """``-30s``, ``+2m``, ``1.5s``: a duration with an optional sign (clock offsets)."""
+    if isinstance(value, str) and value.strip()[:1] in ("+", "-"):
+        text = value.strip()
+        magnitude = _duration(text[1:])
+        return -magnitude if text[0] == "-" else magnitude
+    return _duration(value)
+
+
+def dump_signed_duration(seconds: float) -> str:
+    return ("-" if seconds < 0 else "+") + dump_duration(abs(seconds))
+
+
+SignedDuration = Annotated[
+    float, BeforeValidator(_signed_duration),
+    PlainSerializer(dump_signed_duration, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^[+-]?(\d+(\.\d+)?(us|µs|ms|s|m|h))+$",
+                    "examples": ["-30s", "+2m"]})]
 Rate = Annotated[
     float, BeforeValidator(parse_rate),
     PlainSerializer(lambda v: f"{_exact(v)}/s", return_type=str, when_used="json"),

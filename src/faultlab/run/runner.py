@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from faultlab import __version__
 from faultlab.clock import Clock
 from faultlab.experiment.loader import LoadedExperiment
+from faultlab.faketime import clocked_services
 from faultlab.faults import Fault, FaultContext, FaultError, build_fault
 from faultlab.faults.base import NotApplied
 from faultlab.journal import JOURNAL_NAME, Event, Journal, Redactor
@@ -113,7 +114,8 @@ class Runner:
         run_dir.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(run_dir / JOURNAL_NAME, clock, self.origin, self.redactor)
         self.services = Services(dict(self.exp.system.services), run_dir, self.journal, clock,
-                                 self.redactor, self.marker)
+                                 self.redactor, self.marker,
+                                 faketime=clocked_services(self.exp))
         self.plan: list[PlannedFault] = plan_faults(self.exp, self.rng)
         self.records = [FaultRecord(p.label, p.spec.kind, "+".join(p.spec.target_names),
                                     p.spec.params(), p.start, p.duration) for p in self.plan]

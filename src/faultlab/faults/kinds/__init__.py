@@ -1,6 +1,7 @@
 """faultlab's own fault kinds, one module each, registered here (the one place)."""
 
 from faultlab.faults.kinds.bandwidth import BANDWIDTH
+from faultlab.faults.kinds.clock import CLOCK_BUMP, CLOCK_SKEW, CLOCK_STROBE
 from faultlab.faults.kinds.command import COMMAND
 from faultlab.faults.kinds.connect_delay import CONNECT_DELAY
 from faultlab.faults.kinds.connect_refuse import CONNECT_REFUSE
@@ -20,7 +21,7 @@ from faultlab.faults.registry import FAULT_KINDS
 
 BUILTIN_KINDS = (LATENCY, BANDWIDTH, DOWN, RESET, TIMEOUT, SLOW_CLOSE, SLICER, LIMIT_DATA,
                  HTTP_ABORT, HTTP_DELAY, CONNECT_DELAY, CONNECT_REFUSE, KILL, PAUSE, RESTART,
-                 COMMAND)
+                 COMMAND, CLOCK_SKEW, CLOCK_BUMP, CLOCK_STROBE)
 
 for _kind in BUILTIN_KINDS:
     FAULT_KINDS.register(_kind)
