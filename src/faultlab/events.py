@@ -63,6 +63,23 @@ class FaultIntent(EventModel):
     undo: dict[str, Any]
 
 
+class LabStarting(EventModel):
+    lab: str
+    marker: str
+
+
+class LabUp(EventModel):
+    lab: str
+    subnet: str
+    hosts: dict[str, str]
+
+
+class LabDown(EventModel):
+    lab: str
+    done: str | None = None
+    error: str | None = None
+
+
 class FaultEvent(EventModel):
     fault: str
 
@@ -111,6 +128,9 @@ EVENT_MODELS: dict[Event, type[EventModel]] = {
     Event.PROXY_SERVER_STARTED: Spawned,
     Event.SERVICE_STOPPED: Stopped,
     Event.PROXY_SERVER_STOPPED: Stopped,
+    Event.LAB_STARTING: LabStarting,
+    Event.LAB_UP: LabUp,
+    Event.LAB_DOWN: LabDown,
     Event.FAULT_INTENT: FaultIntent,
     Event.FAULT_INJECTED: FaultEvent,
     Event.FAULT_REVERTED: FaultEvent,

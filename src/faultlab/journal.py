@@ -29,6 +29,9 @@ class Event(StrEnum):
     SERVICE_STARTING = "service_starting"  # intent, journaled before the spawn
     SERVICE_STARTED = "service_started"
     SERVICE_STOPPED = "service_stopped"
+    LAB_STARTING = "lab_starting"  # intent, journaled before the lab exists
+    LAB_UP = "lab_up"
+    LAB_DOWN = "lab_down"
     PROXY_SERVER_STARTING = "proxy_server_starting"  # intent, journaled before the spawn
     PROXY_SERVER_STARTED = "proxy_server_started"
     PROXY_SERVER_STOPPED = "proxy_server_stopped"

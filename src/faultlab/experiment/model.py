@@ -298,6 +298,14 @@ class Experiment(Strict):
         measured = self.measured_workloads()
         return measured[0] if len(measured) == 1 else None
 
+    def lab_hosts(self) -> list[str]:
+        """Hosts of the experiment's own lab (``system.lab``), by their names there."""
+        return list(self.system.lab.hosts) if self.system.lab is not None else []
+
+    def host_names(self) -> list[str]:
+        """Every host a target or service may name: local, ``hosts:`` and the lab's."""
+        return [LOCAL_HOST, *self.hosts, *self.lab_hosts()]
+
     def target(self, name: str) -> Target | None:
         """A declared target, or the implicit host target ``local``."""
         if name in self.targets:

@@ -22,6 +22,7 @@ __all__ = ["check"]
 
 def check(exp: Experiment, data: Any) -> list[Finding]:
     out: list[Finding] = []
+    out += _system(exp)
     out += _targets(exp)
     out += _faults(exp)
     out += _schedule(exp)
@@ -30,11 +31,32 @@ def check(exp: Experiment, data: Any) -> list[Finding]:
     return out
 
 
+def _system(exp: Experiment) -> list[Finding]:
+    """Lab hosts are hosts by their names: none may clash with hosts:, and services run on
+    this machine or inside a lab host."""
+    out: list[Finding] = []
+    for name in exp.lab_hosts():
+        if name in exp.hosts:
+            out.append((("system", "lab", "hosts", name), f"host '{name}' is also declared "
+                        "under hosts:", "lab hosts are hosts by their names; rename one "
+                        "of them", True))
+    lab_kind = [LOCAL_HOST, *exp.lab_hosts(),
+                *(n for n, h in exp.hosts.items() if getattr(h, "kind", "") == "lab")]
+    for name, svc in exp.system.services.items():
+        if svc.host not in lab_kind:
+            hint = (f"{svc.host} is not a lab host; services run on local or a lab host"
+                    if svc.host in exp.hosts else
+                    suggest(svc.host, lab_kind) or f"hosts: {_listing(lab_kind)}")
+            out.append((("system", "services", name, "host"),
+                        f"service '{name}' cannot run on host '{svc.host}'", hint, False))
+    return out
+
+
 def _targets(exp: Experiment) -> list[Finding]:
     out: list[Finding] = []
     seen: dict[tuple[str, ...], str] = {}
     services = list(exp.system.services)
-    hosts = [LOCAL_HOST, *exp.hosts]
+    hosts = exp.host_names()
     for name, target in exp.targets.items():
         where: Path = ("targets", name)
         identity = target.identity()

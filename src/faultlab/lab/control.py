@@ -113,6 +113,11 @@ async def _start(state: LabState, spec: LabSpec, host_name: str, proc_name: str)
     logs.mkdir(parents=True, exist_ok=True)
     log_path = logs / f"{host_name}.{proc_name}.log"
     where = f"lab '{state.name}': process '{proc_name}' on host '{host_name}'"
+    if pspec.ready is not None and pspec.ready.command is None:
+        squatter, seen = await probe_ready(pspec.ready)
+        if squatter:
+            raise LabError(f"{where}: its ready check already answers ({seen}) before it "
+                           f"started: something else holds {pspec.ready.http or pspec.ready.tcp}")
     with open(log_path, "ab") as log:
         try:
             proc = subprocess.Popen(

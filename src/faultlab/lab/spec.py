@@ -77,8 +77,8 @@ class LabSpec(Strict):
         if self.subnet is not None:
             room = ipaddress.IPv4Network(self.subnet).num_addresses - 3  # network, bridge, bcast
             if len(self.hosts) > room:
-                raise ValueError(f"subnet {self.subnet} has room for {room} hosts, not "
-                                 f"{len(self.hosts)}; give a larger one, e.g. a /24")
+                raise ValueError(f"subnet {self.subnet} has {room} host addresses, the lab "
+                                 f"needs {len(self.hosts)}; give a larger one, e.g. a /24")
         return self
 
     def addresses(self, subnet: str) -> tuple[dict[str, str], str]:

@@ -53,6 +53,7 @@ class _State:
     faults: dict[str, dict[str, Any]] = field(default_factory=dict)
     processes: list[dict[str, Any]] = field(default_factory=list)
     markers: set[str] = field(default_factory=set)
+    labs: dict[str, str] = field(default_factory=dict)  # lab made by the run -> its marker
     damaged: list[str] = field(default_factory=list)
 
 
@@ -92,6 +93,10 @@ def _apply(state: _State, e: dict[str, Any]) -> None:
             state.faults.pop(name, None)
     elif isinstance(ev, events.Spawned):
         state.processes.append(e)
+    elif isinstance(ev, events.LabStarting):
+        state.labs[ev.lab] = ev.marker
+    elif isinstance(ev, events.LabDown) and ev.error is None:
+        state.labs.pop(ev.lab, None)
     marker = getattr(ev, "marker", None)
     if isinstance(marker, str) and marker:
         state.markers.add(marker)
@@ -120,6 +125,7 @@ async def recover(run_dir: Path, timeout: float = 5.0) -> RecoveryReport:
             report.failed.append(f"{name}: {type(e).__name__}: {e}" if str(e)
                                  else f"{name}: {type(e).__name__}")
     await _stop_processes(state, report)
+    await _remove_labs(state, report)
     report.already_clean = not (state.faults or report.stopped)
     clock = MonotonicClock()
     journal = Journal(path, clock, clock.now(), Redactor())
@@ -157,6 +163,30 @@ async def _stop_processes(state: _State, report: RecoveryReport) -> None:
                 await _stop(host, ident)
                 report.stopped.append(f"process {ident.pid} started by the run "
                                       "(found by its marker)")
+
+
+async def _remove_labs(state: _State, report: RecoveryReport) -> None:
+    """The run's own labs (after their processes: removal ends what is left inside). A lab
+    of that name owned by another run, or by nobody, is not the run's and is left alone."""
+    from faultlab.lab.control import LabError, lab_down
+    from faultlab.lab.state import read_state
+
+    for name, marker in state.labs.items():
+        try:
+            lab = read_state(name)
+        except ValueError as e:
+            report.skipped.append(f"lab {name}: {e}; remove it with `faultlab lab down {name}`")
+            continue
+        if lab is None:
+            continue
+        if lab.owner != marker:
+            report.skipped.append(f"lab {name} is not this run's (another run or `faultlab "
+                                  "lab up` made it since); left as it is")
+            continue
+        try:
+            report.stopped.append(await asyncio.to_thread(lab_down, name))
+        except LabError as e:
+            report.failed.append(str(e))
 
 
 async def _stop(host: Host, proc: ProcessId) -> None:

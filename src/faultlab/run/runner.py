@@ -40,8 +40,10 @@ from faultlab.faketime import clocked_services
 from faultlab.faults import Fault, FaultContext, FaultError, build_fault
 from faultlab.faults.base import NotApplied
 from faultlab.journal import JOURNAL_NAME, Event, Journal, Redactor
+from faultlab.lab.control import LabError
 from faultlab.run.clauses import build_clauses
 from faultlab.run.evaluate import AbortSignal, Evaluation
+from faultlab.run.labs import RunLab
 from faultlab.run.plan import PlannedFault, plan_faults
 from faultlab.run.rerun import escape_spec
 from faultlab.run.setup import bind_targets, build_hosts, setup_proxies
@@ -116,6 +118,7 @@ class Runner:
         self.services = Services(dict(self.exp.system.services), run_dir, self.journal, clock,
                                  self.redactor, self.marker,
                                  faketime=clocked_services(self.exp))
+        self.lab = RunLab(self.exp.system.lab, self.journal, self.marker)
         self.plan: list[PlannedFault] = plan_faults(self.exp, self.rng)
         self.records = [FaultRecord(p.label, p.spec.kind, "+".join(p.spec.target_names),
                                     p.spec.params(), p.start, p.duration) for p in self.plan]
@@ -185,6 +188,7 @@ class Runner:
         def owned(server: ProxyServerHandle) -> None:
             self._proxy_server = server
 
+        await self.lab.up()
         hosts = build_hosts(self.exp)
         targets = bind_targets(self.exp, hosts)
         proxies = await setup_proxies(self.exp, self.run_dir, self.journal, self.marker,
@@ -210,7 +214,7 @@ class Runner:
                 self._set(Status.ABORTED, f"aborted: {e.signal.reason}; {state}")
                 self.journal.write(Event.ABORT, reason=e.signal.reason,
                                    window=list(e.signal.window), measured=e.signal.measured)
-            elif isinstance(e, ServiceError | FaultError):
+            elif isinstance(e, ServiceError | FaultError | LabError):
                 self._set(Status.ERROR, f"{e}; {state}")
             else:  # a bug: report it (after reverting, which is done)
                 tb = "".join(traceback.format_exception(e)[-3:]).strip()
@@ -490,6 +494,7 @@ class Runner:
             ident = local_host().identify(server.pid)
             if ident is not None and server.returncode is None:
                 left.append(f"proxy server (pid {ProcessId(server.pid, ident.started).pid})")
+        left += await self.lab.down()
         self.left_running = left
         self.journal.write(Event.TEARDOWN, durable=True, active=list(self.active),
                            still_running=left, signals=self.signals)

@@ -31,6 +31,11 @@ def build_hosts(exp: Experiment) -> dict[str, Host]:
     hosts: dict[str, Host] = {LOCAL_HOST: local_host()}
     for name, spec in exp.hosts.items():
         hosts[name] = HOST_KINDS[spec.kind].host(name, spec)
+    if exp.system.lab is not None:
+        from faultlab.lab.host import LabHost
+
+        for name in exp.system.lab.hosts:
+            hosts[name] = LabHost(name, exp.system.lab.name, name)
     return hosts
 
 
