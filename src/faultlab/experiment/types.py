@@ -110,7 +110,10 @@ def _signed_duration(value: object) -> float:
     """``-30s``, ``+2m``, ``1.5s``: a duration with an optional sign (clock offsets)."""
     if isinstance(value, str) and value.strip()[:1] in ("+", "-"):
         text = value.strip()
-        magnitude = _duration(text[1:])
+        try:
+            magnitude = _duration(text[1:])
+        except ValueError as e:  # say it of the value as written, sign included
+            raise ValueError(str(e).replace(repr(text[1:]), repr(text), 1)) from None
         return -magnitude if text[0] == "-" else magnitude
     return _duration(value)
 
