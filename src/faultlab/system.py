@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 
 from faultlab.clock import Clock
 from faultlab.experiment.services import ReadyCheck, ServiceSpec
-from faultlab.hosts import ProcessId, local_host
+from faultlab.experiment.targets import LOCAL_HOST
+from faultlab.hosts import Host, ProcessId, local_host
 from faultlab.journal import Event, Journal, Redactor
 
 __all__ = ["RunningService", "ServiceError", "Services", "stop_process_group"]
@@ -63,6 +64,8 @@ class Services:
         self.redactor = redactor or Redactor()
         self.marker = marker
         self.running: dict[str, RunningService] = {}
+        #: hosts services may run on besides local (lab hosts), set by the runner
+        self.hosts: dict[str, Host] = {}
 
     async def start_all(self) -> None:
         for name in self.specs:
@@ -80,14 +83,19 @@ class Services:
                     f"started: another process holds {spec.ready.http or spec.ready.tcp} "
                     "(stop it, or give the service another port)")
         self.logs.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **spec.env, MARKER_ENV: self.marker}
+        host = self.hosts.get(spec.host) if spec.host != LOCAL_HOST else None
+        if spec.host != LOCAL_HOST and host is None:
+            raise ServiceError(f"service '{name}': host '{spec.host}' is not known")
+        argv = host.exec_argv(spec.command) if host is not None else list(spec.command)
+        env = {**os.environ, **(host.exec_env() if host is not None else {}), **spec.env,
+               MARKER_ENV: self.marker}
         if name in self.faketime:
             env.update(self._clock_env(name, env))
         self.journal.write(Event.SERVICE_STARTING, durable=True, service=name,
                            marker=self.marker)
         try:
             proc = await asyncio.create_subprocess_exec(
-                *spec.command, cwd=spec.cwd, env=env,
+                *argv, cwd=spec.cwd, env=env,
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT, start_new_session=True)
         except OSError as e:

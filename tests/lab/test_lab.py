@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,11 @@ from faultlab.lab.control import LabError, lab_down, lab_up, list_labs
 from faultlab.lab.host import LabHost
 from faultlab.lab.net import NETNS_DIR
 from faultlab.lab.spec import LabSpec
-from faultlab.lab.state import lab_dir, read_state
+from faultlab.lab.state import LabState, lab_dir, read_state
 
 from .conftest import in_host, lab_name, leftovers, write
+
+MakeLab = Callable[..., LabState]
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="labs need root")
 
@@ -30,7 +33,7 @@ def faultlab(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120)
 
 
-def can_connect(state, src: str, address: str, port: int) -> bool:  # type: ignore[no-untyped-def]
+def can_connect(state: LabState, src: str, address: str, port: int) -> bool:
     code = ("import socket,sys\n"
             "s=socket.socket(); s.settimeout(5)\n"
             f"sys.exit(s.connect_ex(({address!r},{port})))\n")
@@ -38,7 +41,7 @@ def can_connect(state, src: str, address: str, port: int) -> bool:  # type: igno
                           timeout=30).returncode == 0
 
 
-def test_hosts_have_their_addresses_and_reach_each_other(make_lab, tmp_path: Path) -> None:
+def test_hosts_have_their_addresses_and_reach_each_other(make_lab: MakeLab, tmp_path: Path) -> None:
     state = make_lab(3)
     assert [h.address.rsplit(".", 1)[1] for h in state.hosts] == ["1", "2", "3"]
     assert state.bridge_address.endswith(".254")
@@ -67,7 +70,7 @@ def test_hosts_have_their_addresses_and_reach_each_other(make_lab, tmp_path: Pat
         "127.0.0.1", state.hosts[0].address}
 
 
-def test_down_removes_everything_and_is_idempotent(make_lab) -> None:
+def test_down_removes_everything_and_is_idempotent(make_lab: MakeLab) -> None:
     state = make_lab(2)
     assert {h.netns for h in state.hosts} <= {p.name for p in NETNS_DIR.iterdir()}
     # a process someone started inside a host (not the lab) is ended too
@@ -84,7 +87,7 @@ def test_down_removes_everything_and_is_idempotent(make_lab) -> None:
     assert "nothing to remove" in lab_down(state.name)
 
 
-def test_two_labs_coexist_and_names_and_subnets_are_unique(make_lab) -> None:
+def test_two_labs_coexist_and_names_and_subnets_are_unique(make_lab: MakeLab) -> None:
     a = make_lab(2)
     b = make_lab(2)
     assert a.subnet != b.subnet and a.bridge != b.bridge
@@ -96,18 +99,17 @@ def test_two_labs_coexist_and_names_and_subnets_are_unique(make_lab) -> None:
     assert {a.name, b.name} <= names
 
 
-def test_processes_start_inside_with_the_name_map_and_logs(make_lab) -> None:
+def test_processes_start_inside_with_the_name_map_and_logs(make_lab: MakeLab) -> None:
     code = ("import os,socket,time\n"
             "print('env', os.environ['FAULTLAB_HOST'], os.environ['FAULTLAB_ADDR_N2'], "
             "open(os.environ['FAULTLAB_HOSTS_FILE']).read().count('n2'), flush=True)\n"
             "s=socket.socket(); s.bind((os.environ['FAULTLAB_ADDRESS'], 7000)); s.listen()\n"
             "time.sleep(600)\n")
-    probe = {"tcp": None}
     state0 = make_lab({"n1": {}, "n2": {}}, name=lab_name("probe"))
     lab_down(state0.name)  # learn a free subnet: the next lab takes the same one
-    probe["tcp"] = f"{state0.hosts[0].address}:7000"
+    ready = f"{state0.hosts[0].address}:7000"
     state = make_lab({"n1": {"processes": {"srv": {"command": [sys.executable, "-c", code],
-                                                   "ready": {"tcp": probe["tcp"]}}}},
+                                                   "ready": {"tcp": ready}}}},
                       "n2": {}}, subnet=state0.subnet)
     (proc,) = state.processes
     log = Path(proc.log).read_text()
@@ -130,7 +132,7 @@ def test_a_process_that_never_gets_ready_leaves_nothing(tmp_path: Path) -> None:
     assert read_state(name) is None and not leftovers()
 
 
-def test_lab_host_runs_commands_inside_and_knows_when_gone(make_lab) -> None:
+def test_lab_host_runs_commands_inside_and_knows_when_gone(make_lab: MakeLab) -> None:
     state = make_lab(2)
     host = LabHost("n2", state.name, "n2")
     result = asyncio.run(host.run(["ip", "-4", "-br", "addr", "show", "eth0"], timeout=30))

@@ -79,6 +79,14 @@ class Host(ABC):
 
     # --- commands and processes ----------------------------------------------------------
 
+    def exec_argv(self, argv: Sequence[str]) -> list[str]:
+        """The command that, run on this machine, runs ``argv`` on this host (services)."""
+        return list(argv)
+
+    def exec_env(self) -> dict[str, str]:
+        """Environment every process started on this host gets (a lab's name map)."""
+        return {}
+
     @abstractmethod
     async def run(self, argv: Sequence[str], *, timeout: float,
                   env: Mapping[str, str] | None = None, cwd: str | None = None

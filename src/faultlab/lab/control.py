@@ -25,7 +25,7 @@ from faultlab.lab.state import (
     write_state,
 )
 
-__all__ = ["LabError", "LabSummary", "lab_down", "lab_up", "list_labs", "owned_by"]
+__all__ = ["LabError", "LabSummary", "free_subnet", "lab_down", "lab_up", "list_labs", "owned_by"]
 
 
 class LabError(FaultlabError):
@@ -60,10 +60,21 @@ def _pick_subnet(spec: LabSpec) -> str:
                            "on this machine (see `faultlab lab ls`); give another subnet "
                            "(or --var) or leave it out to get a free one")
         return str(want)
+    return _first_free(taken)
+
+
+def _first_free(taken: list[ipaddress.IPv4Network]) -> str:
     for candidate in LAB_NETWORK.subnets(new_prefix=24):
         if not any(n.overlaps(candidate) for n in taken):
             return str(candidate)
     raise LabError(f"no free /24 is left in {LAB_NETWORK}; `faultlab lab ls` shows the labs")
+
+
+def free_subnet() -> str:
+    """A /24 no lab and no interface uses now (not reserved: a lab up may take it first),
+    for files that must name their addresses before the lab exists (``--var``)."""
+    with lock():
+        return _first_free(_other_subnets() + net.used_networks())
 
 
 async def lab_up(spec: LabSpec, *, owner: str | None = None,

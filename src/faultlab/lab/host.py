@@ -86,23 +86,23 @@ class LabHost(LocalHost):
         except HostError:
             return False
 
-    def _inside(self, argv: Sequence[str]) -> list[str]:
+    def exec_argv(self, argv: Sequence[str]) -> list[str]:
         if not self.exists():
             raise HostError(f"host '{self.host}' of lab '{self.lab}' is gone (lab down)")
         return ["ip", "netns", "exec", self.netns, *argv]
 
-    def env(self) -> dict[str, str]:
+    def exec_env(self) -> dict[str, str]:
         state, info = self.info()
         return lab_env(state, info)
 
     async def run(self, argv: Sequence[str], *, timeout: float,
                   env: Mapping[str, str] | None = None, cwd: str | None = None
                   ) -> CommandResult:
-        return await super().run(self._inside(argv), timeout=timeout,
-                                 env={**self.env(), **(env or {})}, cwd=cwd)
+        return await super().run(self.exec_argv(argv), timeout=timeout,
+                                 env={**self.exec_env(), **(env or {})}, cwd=cwd)
 
     def spawn_detached(self, argv: Sequence[str]) -> ProcessId:
-        return super().spawn_detached(self._inside(argv))
+        return super().spawn_detached(self.exec_argv(argv))
 
     def _mine(self, found: list[ProcessId]) -> list[ProcessId]:
         inode = netns_inode(self.netns) if self.exists() else None

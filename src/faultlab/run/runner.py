@@ -190,6 +190,7 @@ class Runner:
 
         await self.lab.up()
         hosts = build_hosts(self.exp)
+        self.services.hosts = hosts
         targets = bind_targets(self.exp, hosts)
         proxies = await setup_proxies(self.exp, self.run_dir, self.journal, self.marker,
                                          owned)
