@@ -18,10 +18,11 @@ from faultlab.faults.kinds.slicer import SLICER
 from faultlab.faults.kinds.slow_close import SLOW_CLOSE
 from faultlab.faults.kinds.timeout import TIMEOUT
 from faultlab.faults.registry import FAULT_KINDS
+from faultlab.lab.netfaults import NETWORK_KINDS
 
 BUILTIN_KINDS = (LATENCY, BANDWIDTH, DOWN, RESET, TIMEOUT, SLOW_CLOSE, SLICER, LIMIT_DATA,
                  HTTP_ABORT, HTTP_DELAY, CONNECT_DELAY, CONNECT_REFUSE, KILL, PAUSE, RESTART,
-                 COMMAND, CLOCK_SKEW, CLOCK_BUMP, CLOCK_STROBE)
+                 COMMAND, CLOCK_SKEW, CLOCK_BUMP, CLOCK_STROBE, *NETWORK_KINDS)
 
 for _kind in BUILTIN_KINDS:
     FAULT_KINDS.register(_kind)
