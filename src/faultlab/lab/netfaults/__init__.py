@@ -9,10 +9,12 @@ them, and starts a lease watchdog (:mod:`.watchdog`) that removes them by itself
 reverts the fault in time. docs/lab-network-faults.md is the user's guide.
 """
 
+from faultlab.lab.netfaults.latency import NET_LATENCY
 from faultlab.lab.netfaults.partition import PARTITION
 from faultlab.lab.netfaults.shaping import NET_BANDWIDTH, NET_DELAY, PACKET_LOSS
 
-__all__ = ["NETWORK_KINDS", "NET_BANDWIDTH", "NET_DELAY", "PACKET_LOSS", "PARTITION"]
+__all__ = ["NETWORK_KINDS", "NET_BANDWIDTH", "NET_DELAY", "NET_LATENCY", "PACKET_LOSS",
+           "PARTITION"]
 
 #: the kinds, for faultlab.faults.kinds to register
-NETWORK_KINDS = (PARTITION, PACKET_LOSS, NET_BANDWIDTH, NET_DELAY)
+NETWORK_KINDS = (PARTITION, PACKET_LOSS, NET_BANDWIDTH, NET_DELAY, NET_LATENCY)

@@ -1,7 +1,8 @@
 """The lease watchdog of a lab network fault: ``python -m faultlab.lab.netfaults.watchdog
 PLAN`` (PLAN is JSON), started detached (own session) by the fault's ``prepare()``.
 
-It outlives the runner. When the lease lapses (or at once on SIGTERM/SIGINT) it removes the
+It outlives the runner. When the lease lapses (at once on SIGTERM/SIGINT, or when its proxy
+has ended, which would leave connections steered to nothing) it removes the
 fault's nft tables and qdiscs, exactly as the undo does (:func:`.kernel.remove_objects`),
 stops the proxy it runs for a ``net_latency`` fault (a child in its process group), and
 exits. A normal revert removes the objects itself and then kills the watchdog's whole
@@ -79,7 +80,10 @@ def main(argv: list[str]) -> int:
     import faultlab.lab.netfaults.kernel  # noqa: F401
 
     while (left := deadline - time.monotonic()) > 0:
-        if signal.sigtimedwait(signals, left) is not None:
+        # a proxy that ended would leave connections steered to nothing: end the fault
+        if child is not None and child.poll() is not None:
+            break
+        if signal.sigtimedwait(signals, left if child is None else min(left, 0.1)):
             break
     ok = _remove(plan)
     if child is not None:
