@@ -39,12 +39,11 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator
 
 from faultlab.faults.base import FaultError
-from faultlab.faults.kinds.toxic import Millis, ms
 from faultlab.faults.registry import FaultKind
 from faultlab.faults.undo import Undo
 from faultlab.hosts import ProcessId, local_host
 from faultlab.lab.host import LabHost
-from faultlab.lab.netfaults.common import REMOVE_LAB_NET, LabNetFault, PairsSpec
+from faultlab.lab.netfaults.common import REMOVE_LAB_NET, LabNetFault, Millis, PairsSpec
 from faultlab.lab.netfaults.kernel import HostObjects, apply_nft_all, new_table
 
 __all__ = ["NET_LATENCY", "NetLatencySpec"]
@@ -75,7 +74,8 @@ class NetLatencySpec(PairsSpec):
 
 def _toxic(stream: str, spec: NetLatencySpec) -> dict[str, Any]:
     return {"name": f"delay-{stream}", "type": "latency", "stream": stream, "toxicity": 1.0,
-            "attributes": {"latency": ms(spec.delay), "jitter": ms(spec.jitter)}}
+            "attributes": {"latency": round(spec.delay * 1000),
+                           "jitter": round(spec.jitter * 1000)}}
 
 
 def dnat_table(table: str, rules: list[tuple[str, int, str]]) -> str:

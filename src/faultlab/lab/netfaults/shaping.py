@@ -19,11 +19,10 @@ from pydantic import BeforeValidator, Field, field_validator
 
 from faultlab.experiment.types import ByteRate
 from faultlab.faults.base import FaultError
-from faultlab.faults.kinds.toxic import Micros
 from faultlab.faults.registry import FaultKind
 from faultlab.faults.undo import Undo
 from faultlab.lab.host import LabHost
-from faultlab.lab.netfaults.common import REMOVE_LAB_NET, LabNetFault, PairsSpec
+from faultlab.lab.netfaults.common import REMOVE_LAB_NET, LabNetFault, Micros, PairsSpec
 from faultlab.lab.netfaults.kernel import (
     DEVICE,
     HostObjects,
