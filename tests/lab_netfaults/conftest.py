@@ -63,7 +63,8 @@ def serve(c):
             buf = buf[-200:]
 def accept():
     while True:
-        c, _ = t.accept()
+        c, peer = t.accept()
+        write(f"peer {peer[0]}")
         threading.Thread(target=serve, args=(c,), daemon=True).start()
 threading.Thread(target=accept, daemon=True).start()
 open(log + ".ready", "w").close()
