@@ -87,8 +87,8 @@ class Services:
         if spec.host != LOCAL_HOST and host is None:
             raise ServiceError(f"service '{name}': host '{spec.host}' is not known")
         argv = host.exec_argv(spec.command) if host is not None else list(spec.command)
-        env = {**os.environ, **(host.exec_env() if host is not None else {}), **spec.env,
-               MARKER_ENV: self.marker}
+        env = {**os.environ, **(host.exec_env() if host is not None else {}),
+               "FAULTLAB_RUN_DIR": str(self.run_dir), **spec.env, MARKER_ENV: self.marker}
         if name in self.faketime:
             env.update(self._clock_env(name, env))
         self.journal.write(Event.SERVICE_STARTING, durable=True, service=name,

@@ -43,7 +43,7 @@ class Acks:
         self.count = 0
         self._changed = asyncio.Event()
 
-    def client(self) -> Client:
+    def client(self, slot: int = 0) -> Client:
         """A client for ``spec`` that counts (a ``client_factory`` for HistoryLoad)."""
         inner = make_client(self.spec.client, self.spec.address, timeout=self.spec.timeout)
         return _Counted(inner, self)

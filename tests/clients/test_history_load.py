@@ -78,7 +78,7 @@ def spec(**kw: object) -> HistorySpec:
 def make(state: dict[str, Value], **kw: object) -> tuple[HistoryLoad, ManualClock]:
     clock = ManualClock()
     s = spec(**kw)
-    return HistoryLoad(s, clock=clock, client_factory=lambda: FakeRegisters(state)), clock
+    return HistoryLoad(s, clock=clock, client_factory=lambda _slot: FakeRegisters(state)), clock
 
 
 def contents(history: History) -> list[tuple[str, object, Value]]:
@@ -105,7 +105,7 @@ async def test_a_process_whose_op_is_info_is_retired(tmp_path: Path) -> None:
     clock, state = ManualClock(), dict[str, Value]()
     sink = tmp_path / "h.jsonl"
     load = HistoryLoad(spec(), clock=clock, sink=sink,
-                       client_factory=lambda: FakeRegisters(state, info_every=7))
+                       client_factory=lambda _slot: FakeRegisters(state, info_every=7))
     history = await drive(load, clock, 1.0)
     infos = [op for op in history if op.outcome is Outcome.INFO]
     assert len(infos) >= 5 and load.stats.retired == len(infos)
@@ -121,7 +121,7 @@ async def test_a_process_whose_op_is_info_is_retired(tmp_path: Path) -> None:
 async def test_ops_are_dropped_when_every_process_is_busy() -> None:
     clock, block = ManualClock(), asyncio.Event()
     load = HistoryLoad(spec(final_reads=False), clock=clock,
-                       client_factory=lambda: FakeRegisters({}, block=block))
+                       client_factory=lambda _slot: FakeRegisters({}, block=block))
     start = clock.now()
     task = asyncio.create_task(load.run(start, start + 0.5))
     for _ in range(60):

@@ -54,6 +54,14 @@ class LabHost(LocalHost):
         self._state: LabState | None = None
         self._info: HostState | None = None
 
+    @classmethod
+    def planned(cls, name: str, state: LabState, host: str) -> LabHost:
+        """A host of a lab not made yet, as it will be (for dry runs): its address is
+        known, and running anything on it fails (it does not exist)."""
+        made = cls(name, state.name, host)
+        made._state, made._info = state, state.host(host)
+        return made
+
     def ref(self) -> dict[str, Any]:
         return {**super().ref(), "lab": self.lab, "host": self.host}
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from faultlab.experiment.loader import LoadedExperiment
 from faultlab.experiment.model import Experiment
+from faultlab.experiment.targets import LOCAL_HOST
 from faultlab.faults.base import FaultContext, ProxyEndpoint
 from faultlab.faults.registry import FAULT_KINDS
 from faultlab.run.plan import PlannedFault, plan_faults
@@ -92,7 +93,8 @@ async def dry_run(loaded: LoadedExperiment, seed: int | None = None) -> DryRun:
 
     started = _services(exp, out, problem)
     proxies = await _proxies(exp, out, problem, started)
-    hosts = build_hosts(exp)
+    hosts = build_hosts(exp, planned=True)
+    _lab(exp, out, problem)
     ctx = FaultContext(bind_targets(exp, hosts), None, proxies, exp.revert.timeout,
                        exp.revert.lease_grace, rng)
     for i, spec in enumerate(exp.faults):
@@ -107,6 +109,25 @@ async def dry_run(loaded: LoadedExperiment, seed: int | None = None) -> DryRun:
     return out
 
 
+def _lab(exp: Experiment, out: DryRun, problem: Report) -> None:
+    """The run's own lab: its name and subnet must be free now."""
+    lab = exp.system.lab
+    if lab is None:
+        return
+    from faultlab.lab.state import read_state
+
+    try:
+        taken = read_state(lab.name) is not None
+    except ValueError:
+        taken = True
+    if taken:
+        problem(("system", "lab", "name"), f"lab '{lab.name}' is already up; `faultlab lab "
+                f"down {lab.name}` removes it, or give the lab another name (--var)")
+    where = f"subnet {lab.subnet}" if lab.subnet else "a free /24"
+    out.resolved.append(f"lab {lab.name}: {len(lab.hosts)} hosts ({', '.join(lab.hosts)}) "
+                        f"in {where}, made by the run")
+
+
 def _services(exp: Experiment, out: DryRun, problem: Report) -> set[str]:
     """Addresses services faultlab starts will serve (so proxies may point at them)."""
     serves: set[str] = set()
@@ -118,7 +139,8 @@ def _services(exp: Experiment, out: DryRun, problem: Report) -> set[str]:
         if not found:
             problem((*path, "command"), f"command {exe!r} not found")
         else:
-            out.resolved.append(f"service {name}: {exe}")
+            out.resolved.append(f"service {name}: {exe}" + (
+                f" on lab host {svc.host}" if svc.host != LOCAL_HOST else ""))
         ready = svc.ready
         address = None
         if ready is not None and ready.tcp is not None:
@@ -130,7 +152,8 @@ def _services(exp: Experiment, out: DryRun, problem: Report) -> set[str]:
             address = f"{u.hostname}:{u.port or (443 if u.scheme == 'https' else 80)}"
         if address is not None:
             serves.add(address)
-            if _connects(address):
+            # on a lab host, its address exists only once the lab is up: nothing to probe
+            if svc.host == LOCAL_HOST and _connects(address):
                 problem((*path, "ready"),
                         f"{address} already answers before the service is started: another "
                         "process holds it")

@@ -27,15 +27,25 @@ __all__ = ["MARKER_ENV", "bind_targets", "build_hosts", "setup_proxies"]
 MARKER_ENV = "FAULTLAB_RUN"
 
 
-def build_hosts(exp: Experiment) -> dict[str, Host]:
+def build_hosts(exp: Experiment, *, planned: bool = False) -> dict[str, Host]:
+    """Every host of the experiment. With ``planned`` (a dry run) the hosts of its own lab,
+    which does not exist yet, are as the run would make them (names, addresses)."""
     hosts: dict[str, Host] = {LOCAL_HOST: local_host()}
     for name, spec in exp.hosts.items():
         hosts[name] = HOST_KINDS[spec.kind].host(name, spec)
-    if exp.system.lab is not None:
+    lab = exp.system.lab
+    if lab is not None:
         from faultlab.lab.host import LabHost
 
-        for name in exp.system.lab.hosts:
-            hosts[name] = LabHost(name, exp.system.lab.name, name)
+        state = None
+        if planned:
+            from faultlab.lab.control import free_subnet
+            from faultlab.lab.state import new_state
+
+            state = new_state(lab, lab.subnet or free_subnet(), owner=None)
+        for name in lab.hosts:
+            hosts[name] = (LabHost.planned(name, state, name) if state is not None
+                           else LabHost(name, lab.name, name))
     return hosts
 
 
@@ -45,7 +55,11 @@ def bind_targets(exp: Experiment, hosts: dict[str, Host]) -> dict[str, BoundTarg
     for name in names:
         target = exp.target(name)
         assert target is not None
-        out[name] = BoundTarget(name, target, hosts[target.host_name])
+        host = target.host_name
+        service = target.process.service if target.process is not None else None
+        if service is not None and service in exp.system.services:
+            host = exp.system.services[service].host  # a service's processes are on its host
+        out[name] = BoundTarget(name, target, hosts[host])
     return out
 
 

@@ -76,7 +76,7 @@ class HistorySpec:
     """
 
     client: str
-    address: str
+    address: str  # the first of ``addresses`` when several are given
     model: str
     processes: int = 5
     keys: int = 3
@@ -87,6 +87,8 @@ class HistorySpec:
     accounts: int = 5
     balance: int = 100
     final_reads: bool = True
+    #: every node's address: client process ``p`` talks to ``addresses[p % len]``
+    addresses: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.client not in CLIENT_KINDS:
@@ -184,18 +186,22 @@ class HistoryLoad:
     """Drives a client with generated operations and records the history; see module doc.
 
     ``sink``: a path for the JSON Lines history, written as operations complete (truncated
-    at the start of each run). ``client_factory`` replaces :func:`make_client` (tests).
+    at the start of each run). ``client_factory(slot)`` replaces :func:`make_client`: the
+    client of process slot ``slot`` (``0 .. processes-1``; a process retired after an info
+    outcome is replaced in its slot, so it keeps talking to the same node).
     """
 
     def __init__(self, spec: HistorySpec, *, clock: Clock | None = None,
                  sink: Path | None = None,
-                 client_factory: Callable[[], Client] | None = None) -> None:
+                 client_factory: Callable[[int], Client] | None = None) -> None:
         self.spec = spec
         self.namespace = spec.namespace or f"fl-{spec.seed}-{secrets.token_hex(3)}"
         self._clock: Clock = clock or MonotonicClock()
         self._sink = sink
+        nodes = spec.addresses or (spec.address,)
         self._factory = client_factory or (
-            lambda: make_client(spec.client, spec.address, timeout=spec.timeout))
+            lambda slot: make_client(spec.client, nodes[slot % len(nodes)],
+                                     timeout=spec.timeout))
         self._loop = OpenLoop(spec.rate, max_in_flight=spec.processes, clock=self._clock,
                               noun="operations",
                               cap_reason=f"all {spec.processes} processes were busy")
@@ -212,7 +218,7 @@ class HistoryLoad:
         reason) when it is not: a load against an unreachable system is bad input, not a
         history. ``run`` calls it first unless it was called since the last run.
         """
-        client = self._factory()
+        client = self._factory(0)
         try:
             missing = MODEL_OPS[self.spec.model] - client.kinds
             if missing:
@@ -287,7 +293,7 @@ class HistoryLoad:
                        op: _Op) -> tuple[bool, Value]:
         """Run one operation on ``slot``'s process: (ended ``ok``, its result)."""
         if slot.client is None:
-            slot.client = self._factory()
+            slot.client = self._factory(slot.process % self.spec.processes)
         invoked: Value = None if op.kind in (OpKind.READ, OpKind.READ_SET, OpKind.DEQUEUE,
                                              OpKind.READ_BANK) else op.value
         handle = recorder.invoke(slot.process, op.kind.f, invoked, key=op.key)

@@ -91,14 +91,18 @@ class RunningHistoryLoad:
         self.history_file = history_file_name(name)
         self.history: History | None = None
         h = spec
-        load_spec = HistorySpec(client=h.client, address=h.address, model=h.model,
+        nodes = h.nodes
+        load_spec = HistorySpec(client=h.client, address=nodes[0], addresses=tuple(nodes),
+                                model=h.model,
                                 processes=h.processes, keys=h.keys, rate=h.rate,
                                 timeout=h.timeout, seed=ctx.seed, accounts=h.accounts,
                                 balance=h.balance)
 
-        def factory() -> Client:
-            return make_client(h.client, h.address, timeout=h.timeout, user=h.user,
-                               database=h.database, password=h.password)
+        def factory(slot: int) -> Client:
+            return make_client(h.client, nodes[slot % len(nodes)], timeout=h.timeout,
+                               user=h.user, database=h.database, password=h.password,
+                               serializable=h.reads == "serializable",
+                               wait=(h.wait.replicas, h.wait.timeout) if h.wait else None)
 
         self._load: HistoryLoad = HistoryLoad(load_spec, clock=ctx.clock,
                                               sink=ctx.run_dir / self.history_file,

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from faultlab.experiment.types import (
     Duration,
@@ -76,13 +76,45 @@ class HttpWorkload(WorkloadSpec):
         return _positive(v, "request")
 
 
+class RedisWait(Strict):
+    """Redis's WAIT after each write: the write counts as acknowledged only once ``replicas``
+    replicas have it; otherwise its outcome is unknown (info)."""
+
+    replicas: int = Field(ge=1, le=64, description="Replicas that must acknowledge.")
+    timeout: Duration = Field(default=0.5, description="How long WAIT waits.")
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, v: float) -> float:
+        return _positive(v, "WAIT")
+
+
+def _wait_shorthand(value: object) -> object:
+    """``wait: 2`` is ``{replicas: 2}``; ``wait: 0`` is no WAIT (so ``--var`` can set it)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None if value == 0 else {"replicas": value}
+    return value
+
+
 class HistoryWorkload(WorkloadSpec):
     """Clients that record every operation as a history for the checkers (see ``checks``)."""
 
     kind: Literal["history"] = "history"
     client: Literal["kv-http", "redis", "postgres", "etcd"] = Field(
         description="Which client drives the store.")
-    address: HostPort = Field(description="host:port of the store.")
+    address: HostPort | None = Field(default=None, description="host:port of the store "
+                                     "(or give addresses).")
+    addresses: list[HostPort] = Field(default_factory=list, max_length=256, description=(
+        "host:port of every node: client process p talks to node p mod len (a cluster "
+        "from several sides)."))
+    reads: Literal["linearizable", "serializable"] = Field(
+        default="linearizable", description="etcd: linearizable reads (quorum, the default) "
+        "or serializable reads (from the member's local state; may be stale).")
+    wait: Annotated[RedisWait | None, BeforeValidator(_wait_shorthand)] = Field(
+        default=None, description="redis: after each write, WAIT until this many replicas "
+        "acknowledge it ({replicas: 2, timeout: 500ms}, or just the number; 0 is no WAIT).")
     model: Literal["register", "cas-register", "set", "queue", "bank"] = Field(
         description="The data model the operations follow.")
     processes: int = Field(default=5, ge=1, le=256, description="Concurrent clients.")
@@ -108,7 +140,22 @@ class HistoryWorkload(WorkloadSpec):
         if problem is not None:
             message, hint = problem
             raise ValueError(f"{message}; {hint}")  # "; " separates the hint (errors.py)
+        if (self.address is None) == (not self.addresses):
+            raise ValueError("give exactly one of address, addresses; e.g. address: "
+                             "127.0.0.1:2379")
+        if self.reads != "linearizable" and self.client != "etcd":
+            raise ValueError(f"reads: {self.reads} is an etcd setting, not {self.client}'s")
+        if self.wait is not None and self.client != "redis":
+            raise ValueError(f"wait is a redis setting, not {self.client}'s")
+        if self.wait is not None and self.wait.timeout >= self.timeout:
+            raise ValueError(f"wait's timeout ({self.wait.timeout:g}s) must be below the "
+                             f"operation timeout ({self.timeout:g}s), which it is part of")
         return self
+
+    @property
+    def nodes(self) -> list[str]:
+        """Every address the clients talk to (process p to ``nodes[p % len]``)."""
+        return list(self.addresses) if self.addresses else [self.address or ""]
 
 
 #: a kind's factory: (workload name, its spec, the run's context) -> the running workload

@@ -44,11 +44,13 @@ CLIENT_KINDS = ("kv-http", "redis", "postgres", "etcd")
 
 
 def make_client(kind: str, address: str, *, timeout: float = 1.0, user: str = "postgres",
-                database: str = "postgres", password: str | None = None) -> Client:
+                database: str = "postgres", password: str | None = None,
+                serializable: bool = False, wait: tuple[int, float] | None = None) -> Client:
     """A client of system ``kind`` (one of :data:`CLIENT_KINDS`) at ``host:port``.
 
-    ``user``, ``database`` and ``password`` are for ``postgres`` only. Raises ValueError
-    for an unknown kind or a malformed address.
+    ``user``, ``database`` and ``password`` are for ``postgres`` only, ``serializable``
+    (reads) for ``etcd``, ``wait`` (replicas, timeout: WAIT after each write) for ``redis``.
+    Raises ValueError for an unknown kind or a malformed address.
     """
     if kind == "kv-http":
         from faultlab.workload.clients.kv_http import KvHttpClient
@@ -57,7 +59,7 @@ def make_client(kind: str, address: str, *, timeout: float = 1.0, user: str = "p
     if kind == "redis":
         from faultlab.workload.clients.redis import RedisClient
 
-        return RedisClient(address, timeout=timeout)
+        return RedisClient(address, timeout=timeout, wait=wait)
     if kind == "postgres":
         from faultlab.workload.clients.postgres import PostgresClient
 
@@ -66,7 +68,7 @@ def make_client(kind: str, address: str, *, timeout: float = 1.0, user: str = "p
     if kind == "etcd":
         from faultlab.workload.clients.etcd import EtcdClient
 
-        return EtcdClient(address, timeout=timeout)
+        return EtcdClient(address, timeout=timeout, serializable=serializable)
     from faultlab.history.errors import suggest
 
     raise ValueError(f"unknown client {kind!r}: {suggest(kind, CLIENT_KINDS)}")

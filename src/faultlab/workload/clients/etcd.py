@@ -1,7 +1,9 @@
 """A history client for etcd v3, through its HTTP/JSON gateway (no gRPC library).
 
-- registers: ``POST /v3/kv/range`` (linearizable reads, etcd's default), ``/v3/kv/put``, and
-  compare-and-set as ``/v3/kv/txn`` comparing the key's value, putting only if it matches;
+- registers: ``POST /v3/kv/range`` (linearizable reads, etcd's default; with
+  ``serializable`` the member answers from its local state without asking the quorum, which
+  etcd documents as possibly stale), ``/v3/kv/put``, and compare-and-set as ``/v3/kv/txn``
+  comparing the key's value, putting only if it matches;
 - sets: one key per element under ``{key}/``; an add is a put, a read a prefix range.
 
 Keys and values travel base64-encoded; values are decimal integers. The gateway answers
@@ -53,8 +55,10 @@ class EtcdClient(JsonHttp):
 
     kinds = frozenset({OpKind.READ, OpKind.WRITE, OpKind.CAS, OpKind.ADD, OpKind.READ_SET})
 
-    def __init__(self, address: str, *, timeout: float = 1.0) -> None:
+    def __init__(self, address: str, *, timeout: float = 1.0,
+                 serializable: bool = False) -> None:
         super().__init__(*host_port(address), timeout)
+        self.serializable = serializable
 
     async def setup(self) -> None:
         """Checks that the member answers a range request (etcd needs no preparation)."""
@@ -65,7 +69,10 @@ class EtcdClient(JsonHttp):
 
     async def apply(self, kind: OpKind, key: str, value: Value) -> Value:
         if kind is OpKind.READ:
-            kvs = (await self._call("range", {"key": _b64(key)})).get("kvs") or []
+            body: dict[str, Any] = {"key": _b64(key)}
+            if self.serializable:
+                body["serializable"] = True
+            kvs = (await self._call("range", body)).get("kvs") or []
             return int(_unb64(kvs[0].get("value", ""))) if kvs else None
         if kind is OpKind.WRITE:
             written = str(as_int(value, "a write"))

@@ -56,10 +56,12 @@ class RedisClient:
     kinds = frozenset({OpKind.READ, OpKind.WRITE, OpKind.CAS, OpKind.ADD, OpKind.READ_SET,
                        OpKind.ENQUEUE, OpKind.DEQUEUE})
 
-    def __init__(self, address: str, *, timeout: float = 1.0, db: int = 0) -> None:
+    def __init__(self, address: str, *, timeout: float = 1.0, db: int = 0,
+                 wait: tuple[int, float] | None = None) -> None:
         self.host, self.port = host_port(address)
         self.timeout = check_timeout(timeout)
         self.db = db
+        self.wait = wait  # (replicas, seconds): WAIT after each write
         self._redis: Redis | None = None
 
     def _conn(self) -> Redis:
@@ -84,15 +86,15 @@ class RedisClient:
             return _int_or_none(await self._run(r.get(key)))
         if kind is OpKind.WRITE:
             await self._run(r.set(key, as_int(value, "a write")))
-            return value
+            return await self._replicated(value)
         if kind is OpKind.CAS:
             expected, new = pair(value, "a cas")
             if not await self._run(r.eval(_CAS, 1, key, str(expected), str(new))):
                 raise Definite(f"cas: {key} does not hold {expected}")
-            return value
+            return await self._replicated(value)
         if kind is OpKind.ADD:
             await self._run(r.sadd(key, as_int(value, "an add")))
-            return value
+            return await self._replicated(value)
         if kind is OpKind.READ_SET:
             members = await self._run(r.smembers(key))
             return tuple(sorted(int(m) for m in members))
@@ -102,6 +104,21 @@ class RedisClient:
         if kind is OpKind.DEQUEUE:
             return _int_or_none(await self._run(r.lpop(key)))
         raise unsupported(self, kind)
+
+    async def _replicated(self, value: Value) -> Value:
+        """With ``wait``: the write is acknowledged only once enough replicas have it. Fewer
+        is not a failure (the primary applied it; a replica may have it too): unknown."""
+        if self.wait is None:
+            return value
+        replicas, seconds = self.wait
+        try:
+            got = await self._run(self._conn().wait(replicas, round(seconds * 1000)))
+        except Definite as exc:  # the write was sent and applied: its fate is unknown
+            raise Indefinite(f"WAIT: {exc}") from None
+        if int(got) < replicas:
+            raise Indefinite(f"WAIT: {got} of {replicas} replicas acknowledged within "
+                             f"{seconds:g}s")
+        return value
 
     async def close(self) -> None:
         if self._redis is not None:
