@@ -4,7 +4,6 @@ once."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from faultlab.journal import read_journal
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="labs need root"),
               pytest.mark.slow]
@@ -38,15 +39,7 @@ revert: {{lease_grace: 1s}}
 
 def journal(run_dir: Path) -> list[dict[str, Any]]:
     path = run_dir / "journal.jsonl"
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
+    return list(read_journal(path)) if path.exists() else []
 
 
 def start_run(cluster: Any, kit: Any, tmp_path: Path, duration: str

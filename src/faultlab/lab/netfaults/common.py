@@ -125,6 +125,15 @@ class PairsSpec(LabNetSpec):
             pairs += [(d, s) for s in self.sources for d in self.dests]
         return pairs
 
+    def grouped(self, by_receiver: bool) -> list[tuple[str, list[str]]]:
+        """The directed pairs per receiver (its senders) or per sender (its receivers),
+        in name order."""
+        out: dict[str, list[str]] = {}
+        for src, dst in self.directed():
+            key, other = (dst, src) if by_receiver else (src, dst)
+            out.setdefault(key, []).append(other)
+        return [(k, sorted(v)) for k, v in sorted(out.items())]
+
 
 S = TypeVar("S", bound=LabNetSpec)
 

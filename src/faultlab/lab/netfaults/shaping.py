@@ -89,14 +89,11 @@ class PacketLossFault(LabNetFault[PacketLossSpec]):
         p = exact_fraction(self.spec.probability)
         verdict = ("drop" if p == 1 else
                    f"numgen random mod {p.denominator} < {p.numerator} drop")
-        by_receiver: dict[str, list[str]] = {}
-        for src, dst in self.spec.directed():
-            by_receiver.setdefault(dst, []).append(src)
         objects, self._scripts = [], []
-        for dst, srcs in sorted(by_receiver.items()):
+        for dst, srcs in self.spec.grouped(by_receiver=True):
             table = new_table()
             objects.append(HostObjects(hosts[dst].host, table=table))
-            sources = [hosts[s].address for s in sorted(srcs)] if p > 0 else []
+            sources = [hosts[s].address for s in srcs] if p > 0 else []
             self._scripts.append((hosts[dst], drop_table(table, sources, verdict)))
         keeper = self.start_watchdog(objects)
         return self.make_undo(objects, keeper, {
@@ -134,15 +131,12 @@ class _ShapingFault(LabNetFault[PairsSpec]):
     async def prepare(self) -> Undo:
         hosts = self.lab_hosts()
         rate, leaf = self.shape(hosts)
-        by_sender: dict[str, list[str]] = {}
-        for src, dst in self.spec.directed():
-            by_sender.setdefault(src, []).append(dst)
         objects, self._trees = [], []
-        for src, dsts in sorted(by_sender.items()):
+        for src, dsts in self.spec.grouped(by_receiver=False):
             handle = new_handle()
             objects.append(HostObjects(hosts[src].host, qdisc=handle))
             self._trees.append((hosts[src], htb_tree(
-                handle, [(hosts[d].address, rate, leaf) for d in sorted(dsts)])))
+                handle, [(hosts[d].address, rate, leaf) for d in dsts])))
         keeper = self.start_watchdog(objects)
         return self.make_undo(objects, keeper, {
             "pairs": [f"{s}->{d}" for s, d in self.spec.directed()]})
