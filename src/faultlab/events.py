@@ -61,6 +61,7 @@ class FaultIntent(EventModel):
     params: dict[str, Any]
     lease: float
     undo: dict[str, Any]
+    applied: str = ""
 
 
 class LabStarting(EventModel):

@@ -110,5 +110,10 @@ class Fault(ABC, Generic[S]):
         if self.undo is not None:
             await execute_undo(self.undo, self.ctx.revert_timeout, services=self.ctx.services)
 
+    def applied(self) -> str:
+        """After prepare(): what exactly it acts on, for people, when the spec does not say
+        it alone (a partition's cut drawn from the seed, the processes a name matched)."""
+        return ""
+
     async def close(self) -> None:
         """Release what the fault holds after its revert (a keeper process, a connection)."""

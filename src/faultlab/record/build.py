@@ -48,7 +48,7 @@ def fault_entry(f: FaultRecord) -> FaultEntry:
                       planned_start=f.planned_start, planned_duration=f.planned_duration,
                       injected_at=f.injected_at, reverted_at=f.reverted_at, lease=f.lease,
                       revert_ok=f.revert_ok, error=f.error, recovery_time=f.recovery_time,
-                      recovery_note=f.recovery_note)
+                      recovery_note=f.recovery_note, applied=f.applied)
 
 
 def check_entry(c: CheckOutcome, context: dict[str, Any] | None = None) -> CheckEntry:

@@ -170,6 +170,9 @@ class FaultEntry(Part):
                                   "measured or not recovered.")
     recovery_note: str = Field(default="", description="Why recovery_time is null, or a note "
                                "on how it was measured.")
+    applied: str = Field(default="", description="What exactly it acted on, when its "
+                         "parameters do not say it alone (e.g. the cut a partition drew from "
+                         "the seed: 'n1->n2, n2->n1').")
 
     @computed_field(description="The targets joined with '+' (empty for none), for "  # type: ignore[prop-decorator]
                     "display.")

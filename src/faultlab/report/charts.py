@@ -107,7 +107,9 @@ class ChartsSection:
         body = [_figure("timeline", "Faults: injected → reverted (thin line: lease, the "
                         "time after which a fault lapses by itself)")]
         keys = S.latency_keys(ctx.runs)
-        if not ctx.comparison:
+        if not ctx.comparison and ctx.runs[0].workload is None:
+            pass  # no measured workload (a history's run): the fault timeline alone
+        elif not ctx.comparison:
             run = ctx.runs[0]
             charts += [_rps(run, x, "rps", "Requests per second"),
                        _latency(run, x, keys, "latency", "Latency per second"),

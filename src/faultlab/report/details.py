@@ -94,6 +94,8 @@ def _fault_rows(run: RunData) -> tuple[list[list[str]], list[list[str]]]:
     rows, mrows = [], []
     for f in run.faults:
         params = ", ".join(f"{k}={json.dumps(v)}" for k, v in f.params.items()) or "-"
+        if f.applied:
+            params += f"; applied: {f.applied}"
         revert = ("FAILED" if f.revert_ok is False else "ok" if f.revert_ok
                   else "not reverted" if f.injected_at is not None else "-")
         recovery = (format_duration(f.recovery_time) if f.recovery_time is not None

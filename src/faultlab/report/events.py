@@ -31,6 +31,7 @@ class _FaultEvents:
     injected: float | None = None
     reverted: float | None = None
     error: str | None = None
+    applied: str = ""
 
 
 @dataclass
@@ -105,6 +106,7 @@ class JournalScan:
             f.target = ("+".join(str(t) for t in targets) if isinstance(targets, list)
                         else _str(r.get("target")))
             f.params = dict(r.get("params") or {})
+            f.applied = _str(r.get("applied"))
             f.lease, f.intent = _num(r.get("lease")), t
             lease = f" (lease {format_duration(f.lease)})" if f.lease else ""
             self._moment(t, MomentKind.INTENT,
@@ -135,13 +137,13 @@ class JournalScan:
                 j.intent, f.injected_at if f.injected_at is not None else j.injected,
                 f.reverted_at if f.reverted_at is not None else j.reverted,
                 f.lease or j.lease, f.revert_ok, f.error or j.error, f.recovery_time,
-                f.recovery_note))
+                f.recovery_note, f.applied or j.applied))
         for name, j in self._faults.items():
             if name not in seen:
                 out.append(FaultView(name, j.kind, j.target, j.params, j.intent, j.injected,
                                      j.reverted, j.lease,
                                      None if j.reverted is None else True, j.error, None,
-                                     "no result.json: the run did not finish"))
+                                     "no result.json: the run did not finish", j.applied))
         return out
 
 

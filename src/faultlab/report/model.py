@@ -119,6 +119,7 @@ class FaultView:
     error: str | None
     recovery_time: float | None
     recovery_note: str
+    applied: str = ""
 
 
 @dataclass(frozen=True)

@@ -298,11 +298,13 @@ class Runner:
         await self.clock.sleep_until(self.origin + phase_start + planned.start)
         undo = await fault.prepare()
         record.lease = planned.duration + self.exp.revert.lease_grace
+        record.applied = fault.applied()
         self.active[name] = _Active(fault, record)
         self.journal.write(Event.FAULT_INTENT, durable=True, fault=name,
                            kind=fault.spec.kind, targets=fault.spec.target_names,
                            hosts=[t.host.ref() for t in fault.targets],
-                           params=record.params, lease=record.lease, undo=undo.to_json())
+                           params=record.params, lease=record.lease, undo=undo.to_json(),
+                           applied=record.applied)
         try:
             await fault.inject()
         except Exception as e:

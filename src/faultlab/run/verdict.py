@@ -88,6 +88,7 @@ class FaultRecord:
     error: str | None = None
     recovery_time: float | None = None  # measured: revert -> after-SLOs hold over a window
     recovery_note: str = ""
+    applied: str = ""  # what exactly it acted on (Fault.applied), e.g. a partition's cut
 
 
 @dataclass

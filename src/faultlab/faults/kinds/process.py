@@ -22,8 +22,18 @@ class ProcessSpec(FaultSpec):
 
 
 class ProcessFault(Fault[Any]):
+    resolved: list[ProcessId] | None = None
+
+    def applied(self) -> str:
+        found = self.resolved or []
+        return f"pid {', '.join(str(p.pid) for p in found)}" if found else ""
+
     def resolve(self) -> list[ProcessId]:
-        """Identities of every process the target names, now."""
+        """Identities of every process the target names, now (kept for :meth:`applied`)."""
+        self.resolved = self._resolve()
+        return self.resolved
+
+    def _resolve(self) -> list[ProcessId]:
         proc = self.target.spec.process
         host = self.target.host
         assert proc is not None
