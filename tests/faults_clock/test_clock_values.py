@@ -90,19 +90,20 @@ def test_dry_run_shows_the_clock_fault_and_refuses_a_running_process(lab: Any) -
     bad = lab.faultlab("run", str(exp), "--dry-run")
     assert bad.returncode != 0
     lines = [ln for ln in (bad.stdout + bad.stderr).splitlines() if "faults[0]" in ln]
-    assert len(lines) == 1 and "needs a service faultlab starts" in lines[0], bad.stdout
+    assert len(lines) == 1 and "needs a process faultlab started" in lines[0], bad.stdout
     assert "target a process with `service:`" in lines[0]
     assert not lab.run_dir.exists()
 
 
-def test_a_clock_fault_on_a_running_process_is_refused_by_the_run(lab: Any) -> None:
+def test_a_clock_fault_on_a_running_process_is_refused_before_anything_runs(lab: Any) -> None:
     exp = lab.experiment("  - {name: clock, target: other, kind: clock_skew, offset: '+5s', "
                          "duration: 1s}")
     exp.write_text(exp.read_text().replace(
         "targets:\n", "targets:\n  other:\n    process: {pid: 1}\n"))
     result = lab.faultlab("run", str(exp), "--run-dir", str(lab.run_dir), "--quiet")
-    assert result.returncode == 4, result.stdout + result.stderr
-    assert "needs a service faultlab starts" in result.stdout + result.stderr
+    # refused when the file is read: nothing runs
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "clock_skew needs a process faultlab started" in result.stdout + result.stderr
     assert lab.alive(lab.services()) == []
 
 

@@ -117,10 +117,10 @@ def _faults(exp: Experiment) -> list[Finding]:
                 out.append(((*where, "kind"),
                             f"a {fault.kind} fault cannot apply to {target.kind} target "
                             f"'{ref}'", f"{fault.kind} applies to: {kinds} targets", False))
-            elif (fault.kind == "restart" and target.process is not None
+            elif (fault.needs_service and target.process is not None
                     and target.process.service is None):
-                out.append(((*where, "kind"), "restart needs a process faultlab started",
-                            "target a process with `service:`, or use kill", False))
+                out.append(((*where, "kind"), f"{fault.kind} needs a process faultlab "
+                            "started", fault.needs_service, False))
         if fault.instantaneous:
             if fault.duration:
                 out.append(((*where, "duration"),

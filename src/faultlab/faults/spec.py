@@ -53,6 +53,9 @@ class FaultSpec(Strict):
     exclusive: ClassVar[bool] = True
     #: the target when the entry names none (e.g. the local host for a command)
     default_target: ClassVar[str | None] = None
+    #: acts only on a process faultlab started (a process target with ``service:``); the
+    #: hint says what to use instead
+    needs_service: ClassVar[str | None] = None
 
     @property
     def one_off(self) -> bool:

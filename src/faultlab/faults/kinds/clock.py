@@ -48,6 +48,9 @@ def _exact_offset(value: float, what: str) -> float:
 class ClockSpec(ProcessSpec):
     #: the targeted services are started under libfaketime (the runner asks the spec)
     needs_faketime: ClassVar[bool] = True
+    needs_service: ClassVar[str | None] = (
+        "target a process with `service:`: only a service faultlab starts runs under "
+        "libfaketime")
 
     def shift(self) -> float:
         """The clock's offset while the fault is applied (a strobe's every other period)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import signal
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -21,6 +21,7 @@ class RestartSpec(ProcessSpec):
 
     kind: Literal["restart"]
     signal: SignalName = Field(default="SIGKILL", description="Signal that stops it.")
+    needs_service: ClassVar[str | None] = "target a process with `service:`, or use kill"
 
 
 class RestartFault(ProcessFault):
