@@ -111,3 +111,44 @@ def test_recover_removes_the_lab_of_a_killed_run(tmp_path: Path) -> None:
     finally:
         proc.kill()
         lab_down(name)
+
+
+CLOCK_SERVICE = """
+import asyncio, sys, time
+async def main():
+    with open(sys.argv[1], "a") as out:
+        while True:
+            out.write(f"{time.time()}\\n"); out.flush()
+            await asyncio.sleep(0.05)   # Python 3.11's time.sleep fails under libfaketime
+asyncio.run(main())
+"""
+
+
+def test_a_clock_fault_skews_a_service_inside_a_lab_host(tmp_path: Path) -> None:
+    name = lab_name("clock")
+    times = tmp_path / "times"
+    exp = write(tmp_path / "clock.yaml", f"""
+name: lab-clock
+system:
+  lab: {{name: {name}, hosts: {{n1: {{}}}}}}
+  services:
+    ticker: {{host: n1, command: ["${{python}}", -c, {json.dumps(CLOCK_SERVICE)}, "{times}"]}}
+targets:
+  ticker: {{process: {{service: ticker}}}}
+faults:
+  - {{kind: clock_skew, target: ticker, offset: "+1h", start: 1s, duration: 3s}}
+  # keeps the run going after the revert: libfaketime sees the reset within a second
+  - {{kind: command, inject: ["true"], start: 7s}}
+""")
+    before = time.time()
+    try:
+        out = faultlab("run", str(exp), "--runs-dir", str(tmp_path / "runs"), "-q")
+    finally:
+        lab_down(name)
+    after = time.time()
+    assert out.returncode == 0, out.stdout + out.stderr
+    seen = [float(line) for line in times.read_text().split()]
+    skewed = [t for t in seen if t > after + 3000]
+    assert skewed and all(before + 3000 < t < after + 3700 for t in skewed)
+    assert any(before - 5 < t < after + 5 for t in seen)  # and real time before and after
+    assert before - 5 < seen[-1] < after + 5
