@@ -281,11 +281,11 @@ class Runner:
         if reverted:
             self.last_fault = max(reverted, key=lambda r: r.reverted_at or 0).name
         self._phase("after")
-        if has_load:
-            observe = exp.hypothesis.after.observe
-            if observe is None:
-                windows = [exp.slo(n).window for n in exp.hypothesis.after.hold] or [0.0]
-                observe = exp.hypothesis.after.recover_within + max(windows) + 1
+        observe = exp.hypothesis.after.observe  # given: observed with or without load
+        if observe is None and has_load:
+            windows = [exp.slo(n).window for n in exp.hypothesis.after.hold] or [0.0]
+            observe = exp.hypothesis.after.recover_within + max(windows) + 1
+        if observe:
             await self.clock.sleep_until(self.clock.now() + observe)
 
     def _phase(self, name: str) -> None:
