@@ -71,6 +71,7 @@ def test_each_fixed_mode_cuts_exactly_its_pairs(make_cluster: Any, kit: Any, mod
     fault, params = apply(kit, cluster, {"kind": "partition", "mode": mode, "hosts": N5, **extra})
     journaled = {frozenset(p.split("->")) for p in params["cut"]}
     assert journaled == cut
+    assert fault.applied() == "cut " + ", ".join(params["cut"])
     assert cluster.tcp_reachable() == reachable_given(N5, cut)
     revert(kit, cluster, fault)
 

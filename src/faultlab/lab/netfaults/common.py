@@ -192,6 +192,22 @@ class LabNetFault(Fault[S]):
         except HostError as e:
             raise FaultError(f"cannot start the lease watchdog: {e}") from None
 
+    def applied(self) -> str:
+        """What the undo record shows (the cut pairs, the loss, the steered connections)."""
+        if self.undo is None:
+            return ""
+        p = self.undo.params
+        parts = []
+        if "cut" in p:
+            parts.append(f"cut {', '.join(p['cut']) or 'nothing'}")
+        if "loss" in p:
+            parts.append(f"loss {p['loss']}")
+        if "pairs" in p:
+            parts.append(f"on {', '.join(p['pairs'])}")
+        if "steered" in p:
+            parts.append(f"steered {', '.join(p['steered'])}")
+        return "; ".join(parts)
+
     def make_undo(self, objects: list[HostObjects], keeper: ProcessId,
                   shown: dict[str, Any], directory: Path | None = None) -> Undo:
         self.undo = Undo(REMOVE_LAB_NET.name, {
