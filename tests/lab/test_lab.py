@@ -127,9 +127,12 @@ def test_a_process_that_never_gets_ready_leaves_nothing(tmp_path: Path) -> None:
     spec = LabSpec(name=name, hosts={"n1": {"processes": {"bad": {
         "command": [sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"],
         "ready": {"command": ["sh", "-c", "exit 1"], "timeout": "60s"}}}}})
-    with pytest.raises(LabError, match="exited with code 3 before it was ready"):
-        asyncio.run(lab_up(spec))
-    assert read_state(name) is None and not leftovers()
+    try:
+        with pytest.raises(LabError, match="exited with code 3 before it was ready"):
+            asyncio.run(lab_up(spec))
+        assert read_state(name) is None and not leftovers()
+    finally:
+        lab_down(name)  # if lab_up wrongly succeeded
 
 
 def test_lab_host_runs_commands_inside_and_knows_when_gone(make_lab: MakeLab) -> None:

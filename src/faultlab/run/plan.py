@@ -44,7 +44,10 @@ def plan_faults(exp: Experiment, rng: random.Random) -> list[PlannedFault]:
             break
         hold = min(hold, sched.length - start)
         counts[spec.label] = counts.get(spec.label, 0) + 1
-        plan.append(PlannedFault(f"{spec.label}#{counts[spec.label]}", spec, start, hold))
+        # the fault is built from its planned spec: its lease (duration + lease_grace) must
+        # cover the hold drawn here, not the duration written in faults: (often none)
+        held = spec if spec.one_off else spec.model_copy(update={"duration": hold})
+        plan.append(PlannedFault(f"{spec.label}#{counts[spec.label]}", held, start, hold))
         t = start + rng.uniform(sched.interval.min, sched.interval.max)
     return plan
 
