@@ -29,7 +29,7 @@ from faultlab.experiment.types import Duration, HttpUrl, Name, Rate, Ratio, Stri
 from faultlab.slo.spec import LatencyObjective
 
 __all__ = ["Canvas", "Datastore", "Dependency", "Journey", "JourneySlo", "Node", "Request",
-           "Service", "Zone", "edge_id"]
+           "Service", "Zone", "edge_id", "parse_step"]
 
 
 def _strict_int(value: object) -> object:
@@ -157,6 +157,10 @@ class Dependency(Strict):
                                    "(default 100%: it always does, degraded).")
     timeout: Duration | None = Field(default=None, description="Per attempt; none: the "
                                      "caller waits as long as the callee takes.")
+    deadline: Duration | None = Field(default=None, description="The whole call, every "
+                                      "attempt and backoff included, ends by this (an "
+                                      "overall deadline); none: only the per-attempt timeout "
+                                      "bounds it.")
     attempts: Count = Field(default=1, description="Attempts per call, the first included "
                             "(3 attempts = 2 retries).")
     backoff: Annotated[list[Duration], BeforeValidator(_backoff)] = Field(
@@ -179,6 +183,10 @@ class Dependency(Strict):
             raise ValueError("a fallback makes a dependency soft; write kind: soft")
         if self.caller == self.callee:
             raise ValueError(f"'{self.caller}' depends on itself")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ValueError("timeout must be above zero; e.g. timeout: 200ms")
+        if self.deadline is not None and self.deadline <= 0:
+            raise ValueError("deadline must be above zero; e.g. deadline: 250ms")
         if len(self.backoff) > 1 and len(self.backoff) != self.attempts - 1:
             raise ValueError(f"{len(self.backoff)} backoffs for {self.attempts - 1} retries; "
                              "give one per retry, or a single value for all")
@@ -207,6 +215,15 @@ class Dependency(Strict):
 
 def edge_id(caller: str, callee: str) -> str:
     return f"{caller}->{callee}"
+
+
+def parse_step(step: str) -> tuple[str, str] | None:
+    """``'a -> b'`` (spaces optional) as ``('a', 'b')``; None if it is not of that shape."""
+    caller, sep, callee = step.partition("->")
+    caller, callee = caller.strip(), callee.strip()
+    if not sep or not caller or not callee or "->" in callee:
+        return None
+    return caller, callee
 
 
 class JourneySlo(Strict):
@@ -273,6 +290,34 @@ class Canvas(Strict):
     def dependency(self, caller: str, callee: str) -> Dependency | None:
         return next((d for d in self.dependencies
                      if d.caller == caller and d.callee == callee), None)
+
+    def calls(self, journey: str) -> list[Dependency]:
+        """The dependencies a journey's request goes through: its ``steps`` in order, or,
+        when it names none, every dependency reachable from its entry (breadth first, in
+        file order). Steps that name no dependency are left out (the loader refuses them)."""
+        j = self.journeys[journey]
+        if j.steps:
+            by_ends: dict[tuple[str, str], Dependency] = {}
+            for d in self.dependencies:
+                by_ends.setdefault((d.caller, d.callee), d)
+            out: dict[tuple[str, str], Dependency] = {}
+            for step in j.steps:
+                ends = parse_step(step)
+                if ends is not None and ends in by_ends:
+                    out.setdefault(ends, by_ends[ends])
+            return list(out.values())
+        by_caller: dict[str, list[Dependency]] = {}
+        for d in self.dependencies:
+            by_caller.setdefault(d.caller, []).append(d)
+        seen, queue, found = {j.entry}, [j.entry], []
+        while queue:
+            caller = queue.pop(0)
+            for d in by_caller.get(caller, []):
+                found.append(d)
+                if d.callee not in seen:
+                    seen.add(d.callee)
+                    queue.append(d.callee)
+        return found
 
     def meta(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version}
