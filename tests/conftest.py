@@ -1,17 +1,18 @@
 """Checks for the whole suite: nothing a test made in the kernel outlives the session.
 
-Every lab, network namespace, faultlab interface (``fl...``) and faultlab nftables table
-on this machine at the end of the session that was not there at its start is reported as
-an error (and removed, so the machine is clean for the next run), whether the test that
-made it passed or failed. Objects present before the session (another run's) are left
-alone.
+Tests name their labs with this process's pid (``t<pid>-...``, ``nf<pid>x...``,
+``ex<pid>-...``), so a second test run on the machine never collides with this one. At the
+end of the session every lab and network namespace whose name holds this pid is reported as
+an error (and removed, so the machine is clean for the next run), whether the test that made
+it passed or failed; so is every faultlab interface (``fl...``) that appeared during the
+session and belongs to no lab any more. Another run's labs are never touched.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 
 LABS = Path("/run/faultlab/labs")
 NETNS = Path("/run/netns")
+OURS = re.compile(rf"(?<!\d){os.getpid()}(?!\d)")
 
 
 def _names(folder: Path, prefix: str = "") -> set[str]:
@@ -29,24 +31,28 @@ def _names(folder: Path, prefix: str = "") -> set[str]:
             and not p.name.startswith(".")}
 
 
-def _root_tables() -> set[str]:
-    if shutil.which("nft") is None or os.geteuid() != 0:
-        return set()
-    out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True,
-                         timeout=30).stdout
-    return {line.strip() for line in out.splitlines() if "faultlab" in line}
+def _interfaces_of_labs() -> set[str]:
+    from faultlab.lab.state import read_state
 
-
-def _objects() -> dict[str, set[str]]:
-    return {"lab": _names(LABS), "netns": _names(NETNS),
-            "interface": _names(Path("/sys/class/net"), "fl"), "nft table": _root_tables()}
+    names: set[str] = set()
+    for lab in _names(LABS):
+        with contextlib.suppress(ValueError):
+            state = read_state(lab)
+            if state is not None:
+                names |= {state.bridge, *(h.veth for h in state.hosts)}
+    return names
 
 
 @pytest.fixture(scope="session", autouse=True)
 def nothing_left_in_the_kernel() -> Iterator[None]:
-    before = _objects()
+    interfaces = _names(Path("/sys/class/net"), "fl")
     yield
-    left = {kind: sorted(names - before[kind]) for kind, names in _objects().items()}
+    left = {
+        "lab": sorted(n for n in _names(LABS) if OURS.search(n)),
+        "netns": sorted(n for n in _names(NETNS) if OURS.search(n)),
+        "interface": sorted(_names(Path("/sys/class/net"), "fl") - interfaces
+                            - _interfaces_of_labs()),
+    }
     left = {kind: names for kind, names in left.items() if names}
     if not left:
         return

@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -178,6 +179,31 @@ Ratio = Annotated[
 ]
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")]
+
+
+def whole(value: float, unit: float, unit_name: str, shown: str, suffix: str) -> int:
+    """``value`` (seconds or bytes) as a whole number of ``unit``; a ValueError (a located
+    error in the file, ``shown`` as the file wrote it) when it is not one: what applies it
+    (the proxy, the kernel) takes whole units, and faultlab never rounds a value silently."""
+    count = value / unit
+    if abs(count - round(count)) > 1e-9 * max(1.0, abs(count)):
+        raise ValueError(f"{shown} is not a whole number of {unit_name}, and this is "
+                         f"applied in whole {unit_name}; write e.g. "
+                         f"{max(1, round(count))}{suffix}")
+    return round(count)
+
+
+def _in_whole(unit: float, unit_name: str, suffix: str) -> AfterValidator:
+    def check(value: float) -> float:
+        whole(value, unit, unit_name, format_duration(value), suffix)
+        return value
+    return AfterValidator(check)
+
+
+#: a duration applied in whole milliseconds (the proxy's time attributes)
+Millis = Annotated[Duration, _in_whole(1e-3, "milliseconds", "ms")]
+#: a duration applied in whole microseconds (the slicer's delay, netem)
+Micros = Annotated[Duration, _in_whole(1e-6, "microseconds", "us")]
 
 
 def _signal_name(value: object) -> str:

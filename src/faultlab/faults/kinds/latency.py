@@ -6,7 +6,8 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from faultlab.faults.kinds.toxic import REMOVE_TOXIC, Millis, ToxicFault, ToxicSpec, ms
+from faultlab.experiment.types import Millis
+from faultlab.faults.kinds.toxic import REMOVE_TOXIC, ToxicFault, ToxicSpec, ms
 from faultlab.faults.registry import FaultKind
 
 __all__ = ["LATENCY"]

@@ -6,7 +6,8 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from faultlab.faults.kinds.toxic import REMOVE_TOXIC, Micros, ToxicFault, ToxicSpec
+from faultlab.experiment.types import Micros
+from faultlab.faults.kinds.toxic import REMOVE_TOXIC, ToxicFault, ToxicSpec
 from faultlab.faults.registry import FaultKind
 
 __all__ = ["SLICER"]

@@ -10,15 +10,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
-from faultlab.experiment.types import Duration, Ratio
+from faultlab.experiment.types import Ratio, whole
 from faultlab.faults.base import Fault, FaultError, NotApplied, ProxyEndpoint
 from faultlab.faults.spec import FaultSpec
 from faultlab.faults.undo import Undo, UndoAction, UndoEnv
-from faultlab.units import format_duration
 
 __all__ = [
     "REMOVE_TOXIC",
@@ -37,29 +36,7 @@ class Stream(StrEnum):
     DOWNSTREAM = "downstream"  # server -> client
 
 
-def whole(value: float, unit: float, unit_name: str, shown: str, suffix: str) -> int:
-    """``value`` (seconds or bytes) as a whole number of ``unit``; a ValueError (a located
-    error in the file, ``shown`` as the file wrote it) when the proxy could not apply it
-    exactly: faultlab never rounds a value silently."""
-    count = value / unit
-    if abs(count - round(count)) > 1e-9 * max(1.0, abs(count)):
-        raise ValueError(f"{shown} is not a whole number of {unit_name}, and the proxy "
-                         f"applies this in whole {unit_name}; write e.g. "
-                         f"{max(1, round(count))}{suffix}")
-    return round(count)
-
-
-def _in_whole(unit: float, unit_name: str, suffix: str) -> AfterValidator:
-    def check(value: float) -> float:
-        whole(value, unit, unit_name, format_duration(value), suffix)
-        return value
-    return AfterValidator(check)
-
-
-#: a duration the proxy applies in whole milliseconds (most toxics' time attributes)
-Millis = Annotated[Duration, _in_whole(1e-3, "milliseconds", "ms")]
-#: a duration the proxy applies in whole microseconds (the slicer's delay)
-Micros = Annotated[Duration, _in_whole(1e-6, "microseconds", "us")]
+# whole, Millis and Micros live in faultlab.experiment.types (lab faults use them too)
 
 
 def ms(seconds: float) -> int:

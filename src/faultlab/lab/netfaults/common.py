@@ -16,11 +16,11 @@ import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 
-from faultlab.experiment.types import Duration, Name
+from faultlab.experiment.types import Micros, Millis, Name
 from faultlab.faults.base import Fault, FaultError
 from faultlab.faults.spec import FaultSpec, TargetRef
 from faultlab.faults.undo import Undo, UndoAction, UndoEnv
@@ -39,25 +39,7 @@ __all__ = [
 ]
 
 
-def _whole(unit: float, unit_name: str, suffix: str) -> AfterValidator:
-    # faultlab.faults.kinds.toxic has the same types, but a kind module may not import
-    # from faultlab.faults.kinds (its __init__ registers this package's kinds)
-    from faultlab.units import format_duration
 
-    def check(value: float) -> float:
-        count = value / unit
-        if abs(count - round(count)) > 1e-9 * max(1.0, abs(count)):
-            raise ValueError(f"{format_duration(value)} is not a whole number of {unit_name}, "
-                             f"which is what this fault applies; write e.g. "
-                             f"{max(1, round(count))}{suffix}")
-        return value
-    return AfterValidator(check)
-
-
-#: a duration applied in whole milliseconds (the proxy's latency toxic)
-Millis = Annotated[Duration, _whole(1e-3, "milliseconds", "ms")]
-#: a duration applied in whole microseconds (netem)
-Micros = Annotated[Duration, _whole(1e-6, "microseconds", "us")]
 
 
 class LabNetSpec(FaultSpec):
