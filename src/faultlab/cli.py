@@ -32,6 +32,13 @@ def _mount_lab() -> None:
     app.add_typer(lab_app, name="lab", help="Clusters on this machine (network namespaces).")
 
 
+def _mount_canvas() -> None:
+    from faultlab.canvas.cli import app as canvas_app
+
+    app.add_typer(canvas_app, name="canvas", help="A model of a system: analyse its weak "
+                  "points before anything runs.")
+
+
 def _error(message: str, code: int = 2) -> typer.Exit:
     typer.echo(f"faultlab: {message}", err=True)
     return typer.Exit(code)
@@ -82,8 +89,19 @@ def validate(file: Path, var: VarOption = []) -> None:  # noqa: B006
 def schema(
     result: Annotated[bool, typer.Option(
         "--result", help="The schema of result.json (the run record) instead.")] = False,
+    canvas: Annotated[bool, typer.Option(
+        "--canvas", help="The schema of canvas files instead.")] = False,
 ) -> None:
-    """Print the JSON Schema of experiment files (for editors), or of result.json."""
+    """Print the JSON Schema of experiment files (for editors), of result.json, or of
+    canvas files."""
+    if canvas:
+        from faultlab.canvas.model import Canvas
+
+        doc = Canvas.model_json_schema(by_alias=True)
+        doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        doc["title"] = "faultlab canvas (version 1)"
+        typer.echo(json.dumps(doc, indent=2))
+        return
     if result:
         from faultlab.record import record_schema
 
@@ -277,6 +295,7 @@ def version() -> None:
 def main() -> None:
     _mount_proxy()
     _mount_lab()
+    _mount_canvas()
     app(prog_name="faultlab")
 
 
