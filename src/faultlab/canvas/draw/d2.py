@@ -68,6 +68,6 @@ def to_d2(scene: Scene) -> str:
             style["stroke_dash"] = 4
         if edge.down:
             style["stroke_width"] = 3
-        label = f" {_s(edge.label)}" if edge.label else ""
+        label = " " + _s("\n".join(edge.lines())) if edge.parts else ""
         out.append(f"{path[edge.tail]} -> {path[edge.head]}:{label} {{{_style(**style)}}}")
     return "\n".join(out) + "\n"

@@ -14,7 +14,8 @@ FONT = "Helvetica"
 
 
 def _q(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A quoted DOT string; a newline becomes DOT's centred line break."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def _attrs(*raw: str, **attrs: str | float) -> str:
@@ -38,7 +39,7 @@ def _box_label(box: Box) -> str:
     label = (f"<b>{_html(box.node)}</b><br/><font point-size=\"9\" color=\"{C['muted']}\">"
              f"{_html(box.detail)}</font>")
     if tags:
-        label += (f"<br/><font point-size=\"9\" color=\"{C['spof']}\"><b>"
+        label += (f"<br/><font point-size=\"9\" color=\"{C['tag']}\"><b>"
                   f"{' · '.join(tags)}</b></font>")
     return f"<{label}>"
 
@@ -77,8 +78,8 @@ def _edge(edge: Edge) -> str:
     if edge.down:
         attrs["penwidth"] = 2.2
         attrs["fontcolor"] = C["down_line"]
-    if edge.label:
-        attrs["label"] = edge.label
+    if edge.parts:
+        attrs["label"] = "\n".join(edge.lines())
     attrs["tooltip"] = edge.dependency
     return f"{_q(edge.tail)} -> {_q(edge.head)} {_attrs(**attrs)}"
 

@@ -12,7 +12,8 @@ __all__ = ["to_mermaid"]
 
 
 def _text(text: str) -> str:
-    return '"' + text.replace('"', "#quot;") + '"'
+    """A quoted Mermaid label; a newline becomes a line break."""
+    return '"' + text.replace('"', "#quot;").replace("\n", "<br/>") + '"'
 
 
 def _tags(box: Box) -> str:
@@ -51,7 +52,7 @@ def to_mermaid(scene: Scene) -> str:
             links.append(("entry", entry.down))
     for edge in scene.edges:
         arrow = "-.->" if edge.soft else "-->"
-        label = f"|{_text(edge.label)}|" if edge.label else ""
+        label = "|" + _text("\n".join(edge.lines())) + "|" if edge.parts else ""
         out.append(f"  {edge.tail} {arrow}{label} {edge.head}")
         links.append(("soft" if edge.soft else "hard", edge.down))
     out += [f"  classDef {name} {style}" for name, style in CLASSES.items()]

@@ -26,7 +26,7 @@ from faultlab.canvas.model import Canvas, Datastore, Dependency, Journey, Node
 from faultlab.units import format_duration
 
 __all__ = ["COLORS", "Box", "Cluster", "Edge", "Entry", "Highlight", "Scene", "build_scene",
-           "dependency_label", "percent"]
+           "dependency_label", "percent", "span"]
 
 #: one palette for every format (the run report's colours)
 COLORS = {
@@ -35,7 +35,7 @@ COLORS = {
     "datastore": "#fbefff", "datastore_line": "#8250df",
     "entry": "#dafbe1", "entry_line": "#1a7f37",
     "spof": "#cf222e", "down": "#ffd8b5", "down_line": "#bc4c00", "down_zone": "#fff1e5",
-    "focus": "#fb8f44",
+    "focus": "#fb8f44", "tag": "#a40e26",
 }
 
 
@@ -77,12 +77,11 @@ class Box:
 
     @property
     def detail(self) -> str:
-        """``×2 of 4 · quorum 2 of 3 · 99.9% each``: the counts that matter."""
-        kind = "datastore" if self.datastore else "service"
-        count = f"×{self.here}" if self.here == self.total else f"×{self.here} of {self.total}"
-        parts = [f"{kind} {count}"]
+        """``×2 of 4 · 99.9% each``, ``×1 of 3 · quorum 2/3``: the counts that matter (the
+        shape says service or datastore)."""
+        parts = [f"×{self.here}" if self.here == self.total else f"×{self.here} of {self.total}"]
         if self.datastore:
-            parts.append(f"quorum {self.needed} of {self.total}")
+            parts.append(f"quorum {self.needed}/{self.total}")
         if self.availability < 1.0:
             parts.append(f"{percent(self.availability)} each")
         return " · ".join(parts)
@@ -108,15 +107,25 @@ class Edge:
     head: str
     dependency: str  # its id, "a->b"
     soft: bool
-    label: str  # empty on every copy after the first
+    parts: tuple[str, ...]  # the label's parts; none on every copy after the first
     down: bool
+
+    @property
+    def label(self) -> str:
+        return " · ".join(self.parts)
+
+    def lines(self, per_line: int = 2) -> list[str]:
+        """The label in lines of ``per_line`` parts, so that long labels do not push the
+        columns of a left-to-right layout apart."""
+        return [" · ".join(self.parts[i:i + per_line])
+                for i in range(0, len(self.parts), per_line)]
 
 
 @dataclass(frozen=True)
 class Entry:
     id: str
     journey: str
-    label: str
+    label: str  # lines separated by "\n"
     heads: tuple[str, ...]  # the entry service's boxes
     down: bool
 
@@ -143,30 +152,39 @@ def percent(ratio: float) -> str:
     return f"{text}%"
 
 
-def dependency_label(dep: Dependency) -> str:
-    """``soft · fallback 90% · timeout 250ms · 3 attempts``; ``no timeout`` said outright,
-    since waiting for ever is what the label must warn of."""
-    parts = []
+def span(seconds: float) -> str:
+    """A window or period: ``30d``, ``12h``, else the duration's own form."""
+    for unit, size in (("d", 86400), ("h", 3600)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return format_duration(seconds)
+
+
+def dependency_label(dep: Dependency) -> tuple[str, ...]:
+    """``soft · fallback 90% · timeout 250ms · 3 attempts · deadline 1s``; ``no timeout``
+    said outright, since waiting for ever is what the label must warn of."""
+    parts: list[str] = []
     if dep.kind == "soft":
         parts.append(f"soft · fallback {percent(dep.fallback_success)}")
     parts.append(f"timeout {format_duration(dep.timeout)}" if dep.timeout is not None
                  else "no timeout")
     if dep.attempts > 1:
         parts.append(f"{dep.attempts} attempts")
+    if dep.deadline is not None:
+        parts.append(f"deadline {format_duration(dep.deadline)}")
     if dep.retry_budget is not None:
         parts.append(f"budget {percent(dep.retry_budget)}")
     if dep.pool is not None:
         parts.append(f"pool {dep.pool}")
-    return " · ".join(parts)
+    return tuple(parts)
 
 
 def _journey_label(name: str, journey: Journey) -> str:
-    parts = [name, f"{journey.rps:g}/s"]
-    if journey.slo.availability is not None:
-        parts.append(f"SLO {percent(journey.slo.availability)}")
+    """``browse · 120/s`` over ``SLO 99.9% · p99 400ms``."""
+    slo = [f"SLO {percent(journey.slo.availability)}"] if journey.slo.availability else []
     if journey.slo.latency is not None:
-        parts += [f"{k} {format_duration(v)}" for k, v in journey.slo.latency.bounds()]
-    return " · ".join(parts)
+        slo += [f"{k} {format_duration(v)}" for k, v in journey.slo.latency.bounds()]
+    return "\n".join([f"{name} · {journey.rps:g}/s", *([" · ".join(slo)] if slo else [])])
 
 
 class _Ids:
@@ -241,5 +259,5 @@ def _edges(dep: Dependency, tails: dict[str | None, Box], heads: dict[str | None
         pairs += [(tail.id, h.id) for h in targets if (tail.id, h.id) not in pairs]
     label = dependency_label(dep)
     down = dep.id in hl.blast or (hl.focus is not None and dep.callee == hl.focus)
-    return [Edge(t, h, dep.id, dep.kind == "soft", label if i == 0 else "", down)
+    return [Edge(t, h, dep.id, dep.kind == "soft", label if i == 0 else (), down)
             for i, (t, h) in enumerate(pairs)]
