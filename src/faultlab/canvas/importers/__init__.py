@@ -8,5 +8,8 @@ Each returns :class:`Imported` (the canvas as commented YAML text, and notes) or
 
 from faultlab.canvas.importers.backstage import import_backstage
 from faultlab.canvas.importers.common import Imported, ImportFileError, Note, Source, Text
+from faultlab.canvas.importers.merge import merge_openslo
+from faultlab.canvas.importers.openslo import import_openslo
 
-__all__ = ["ImportFileError", "Imported", "Note", "Source", "Text", "import_backstage"]
+__all__ = ["ImportFileError", "Imported", "Note", "Source", "Text", "import_backstage",
+           "import_openslo", "merge_openslo"]

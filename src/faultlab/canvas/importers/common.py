@@ -12,6 +12,7 @@ of :mod:`faultlab.experiment.yamlpos`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -40,8 +41,8 @@ from faultlab.experiment.yamlpos import (
 )
 
 __all__ = ["MAX_DOCUMENTS", "MAX_FILE_BYTES", "Document", "ImportFileError", "Imported",
-           "Note", "Report", "Source", "Text", "canvas_name", "finish", "read_documents",
-           "text_of"]
+           "Note", "Report", "Source", "Text", "canvas_name", "compose_one", "finish",
+           "located", "read_documents", "read_text", "text_of"]
 
 #: the most YAML documents read from all the files of one import together
 MAX_DOCUMENTS = 5000
@@ -162,7 +163,7 @@ def read_documents(sources: Source | Iterable[Source], report: Report) -> list[D
     for source in sources:
         name = source.name if isinstance(source, Text) else os.fspath(source)
         try:
-            for value, positions in _documents(_text_of(source, name), name, budget):
+            for value, positions in _documents(read_text(source, name), name, budget):
                 if len(out) >= MAX_DOCUMENTS:
                     report.problems.append(Problem(
                         name, *positions.of(()), "", f"more than {MAX_DOCUMENTS} YAML "
@@ -174,7 +175,7 @@ def read_documents(sources: Source | Iterable[Source], report: Report) -> list[D
     return out
 
 
-def _text_of(source: Source, name: str) -> str:
+def read_text(source: Source, name: str) -> str:
     if isinstance(source, Text):
         if len(source.text) > MAX_FILE_BYTES:
             raise ExperimentError([Problem(name, 1, 1, "", f"the input is larger than "
@@ -188,12 +189,35 @@ def _documents(text: str, name: str, budget: Budget) -> Iterator[tuple[Any, Posi
     first problem (bad YAML, too many values, too deep, a tag, a duplicate key)."""
     loader = _BoundedLoader(text)
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is not None and not (isinstance(node, yaml.ScalarNode)
-                                         and node.tag.endswith(":null")):
-                converter = Converter({}, {}, budget=budget)
-                yield converter.convert(node, (), substitute=False), converter.positions
+        with located(name, text):
+            while loader.check_node():
+                node = loader.get_node()
+                if node is not None and not (isinstance(node, yaml.ScalarNode)
+                                             and node.tag.endswith(":null")):
+                    converter = Converter({}, {}, budget=budget)
+                    yield converter.convert(node, (), substitute=False), converter.positions
+    finally:
+        loader.dispose()
+
+
+def compose_one(text: str, name: str) -> tuple[yaml.Node | None, Any]:
+    """The node tree of a one-document text and its plain value (without substitutions),
+    or a located ExperimentError."""
+    loader = _BoundedLoader(text)
+    try:
+        with located(name, text):
+            node = loader.get_single_node()
+            return node, (None if node is None else Converter({}, {}).convert(
+                node, (), substitute=False))
+    finally:
+        loader.dispose()
+
+
+@contextlib.contextmanager
+def located(name: str, text: str) -> Iterator[None]:
+    """PyYAML's and the converter's exceptions as one located problem."""
+    try:
+        yield
     except YamlProblem as p:
         raise ExperimentError([Problem(name, p.line, p.column, "", p.message, p.hint)]) from None
     except yaml.MarkedYAMLError as e:
@@ -209,8 +233,6 @@ def _documents(text: str, name: str, budget: Budget) -> Iterator[tuple[Any, Posi
             name, before.count("\n") + 1, len(before) - before.rfind("\n"), "",
             "invalid YAML: " + " ".join(str(e).split()).split(":", 1)[0],
             "remove control characters; write them as escapes in a quoted string")]) from None
-    finally:
-        loader.dispose()
 
 
 class _BoundedLoader(yaml.SafeLoader):
