@@ -71,10 +71,20 @@ def _first_free(taken: list[ipaddress.IPv4Network]) -> str:
 
 
 def free_subnet() -> str:
-    """A /24 no lab and no interface uses now (not reserved: a lab up may take it first),
-    for files that must name their addresses before the lab exists (``--var``)."""
+    """A /24 no lab and no interface uses now, for files that must name their addresses
+    before the lab exists (``--var``). It is not reserved: it is drawn at random among the
+    free ones, so two runs asking at once almost never get the same (and if they do, the
+    second `lab up` refuses the overlap, cleanly)."""
+    import random
+
     with lock():
-        return _first_free(_other_subnets() + net.used_networks())
+        taken = _other_subnets() + net.used_networks()
+    free = [c for c in LAB_NETWORK.subnets(new_prefix=24)
+            if not any(n.overlaps(c) for n in taken)]
+    if not free:
+        raise LabError(f"no free /24 is left in {LAB_NETWORK}; `faultlab lab ls` shows the "
+                       "labs")
+    return str(random.SystemRandom().choice(free))
 
 
 async def lab_up(spec: LabSpec, *, owner: str | None = None,
