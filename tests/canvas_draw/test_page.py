@@ -118,6 +118,27 @@ def test_text_from_the_canvas_and_findings_stays_text(tmp_path: Path) -> None:
     assert page["status"] == "1 WARNING"
 
 
+@needs_browser
+def test_page_of_the_real_analysis_fits_and_marks_a_zone_blast(tmp_path: Path) -> None:
+    from faultlab.canvas.analysis import analyze
+    from faultlab.canvas.draw import blast_highlight, spof_nodes
+    from faultlab.canvas.page import figures_of
+
+    canvas = canvas_of(SHOP)
+    analysis = analyze(canvas)
+    hl = blast_highlight(analysis.blast_of("c", "zone"), spof_nodes(analysis.findings, canvas))
+    path = write_page(canvas, analysis.findings, tmp_path, journeys=figures_of(analysis),
+                      highlight=hl)
+    load, page = _open(path, "canvas-page-analysis.png")
+    assert load.errors == [] and page["resources"] == []
+    assert not page["overflow"]  # long figures wrap inside the table
+    assert len(page["findings"]) == len(analysis.findings)
+    assert page["spof"] == ["n_payments"]
+    assert [j["state"] for j in page["journeys"]] == [
+        "meets" if j.meets_slo else "misses" for j in analysis.journeys.values()]
+    assert 'fill="#fff1e5"' in path.read_text()  # zone c drawn as lost
+
+
 def test_page_is_deterministic_and_says_when_there_is_nothing_to_find() -> None:
     canvas = canvas_of(SHOP)
     assert build_page(canvas, []) == build_page(canvas, [])

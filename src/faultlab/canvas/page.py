@@ -8,12 +8,13 @@ from the canvas or the findings is escaped. The same inputs give the same page (
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faultlab import __version__
 from faultlab.canvas.draw import DrawError, Highlight, find_dot, render, spof_nodes
@@ -23,7 +24,10 @@ from faultlab.canvas.model import Canvas, Journey
 from faultlab.report.text import esc
 from faultlab.units import format_duration
 
-__all__ = ["build_page", "write_page"]
+if TYPE_CHECKING:
+    from faultlab.canvas.analysis import Analysis
+
+__all__ = ["build_page", "figures_of", "write_page"]
 
 #: figures of one journey by name, e.g. {"availability": 0.9987, "error_budget_s": 3369.6};
 #: ``availability`` is compared with the journey's SLO (or with ``slo``, when given)
@@ -53,9 +57,10 @@ CSS = f"""
 .sev-error {{ background: var(--bad-bg); color: var(--bad); }}
 .sev-warning {{ background: var(--warn-bg); color: var(--warn); }}
 .sev-info {{ background: #ddf4ff; color: #0969da; }}
-td.nums code {{ display: inline-block; margin: 0 4px 3px 0; padding: 0 4px; border-radius: 3px;
-  background: var(--soft); white-space: nowrap; }}
-td.msg {{ min-width: 260px; }} td.ref, td.fix {{ min-width: 160px; }}
+table.findings {{ table-layout: fixed; }}
+table.findings td {{ overflow-wrap: anywhere; }}
+td.nums code {{ display: inline-block; max-width: 100%; margin: 0 4px 3px 0; padding: 0 4px;
+  border-radius: 3px; background: var(--soft); overflow-wrap: anywhere; }}
 tr.misses td.avail {{ color: var(--bad); font-weight: 700; }}
 tr.meets td.avail {{ color: var(--held); font-weight: 700; }}
 """
@@ -94,13 +99,36 @@ LEGEND = ('<p class="diagram-legend">'
           '<span><i class="key down"></i>blast radius</span></p>')
 
 
+def figures_of(analysis: Analysis) -> dict[str, dict[str, Any]]:
+    """The journeys' figures of an analysis, for :func:`write_page`'s ``journeys``."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, j in analysis.journeys.items():
+        fig: dict[str, Any] = {"availability": j.availability, "slo": j.slo}
+        if j.spofs:
+            fig["spofs"] = list(j.spofs)
+        if j.spof_zones:
+            fig["spof zones"] = list(j.spof_zones)
+        fig["worst case"] = (format_duration(j.worst_case) if math.isfinite(j.worst_case)
+                             else "unbounded")
+        if j.error_budget is not None:
+            fig["error budget"] = (f"{format_duration(j.error_budget[0])} "
+                                   f"({j.error_budget[1]:.0f} requests) per {span(j.window)}")
+        out[name] = fig
+    return out
+
+
 def _figure(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
+    """A figure compactly: floats to 6 digits, lists as ``a, b``, mappings as ``k: v``."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
         return f"{value:.6g}"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {_figure(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
-        return ", ".join(_figure(v) for v in value)
+        return ", ".join(_figure(v) for v in value) if value else "none"
     return str(value)
 
 
@@ -153,17 +181,19 @@ def _ordered(findings: Iterable[Finding]) -> list[Finding]:
 def _findings(findings: Sequence[Finding]) -> str:
     if not findings:
         return '<p class="ok-note">No findings: nothing in the canvas breaks a rule.</p>'
+    widths = (7, 15, 10, 23, 20, 12, 13)  # per cent, fixed: long figures wrap in place
+    cols = "".join(f'<col style="width:{w}%">' for w in widths)
     head = ("<tr><th>Severity</th><th>Rule</th><th>Subject</th><th>Message</th>"
             "<th>Numbers</th><th>Reference</th><th>Fix</th></tr>")
     rows = "".join(
         f'<tr data-rule="{esc(f.rule)}" data-severity="{f.severity}">'
         f'<td><span class="sev sev-{f.severity}">{f.severity}</span></td>'
-        f'<td class="nowrap"><code>{esc(f.rule)}</code></td><td>{esc(f.subject)}</td>'
+        f'<td><code>{esc(f.rule)}</code></td><td>{esc(f.subject)}</td>'
         f'<td class="msg">{esc(f.message)}</td><td class="nums">{_numbers(f.numbers)}</td>'
         f'<td class="ref">{esc(f.reference)}</td><td class="fix">{esc(f.fix)}</td></tr>'
         for f in _ordered(findings))
-    return (f'<div class="table-wrap"><table class="findings"><thead>{head}</thead>'
-            f"<tbody>{rows}</tbody></table></div>")
+    return (f'<div class="table-wrap"><table class="findings"><colgroup>{cols}</colgroup>'
+            f"<thead>{head}</thead><tbody>{rows}</tbody></table></div>")
 
 
 def _banner(canvas: Canvas, findings: Sequence[Finding]) -> str:

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal, overload
+from typing import TYPE_CHECKING, Literal, overload
 
 from faultlab.canvas.draw.d2 import to_d2
 from faultlab.canvas.draw.dot import to_dot
@@ -23,7 +23,11 @@ from faultlab.canvas.draw.scene import Highlight, build_scene
 from faultlab.canvas.findings import Finding
 from faultlab.canvas.model import Canvas
 
-__all__ = ["FORMATS", "DrawError", "Engine", "Format", "Highlight", "find_d2", "find_dot",
+if TYPE_CHECKING:
+    from faultlab.canvas.analysis.result import Blast
+
+__all__ = ["FORMATS", "DrawError", "Engine", "Format", "Highlight", "blast_highlight",
+           "find_d2", "find_dot",
            "format_for", "render", "spof_nodes", "write_diagram"]
 
 Format = Literal["dot", "svg", "png", "mmd", "d2"]
@@ -139,7 +143,14 @@ def write_diagram(canvas: Canvas, path: Path, *, fmt: Format | None = None,
 
 
 def spof_nodes(findings: Iterable[Finding], canvas: Canvas) -> frozenset[str]:
-    """The nodes of ``canvas`` that ``spof.*`` findings are about: what to mark as SPOFs."""
+    """The nodes of ``canvas`` that ``spof.node`` findings are about: what to mark."""
     nodes = canvas.nodes()
     return frozenset(f.subject for f in findings
-                     if f.rule.startswith("spof.") and f.subject in nodes)
+                     if f.rule == "spof.node" and f.subject in nodes)
+
+
+def blast_highlight(blast: Blast, spof: Iterable[str] = ()) -> Highlight:
+    """The highlight of one blast radius of the analysis (``Analysis.blast_of(name)``): the
+    node or zone, the nodes lost with it, the journeys that fail (calls into a lost node
+    are marked by the scene)."""
+    return Highlight.of(spof, {*blast.stops, *blast.failed, blast.name}, blast.name)

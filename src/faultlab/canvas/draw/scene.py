@@ -45,7 +45,8 @@ class Highlight:
 
     ``spof``: node names that are single points of failure. ``blast``: what a failure of
     ``focus`` takes down: node names, journey names, zone names and dependency ids
-    (``"a->b"``). ``focus``: the node (or zone) whose blast radius ``blast`` is.
+    (``"a->b"``); a call into a node that is down is marked down too. ``focus``: the node
+    (or zone) whose blast radius ``blast`` is.
     """
 
     spof: frozenset[str] = frozenset()
@@ -258,6 +259,6 @@ def _edges(dep: Dependency, tails: dict[str | None, Box], heads: dict[str | None
         targets = [heads[zone]] if zone in heads else list(heads.values())
         pairs += [(tail.id, h.id) for h in targets if (tail.id, h.id) not in pairs]
     label = dependency_label(dep)
-    down = dep.id in hl.blast or (hl.focus is not None and dep.callee == hl.focus)
+    down = dep.id in hl.blast or hl.down(dep.callee)  # a call into a lost node fails
     return [Edge(t, h, dep.id, dep.kind == "soft", label if i == 0 else (), down)
             for i, (t, h) in enumerate(pairs)]
