@@ -107,24 +107,48 @@ async def open_page(path: Path, *, width: int = 1366, height: int = 900,
     binary = chromium or find_chromium()
     if binary is None:
         raise RuntimeError("no Chromium found (Debian: apt-get install chromium)")
-    with tempfile.TemporaryDirectory(prefix="faultlab-chromium-") as tmp:
+    # Chromium's helpers (zygote, renderers) outlive its main process for a moment and go
+    # on writing to the profile: it runs in its own process group, the whole group is ended
+    # and waited for before the profile is removed.
+    with tempfile.TemporaryDirectory(prefix="faultlab-chromium-",
+                                     ignore_cleanup_errors=True) as tmp:
         profile = Path(tmp)
         proc = subprocess.Popen(
             [binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
              "--disable-extensions", "--disable-background-networking",
              f"--user-data-dir={profile}", "--remote-debugging-port=0",
              f"--window-size={width},{height}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             port = await _wait_port(profile, proc)
             return await _drive(port, path, width, height, evaluate, screenshot, ready)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            await _end_group(proc)
+
+
+async def _end_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the browser's process group, SIGKILL what is left after 10 s, and wait until
+    no process of the group remains (bounded)."""
+    import os
+    import signal
+
+    def group(sig: int) -> bool:
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    group(signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(10)
+    group(signal.SIGKILL)
+    if proc.poll() is None:
+        proc.wait()
+    for _ in range(500):  # signal 0: is any process of the group left?
+        if not group(0):
+            return
+        await asyncio.sleep(0.01)
 
 
 async def _drive(port: int, path: Path, width: int, height: int, evaluate: str | None,
