@@ -8,7 +8,7 @@ import pytest
 
 from faultlab.canvas.importers import ImportFileError, Text, import_backstage
 
-from .conftest import DATA, check_problems, loads_as_canvas
+from .conftest import DATA, import_error, loads_as_canvas
 
 SHOP = DATA / "shop-catalog.yaml"
 LEDGER = DATA / "ledger-catalog.yaml"
@@ -21,10 +21,7 @@ def entity(kind: str, name: str, spec: str = "", namespace: str = "") -> str:
 
 
 def imported_error(text: str, name: str = "catalog-info.yaml") -> ImportFileError:
-    with pytest.raises(ImportFileError) as caught:
-        import_backstage(Text(text, name))
-    check_problems(caught.value, {name: text})
-    return caught.value
+    return import_error(import_backstage, text, name)
 
 
 def test_the_shop_imports_as_a_canvas_that_loads(tmp_path: Path) -> None:

@@ -98,8 +98,8 @@ def _indicator(journey: str, objective: str) -> dict[str, Any]:
 
 
 def _ms(seconds: float) -> int | float:
-    ms = round(seconds * 1000, 6)
-    return int(ms) if ms == int(ms) else ms
+    ms = Decimal(repr(seconds)) * 1000  # in decimal: 0.3 s is 300 ms, not 300.00000000000006
+    return int(ms) if ms == ms.to_integral_value() else float(ms)
 
 
 def window_shorthand(seconds: float) -> str:

@@ -34,7 +34,9 @@ from faultlab.canvas.importers.common import (
     Source,
     canvas_name,
     finish,
+    nothing,
     read_documents,
+    sources_of,
     text_of,
 )
 from faultlab.canvas.importers.emit import Part, canvas_yaml
@@ -91,10 +93,15 @@ def import_backstage(sources: Source | Iterable[Source], *, name: str | None = N
     Raises :class:`ImportFileError` with every problem (bad YAML, an entity that is not one,
     an unknown kind, a reference to an entity none of the files holds), each located."""
     report = Report()
-    docs = read_documents(sources, report)
+    given = sources_of(sources)
+    docs = read_documents(given, report)
     report.check()
     entities = _entities(docs, report)
     nodes = [e for e in entities.values() if e.ref.kind in ("component", "resource")]
+    if not nodes and not report.problems:
+        report.problems.append(nothing(given, "Backstage Component or Resource", "give "
+                                       "catalog-info.yaml files with kind: Component "
+                                       "(apiVersion: backstage.io/v1alpha1)"))
     for entity in nodes:
         _classify(entity, report)
     _name_nodes([e for e in nodes if e.role in ("service", "datastore")], report)

@@ -42,7 +42,7 @@ from faultlab.experiment.yamlpos import (
 
 __all__ = ["MAX_DOCUMENTS", "MAX_FILE_BYTES", "Document", "ImportFileError", "Imported",
            "Note", "Report", "Source", "Text", "canvas_name", "compose_one", "finish",
-           "located", "read_documents", "read_text", "text_of"]
+           "located", "nothing", "read_documents", "read_text", "sources_of", "text_of"]
 
 #: the most YAML documents read from all the files of one import together
 MAX_DOCUMENTS = 5000
@@ -85,7 +85,8 @@ class Imported(NamedTuple):
     notes: tuple[Note, ...]
 
     def canvas(self) -> Canvas:
-        """The canvas the text holds, validated."""
+        """The canvas the text holds, validated (as written: a text with ``${vars}``, such
+        as a merged canvas may be, wants the canvas loader)."""
         return Canvas.model_validate(yaml.safe_load(self.text))
 
 
@@ -153,11 +154,22 @@ def finish(text: str, report: Report) -> Imported:
 
 # --- reading ------------------------------------------------------------------------------
 
-def read_documents(sources: Source | Iterable[Source], report: Report) -> list[Document]:
+def sources_of(sources: Source | Iterable[Source]) -> list[Source]:
+    if isinstance(sources, str | os.PathLike | Text):
+        return [sources]
+    return list(sources)
+
+
+def nothing(sources: list[Source], what: str, hint: str) -> Problem:
+    """The problem of an input without anything to import, at the first file."""
+    first = sources[0] if sources else Text("", "<no input>")
+    name = first.name if isinstance(first, Text) else os.fspath(first)
+    return Problem(name, 1, 1, "", f"no {what} in the input", hint)
+
+
+def read_documents(sources: list[Source], report: Report) -> list[Document]:
     """Every non-empty YAML document of ``sources``, in order. A file that cannot be read or
     parsed adds its problem to ``report`` and gives no documents."""
-    if isinstance(sources, str | os.PathLike | Text):
-        sources = [sources]
     out: list[Document] = []
     budget = Budget()  # aliases expand values: one bound for all the files together
     for source in sources:
@@ -187,30 +199,30 @@ def read_text(source: Source, name: str) -> str:
 def _documents(text: str, name: str, budget: Budget) -> Iterator[tuple[Any, Positions]]:
     """(value, positions) of each non-empty document; a located ExperimentError for the
     first problem (bad YAML, too many values, too deep, a tag, a duplicate key)."""
-    loader = _BoundedLoader(text)
-    try:
-        with located(name, text):
+    with located(name, text):
+        loader = _BoundedLoader(text)  # its reader refuses control characters at once
+        try:
             while loader.check_node():
                 node = loader.get_node()
                 if node is not None and not (isinstance(node, yaml.ScalarNode)
                                              and node.tag.endswith(":null")):
                     converter = Converter({}, {}, budget=budget)
                     yield converter.convert(node, (), substitute=False), converter.positions
-    finally:
-        loader.dispose()
+        finally:
+            loader.dispose()
 
 
 def compose_one(text: str, name: str) -> tuple[yaml.Node | None, Any]:
     """The node tree of a one-document text and its plain value (without substitutions),
     or a located ExperimentError."""
-    loader = _BoundedLoader(text)
-    try:
-        with located(name, text):
+    with located(name, text):
+        loader = _BoundedLoader(text)
+        try:
             node = loader.get_single_node()
             return node, (None if node is None else Converter({}, {}).convert(
                 node, (), substitute=False))
-    finally:
-        loader.dispose()
+        finally:
+            loader.dispose()
 
 
 @contextlib.contextmanager

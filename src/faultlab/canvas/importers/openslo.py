@@ -39,11 +39,12 @@ from faultlab.canvas.importers.common import (
     Source,
     canvas_name,
     finish,
+    nothing,
     read_documents,
+    sources_of,
     text_of,
 )
 from faultlab.canvas.importers.emit import Part, canvas_yaml
-from faultlab.experiment.errors import Problem
 from faultlab.experiment.types import MAX_DURATION, dump_duration
 from faultlab.experiment.yamlpos import Path, suggest
 from faultlab.slo.spec import PERCENTILES
@@ -158,7 +159,8 @@ def read_openslo(sources: Source | Iterable[Source], report: Report,
                  latency_unit: LatencyUnit = "ms") -> list[JourneySlos]:
     """The journeys the OpenSLO documents of ``sources`` describe, problems and notes in
     ``report`` (checked: it raises :class:`ImportFileError` when there are problems)."""
-    docs = read_documents(sources, report)
+    given = sources_of(sources)
+    docs = read_documents(given, report)
     report.check()
     slis: dict[str, tuple[Document, Any]] = {}
     slos: list[tuple[Document, str, dict[str, Any]]] = []
@@ -178,15 +180,10 @@ def read_openslo(sources: Source | Iterable[Source], report: Report,
                  if (s := _slo(doc, name, spec, slis, report, latency_unit)) is not None]
     report.check()
     if not read_slos:
-        report.problems.append(_nothing(docs))
+        report.problems.append(nothing(given, "OpenSLO SLO", "give files with kind: SLO "
+                                       "documents (apiVersion: openslo/v1)"))
         report.check()
     return _journeys(read_slos, report)
-
-
-def _nothing(docs: list[Document]) -> Problem:
-    source = docs[0].source if docs else "<input>"
-    return Problem(source, 1, 1, "", "no OpenSLO SLO in the input",
-                   "give files with kind: SLO documents (apiVersion: openslo/v1)")
 
 
 def _envelope(doc: Document, report: Report) -> tuple[str, str] | None:
@@ -350,7 +347,7 @@ def _latency(doc: Document, path: Path, value: object, unit: LatencyUnit, report
              ) -> float | None:
     number = _number(value)
     if number is not None:
-        seconds = number / 1000 if unit == "ms" else number
+        seconds = float(Decimal(repr(number)) / 1000) if unit == "ms" else number
     else:
         try:
             seconds = parse_duration(value)
