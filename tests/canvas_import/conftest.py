@@ -10,18 +10,19 @@ from pathlib import Path
 import pytest
 
 from faultlab.canvas.importers import Imported, ImportFileError, Text
+from faultlab.canvas.loader import load_canvas
 from faultlab.canvas.model import Canvas
-from faultlab.experiment.loader import load_document
 
 DATA = Path(__file__).parent / "data"
 YAML_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 
 def loads_as_canvas(imported: Imported, tmp_path: Path) -> Canvas:
-    """The imported text through the loader a canvas file goes through."""
+    """The imported text through the loader a canvas file goes through (its cross-checks
+    included: every dependency's ends and every journey's entry exist)."""
     file = tmp_path / "canvas.yaml"
     file.write_text(imported.text, encoding="utf-8")
-    canvas = load_document(file, Canvas)
+    canvas = load_canvas(file).canvas
     if "${" not in imported.text:  # Imported.canvas() substitutes no vars
         assert canvas == imported.canvas()
     return canvas

@@ -20,6 +20,7 @@ from faultlab.canvas.importers import (
     import_openslo,
     merge_openslo,
 )
+from faultlab.canvas.loader import load_canvas_text
 
 from .conftest import DATA, check_problems
 
@@ -46,7 +47,8 @@ def check_outcome(text: str) -> None:
         except ImportFileError as e:
             check_problems(e, {SOURCE: text, "canvas.yaml": CANVAS})
         else:
-            assert imported.canvas().name
+            # through the canvas loader, cross-checks included
+            assert load_canvas_text(imported.text, "imported.yaml").canvas.name
             assert all(len(str(n).splitlines()) == 1 for n in imported.notes)
 
 
