@@ -279,8 +279,15 @@ def demo(
     quiet: Annotated[bool, typer.Option(
         "--quiet/--no-quiet", "-q", help="Per-run lines only (--no-quiet: every second).")
     ] = True,
+    from_canvas: Annotated[bool, typer.Option(
+        "--from-canvas", help="Analyse the demo's two canvases, generate their experiments, "
+        "run them and check each verdict against its finding.")] = False,
 ) -> None:
     """Run the built-in suite against a naive and a resilient demo system, side by side."""
+    if from_canvas:
+        from faultlab.demo.from_canvas import run_from_canvas
+
+        raise typer.Exit(run_from_canvas(runs_dir))
     from faultlab.demo.suite import run_demo
 
     raise typer.Exit(run_demo(runs_dir, quiet=quiet))

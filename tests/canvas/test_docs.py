@@ -38,7 +38,8 @@ def test_the_worked_example() -> None:
         ("timeouts.above-slo", "checkout"), ("pools.exhaustion", "cart->db"),
         ("pools.exhaustion", "web->cart"), ("pools.exhaustion", "web->recs"),
         ("budget.error", "checkout"), ("blast.node", "web"), ("blast.node", "cart"),
-        ("blast.node", "db"), ("blast.node", "recs"), ("blast.zone", "eu-1a")}
+        ("blast.node", "db"), ("blast.node", "recs"), ("blast.zone", "eu-1a"),
+        ("fallback.soft", "web->recs")}
     j = result.journeys["checkout"]
     assert j.availability == pytest.approx(0.997996, abs=1e-6)
     assert result.calls["cart->db"].amplification == 6

@@ -3,7 +3,15 @@ function ``check(rule, ctx) -> findings`` in its family's module and one line be
 
 from __future__ import annotations
 
-from faultlab.canvas.analysis.rules import availability, budget, pools, retries, spof, timeouts
+from faultlab.canvas.analysis.rules import (
+    availability,
+    budget,
+    fallback,
+    pools,
+    retries,
+    spof,
+    timeouts,
+)
 from faultlab.canvas.analysis.rules.base import Check, Rule
 from faultlab.canvas.findings import Severity
 
@@ -52,6 +60,10 @@ RULES: tuple[Rule, ...] = (
          "a hung dependency fills the caller's pool (λ·T > pool)",
          "Little's law; Nygard, Release It! (bulkheads, blocked threads); Well-Architected "
          "REL10-BP04 (bulkheads), REL05-BP04 (fail fast)", pools.exhaustion),
+    Rule("fallback.soft", Severity.INFO,
+         "a soft call's fallback should carry its journeys while the callee is down",
+         "Well-Architected REL05-BP01 (graceful degradation); Nygard, Release It! "
+         "(fail fast, fallbacks)", fallback.soft_calls),
     Rule("budget.error", Severity.INFO,
          "a journey's error budget per window", "Google SRE workbook, \"Alerting on SLOs\"",
          budget.error),
