@@ -104,3 +104,37 @@ def test_demo_from_canvas_verdicts_agree_with_the_analysis(tmp_path: Path) -> No
     out = faultlab("demo", "--from-canvas", "--runs-dir", str(tmp_path), timeout=900)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.count("as predicted") == 8 and "NOT as predicted" not in out.stdout
+
+
+BAD = """
+name: piled
+services:
+  edge: {instances: 2}
+  api: {instances: 2}
+  core: {}
+dependencies:
+  - {from: edge, to: api, attempts: 3, timeout: 1s,
+     target: {proxy: {listen: "127.0.0.1:19001", upstream: "127.0.0.1:19002"}}}
+  - {from: api, to: core, attempts: 4, timeout: 2s, pool: 5,
+     target: {proxy: {listen: "127.0.0.1:19003", upstream: "127.0.0.1:19004"}}}
+journeys:
+  read: {entry: edge, rps: 100/s, slo: {availability: 99%, latency: {p99: 500ms}},
+         request: {url: "http://127.0.0.1:19000/"}}
+"""
+
+
+def test_a_hung_pool_and_amplified_retries_get_their_experiments() -> None:
+    canvas = load_canvas_text(BAD).canvas
+    findings = list(analyze(canvas).findings)
+    rules = {f.rule for f in findings}
+    assert {"pools.exhaustion", "retries.amplification"} <= rules
+    made = {m.finding.rule: m for m in generate(canvas, findings) if isinstance(m, Generated)}
+    hang = made["pools.exhaustion"].experiment["faults"][0]
+    assert (hang["kind"], hang["target"], hang["after"]) == ("timeout", "api-to-core", "0s")
+    down = made["retries.amplification"].experiment["faults"][0]
+    assert (down["kind"], down["target"]) == ("down", "api-to-core")
+    for m in made.values():
+        text = yaml.safe_dump(m.experiment)
+        from faultlab.experiment.loader import load_experiment_text
+
+        load_experiment_text(text)  # validates as it is

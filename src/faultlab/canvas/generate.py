@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from faultlab.canvas.findings import Finding
+from faultlab.canvas.findings import Finding, Severity
 from faultlab.canvas.model import Canvas, Dependency, Journey
 from faultlab.experiment.targets import Target
 from faultlab.units import format_duration
@@ -203,6 +203,45 @@ def _slow(canvas: Canvas, finding: Finding) -> Generated | Skipped:
                      f"VIOLATED confirms that a slow {edge.callee} reaches the users of "
                      f"{journey_name}; HELD means a timeout the canvas does not show "
                      "protects them", exp)
+
+
+@generator("pools.exhaustion")
+def _hang(canvas: Canvas, finding: Finding) -> Generated | Skipped | None:
+    if finding.severity < Severity.WARNING:
+        return None  # no pool to exhaust: the missing timeout's experiment covers it
+    edge = _edge(canvas, finding.subject)
+    found = _journey(canvas, finding)
+    if edge is None or edge.target is None or edge.target.proxy is None:
+        return Skipped(finding, f"{finding.subject} is not mapped to a proxy target")
+    if found is None:
+        return Skipped(finding, "no journey of it has a request: (the URL users call)")
+    journey_name, journey = found
+    name = f"hang-{edge.caller}-{edge.callee}"
+    targets = {f"{edge.caller}-to-{edge.callee}": edge.target}
+    # timeout 0: the proxy stops all data and holds the connection until the fault ends
+    fault = {"kind": "timeout", "target": f"{edge.caller}-to-{edge.callee}", "after": "0s",
+             "start": "0s", "duration": format_duration(FAULT_SECONDS)}
+    exp = _experiment(canvas, name, f"{finding.message} ({edge.callee} hangs)",
+                      journey_name, journey, targets, [fault])
+    return Generated(name, finding, "violated",
+                     f"VIOLATED confirms that a hung {edge.callee} exhausts {edge.caller}'s "
+                     f"pool and fails {journey_name}; HELD means something the canvas does "
+                     "not show (a breaker, a shorter timeout) frees the pool", exp)
+
+
+@generator("retries.amplification")
+def _amplified(canvas: Canvas, finding: Finding) -> Generated | Skipped:
+    edge = _edge(canvas, finding.subject)
+    if edge is None:
+        return Skipped(finding, f"no dependency {finding.subject}")
+    bound = finding.numbers.get("amplification")
+    made = _down_node(canvas, finding, edge.callee, "violated",
+                      f"VIOLATED shows the journey fails while {edge.callee} is down, under "
+                      f"retries the analysis bounds at {bound}x per request (counting the "
+                      "attempts that reach it needs the proxy's per-request observations, "
+                      "not yet recorded)",
+                      f"retries-{edge.caller}-{edge.callee}")
+    return made
 
 
 def generate(canvas: Canvas, findings: list[Finding]) -> list[Generated | Skipped]:
