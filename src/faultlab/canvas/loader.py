@@ -12,27 +12,15 @@ is said about a canvas later (a finding) can point into the file.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 
-from pydantic import ValidationError
-
 from faultlab.canvas.model import Canvas
 from faultlab.canvas.semantic import check, subject_path
-from faultlab.experiment.errors import Problem, format_path, problems_from
-from faultlab.experiment.loader import (
-    MAX_FILE_BYTES,
-    _decode,
-    _read,
-    _Reading,
-    _redact,
-    _redacted,
-    _too_large,
-    advice,
-)
-from faultlab.experiment.yamlpos import Path, Positions, YamlProblem, suggestions
+from faultlab.experiment.errors import Problem
+from faultlab.experiment.loader import Document, read_document, read_document_text
+from faultlab.experiment.yamlpos import Path, Positions
 
 __all__ = ["LIMITS", "LoadedCanvas", "load_canvas", "load_canvas_text"]
 
@@ -68,55 +56,34 @@ class LoadedCanvas:
 
 def load_canvas(file: str | FsPath, overrides: Mapping[str, str] | None = None
                 ) -> LoadedCanvas:
-    raw = _read(file)
-    return load_canvas_text(_decode(str(file), raw), str(file), overrides,
-                            sha256=hashlib.sha256(raw).hexdigest())
+    return _loaded(read_document(file, Canvas, overrides, check=_check, precheck=_too_many))
 
 
 def load_canvas_text(text: str, source: str = "<canvas>",
                      overrides: Mapping[str, str] | None = None, sha256: str | None = None
                      ) -> LoadedCanvas:
-    if len(text) > MAX_FILE_BYTES:
-        raise _too_large(source)
-    if sha256 is None:
-        sha256 = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    secrets: dict[str, str] = {}
-    with suggestions():
-        try:
-            reading = _Reading(text, dict(overrides or {}), secrets)
-        except YamlProblem as p:
-            raise _redacted([Problem(source, p.line, p.column, format_path(p.path),
-                                     p.message, p.hint)], secrets) from None
-        problems = reading.unknown_overrides(source) + _too_many(source, reading)
-        if problems:
-            raise _redacted(problems, secrets)
-        try:
-            canvas = Canvas.model_validate(reading.data)
-        except ValidationError as e:
-            raise _redacted(problems_from(e, source, reading.positions, reading.data,
-                                          reading.at, Canvas), secrets) from None
-        problems = [reading.problem(source, path, msg, hint, key)
-                    for path, msg, hint, key in check(canvas)]
-        if problems:
-            raise _redacted(problems, secrets)
-        warnings = [Problem(source, *reading.positions.of(path), format_path(path), msg, hint,
-                            warning=True) for path, msg, hint in advice(canvas, reading.data)]
-    return LoadedCanvas(canvas, source, sha256, reading.variables, reading.positions,
-                        tuple(_redact(w, secrets) for w in warnings))
+    return _loaded(read_document_text(text, source, Canvas, overrides, sha256=sha256,
+                                      check=_check, precheck=_too_many))
 
 
-def _too_many(source: str, reading: _Reading) -> list[Problem]:
+def _loaded(doc: Document[Canvas]) -> LoadedCanvas:
+    return LoadedCanvas(doc.value, doc.source, doc.sha256, doc.variables, doc.positions,
+                        doc.warnings)
+
+
+def _check(canvas: Canvas, data: object) -> list[tuple[Path, str, str, bool]]:
+    return list(check(canvas))
+
+
+def _too_many(data: object) -> list[tuple[Path, str, str]]:
     """Collections beyond :data:`LIMITS` (the analyses enumerate zone states and walk
     paths; a canvas is a design, with tens of parts)."""
-    data = reading.data
-    out: list[Problem] = []
+    out: list[tuple[Path, str, str]] = []
     if not isinstance(data, dict):
         return out
     for path, (most, what) in LIMITS.items():
         value = data.get(path[0])
         if isinstance(value, dict | list) and len(value) > most:
-            out.append(Problem(source, *reading.positions.of(path), format_path(path),
-                               f"more than {most} {what}", "a canvas describes a design; "
-                               "draw one canvas per system"))
+            out.append((path, f"more than {most} {what}", "a canvas describes a design; "
+                        "draw one canvas per system"))
     return out
-

@@ -48,8 +48,9 @@ from faultlab.experiment.yamlpos import (
     suggestions,
 )
 
-__all__ = ["LIMITS", "MAX_FILE_BYTES", "LoadedExperiment", "advice", "format_path",
-           "load_document", "load_experiment", "load_experiment_text"]
+__all__ = ["LIMITS", "MAX_FILE_BYTES", "Document", "LoadedExperiment", "advice", "decode_text",
+           "format_path", "load_document", "load_experiment", "load_experiment_text",
+           "read_bounded", "read_document", "read_document_text"]
 
 _VARS: Path = ("vars",)
 _BUILTINS = ("python",)
@@ -93,7 +94,7 @@ def _problem(name: str, message: str, hint: str) -> ExperimentError:
     return ExperimentError([Problem(name, 1, 1, "", message, hint)])
 
 
-def _read(file: str | FsPath) -> bytes:
+def read_bounded(file: str | FsPath) -> bytes:
     """The bytes of a regular file of at most MAX_FILE_BYTES. Opened without blocking and
     checked before reading: a FIFO would block, /dev/zero never ends, a directory is no
     text."""
@@ -136,7 +137,8 @@ def _too_large(name: str) -> ExperimentError:
                     "experiment into several")
 
 
-def _decode(name: str, raw: bytes) -> str:
+def decode_text(name: str, raw: bytes) -> str:
+    """UTF-8 text, or an ExperimentError at the line and column of the first bad byte."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -151,35 +153,90 @@ def _decode(name: str, raw: bytes) -> str:
 
 def load_experiment(file: str | FsPath, overrides: Mapping[str, str] | None = None
                     ) -> LoadedExperiment:
-    raw = _read(file)
-    return load_experiment_text(_decode(str(file), raw), str(file), overrides,
+    raw = read_bounded(file)
+    return load_experiment_text(decode_text(str(file), raw), str(file), overrides,
                                 sha256=hashlib.sha256(raw).hexdigest())
 
 
 M = typing.TypeVar("M", bound=BaseModel)
+#: checks of a validated document across its parts: (path, message, hint, at the key)
+DocumentCheck = Callable[[Any, Any], list[tuple[Path, str, str, bool]]]
+#: checks of the raw data before validation (e.g. collection sizes): (path, message, hint)
+DocumentPrecheck = Callable[[Any], list[tuple[Path, str, str]]]
 
 
-def load_document(file: str | FsPath, model: type[M],
-                  overrides: Mapping[str, str] | None = None) -> M:
-    """Another faultlab file (a lab file, a canvas) as ``model``, with the experiment file's
-    discipline: bounded reading, vars and ``--var``, every problem one located line."""
-    name = str(file)
-    text = _decode(name, _read(file))
+@dataclass(frozen=True)
+class Document(typing.Generic[M]):
+    """A faultlab file other than an experiment (a lab file, a canvas), loaded."""
+
+    value: M
+    source: str
+    sha256: str
+    secrets: Mapping[str, str]
+    variables: Mapping[str, object]
+    positions: Positions
+    warnings: tuple[Problem, ...] = ()
+
+    def locate(self, path: Path) -> str:
+        line, col = self.positions.of(path)
+        return f"{self.source}:{line}:{col}"
+
+
+def read_document(file: str | FsPath, model: type[M],
+                  overrides: Mapping[str, str] | None = None, *,
+                  check: DocumentCheck | None = None,
+                  precheck: DocumentPrecheck | None = None) -> Document[M]:
+    raw = read_bounded(file)
+    return read_document_text(decode_text(str(file), raw), str(file), model, overrides,
+                              sha256=hashlib.sha256(raw).hexdigest(), check=check,
+                              precheck=precheck)
+
+
+def read_document_text(text: str, source: str, model: type[M],
+                       overrides: Mapping[str, str] | None = None, *,
+                       sha256: str | None = None, check: DocumentCheck | None = None,
+                       precheck: DocumentPrecheck | None = None) -> Document[M]:
+    """A file as ``model`` with the experiment file's discipline: bounded reading, vars and
+    ``--var``, every problem one located line (ExperimentError), warnings for values valid
+    but probably not meant; ``precheck`` sees the raw data, ``check`` the validated model
+    and the data (checks across parts)."""
+    if len(text) > MAX_FILE_BYTES:
+        raise _too_large(source)
+    if sha256 is None:
+        sha256 = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     secrets: dict[str, str] = {}
     with suggestions():
         try:
             reading = _Reading(text, dict(overrides or {}), secrets)
         except YamlProblem as p:
-            raise _redacted([Problem(name, p.line, p.column, format_path(p.path),
+            raise _redacted([Problem(source, p.line, p.column, format_path(p.path),
                                      p.message, p.hint)], secrets) from None
-        problems = reading.unknown_overrides(name)
+        problems = reading.unknown_overrides(source)
+        if precheck is not None:
+            problems += [Problem(source, *reading.positions.of(path), format_path(path),
+                                 msg, hint) for path, msg, hint in precheck(reading.data)]
         if problems:
             raise _redacted(problems, secrets)
         try:
-            return model.model_validate(reading.data)
+            value = model.model_validate(reading.data)
         except ValidationError as e:
-            raise _redacted(problems_from(e, name, reading.positions, reading.data,
+            raise _redacted(problems_from(e, source, reading.positions, reading.data,
                                           reading.at, model), secrets) from None
+        if check is not None:
+            problems = [reading.problem(source, path, msg, hint, key)
+                        for path, msg, hint, key in check(value, reading.data)]
+            if problems:
+                raise _redacted(problems, secrets)
+        warnings = [Problem(source, *reading.positions.of(path), format_path(path), msg, hint,
+                            warning=True) for path, msg, hint in advice(value, reading.data)]
+    return Document(value, source, sha256, dict(secrets), reading.variables,
+                    reading.positions, tuple(_redact(w, secrets) for w in warnings))
+
+
+def load_document(file: str | FsPath, model: type[M],
+                  overrides: Mapping[str, str] | None = None) -> M:
+    """:func:`read_document`'s value alone (a lab file)."""
+    return read_document(file, model, overrides).value
 
 
 def load_experiment_text(text: str, source: str = "<experiment>",

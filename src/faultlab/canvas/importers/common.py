@@ -28,8 +28,8 @@ from faultlab.experiment.errors import ExperimentError, Problem
 from faultlab.experiment.loader import MAX_FILE_BYTES
 
 # The experiment loader's bounded reader (regular files only, 1 MiB, UTF-8 located).
-from faultlab.experiment.loader import _decode as decode_bytes
-from faultlab.experiment.loader import _read as read_bytes
+from faultlab.experiment.loader import decode_text as decode_bytes
+from faultlab.experiment.loader import read_bounded as read_bytes
 from faultlab.experiment.yamlpos import (
     MAX_DEPTH,
     MAX_VALUES,
