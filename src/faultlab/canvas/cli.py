@@ -82,7 +82,7 @@ def _show(result: Analysis, loaded: LoadedCanvas) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from faultlab.canvas.analysis.availability import percent
+    from faultlab.canvas.analysis.availability import percent, percent_against
     from faultlab.units import format_duration
 
     console = Console(soft_wrap=False)
@@ -94,7 +94,9 @@ def _show(result: Analysis, loaded: LoadedCanvas) -> None:
     for j in result.journeys.values():
         met = "" if j.meets_slo is None else ("[green]met" if j.meets_slo else "[red]missed")
         journeys.add_row(
-            j.name, f"{j.rps:g}/s", percent(j.availability) + ("" if j.exact else " ~"),
+            j.name, f"{j.rps:g}/s",
+            (percent_against(j.availability, j.slo) if j.slo is not None
+             else percent(j.availability)) + ("" if j.exact else " ~"),
             percent(j.slo) if j.slo is not None else "-", met,
             ", ".join([*j.spofs, *(f"zone {z}" for z in j.spof_zones)]) or "-",
             format_duration(j.worst_case) if math.isfinite(j.worst_case) else "unbounded",

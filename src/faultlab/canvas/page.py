@@ -158,7 +158,7 @@ def _journey_rows(canvas: Canvas, figures: JourneyFigures,
             f"</td><td>{esc(journey.entry)}</td><td class=\"nowrap\">{journey.rps:g}/s</td>"
             f"<td>{esc(percent(slo)) if isinstance(slo, int | float) else '-'}</td>"
             f'<td class="avail">'
-            f"{esc(percent(computed)) if isinstance(computed, int | float) else '-'}"
+            f"{esc(_against(computed, slo)) if isinstance(computed, int | float) else '-'}"
             f"{f' ({state})' if state else ''}</td><td>{esc(latency)}</td>"
             f"<td>{esc(window)}</td><td>{count}</td><td class=\"nums\">{_numbers(fig)}</td></tr>")
     return rows
@@ -249,3 +249,9 @@ def write_page(canvas: Canvas, findings: Sequence[Finding], out_dir: Path, *,
                    encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def _against(computed: float, slo: object) -> str:
+    from faultlab.canvas.analysis.availability import percent_against
+
+    return percent_against(computed, slo) if isinstance(slo, int | float) else percent(computed)

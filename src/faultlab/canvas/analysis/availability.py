@@ -101,6 +101,20 @@ def extra_nine(slo: float) -> float:
     return 1.0 - (1.0 - slo) / 10.0
 
 
+def percent_against(a: float, slo: float) -> str:
+    """``a`` as a percentage with as many digits as it takes to differ from ``slo`` when it
+    is below it (99.8996% against 99.9%, not '99.90%' against '99.900%')."""
+    text = percent(a)
+    if a >= slo or a >= 1.0:
+        return text
+    first = len(text.rstrip("%").partition(".")[2])  # percent()'s own digits
+    for digits in range(first, 11):
+        shown, target = f"{a * 100:.{digits}f}", f"{slo * 100:.{digits}f}"
+        if shown != target:
+            return shown + "%"
+    return f"{a * 100:.10f}%"
+
+
 def percent(a: float) -> str:
     """A ratio as a percentage with enough digits to show its first digit below the nines:
     0.9995 -> '99.950%', 0.9999987 -> '99.99987%', 0.5 -> '50.00%'."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from faultlab.canvas.analysis.availability import extra_nine, percent
+from faultlab.canvas.analysis.availability import extra_nine, percent, percent_against
 from faultlab.canvas.analysis.context import Context
 from faultlab.canvas.analysis.rules.base import Rule
 from faultlab.canvas.findings import Finding
@@ -27,7 +27,7 @@ def slo_unreachable(rule: Rule, ctx: Context) -> Iterator[Finding]:
         weakest = critical[0] if critical else ctx.graphs[name].entry
         yield rule.found(
             ctx, name, f"journey {name}: availability SLO {percent(slo)} cannot be met: its "
-            f"parts allow at most {percent(a)}",
+            f"parts allow at most {percent_against(a, slo)}",
             {"availability": a, "slo": slo, "exact": exact,
              "critical": {n: ctx.node_availability[n] for n in critical}},
             f"raise the availability of {weakest} ({percent(ctx.node_availability[weakest])}:"

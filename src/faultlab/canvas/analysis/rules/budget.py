@@ -26,7 +26,15 @@ def error(rule: Rule, ctx: Context) -> Iterator[Finding]:
             ctx, name, f"journey {name}: error budget {format_duration(seconds)} of full "
             f"outage per {format_duration(j.slo.window)} ({requests:,.0f} requests at "
             f"{j.rps:g}/s); the design's expected failures ({percent(a)} available) spend "
-            f"{spent:.0%} of it", {"slo": slo, "window": j.slo.window, "seconds": seconds,
+            f"{_share(spent)} of it", {"slo": slo, "window": j.slo.window, "seconds": seconds,
                                   "requests": requests, "rps": j.rps, "availability": a,
                                   "spent": spent},
             "alert on the burn rate over several windows at once (e.g. 1h and 6h)", [name])
+
+
+def _share(spent: float) -> str:
+    """A share of the budget: whole percents, but never '100%' for what is above or below."""
+    text = f"{spent:.0%}"
+    if text == "100%" and abs(spent - 1.0) > 1e-9:
+        text = f"{spent:.1%}" if f"{spent:.1%}" != "100.0%" else f"{spent:.2%}"
+    return text
