@@ -63,11 +63,17 @@ def _pick_subnet(spec: LabSpec) -> str:
     return _first_free(taken)
 
 
+def _free(taken: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
+    free = [c for c in LAB_NETWORK.subnets(new_prefix=24)
+            if not any(n.overlaps(c) for n in taken)]
+    if not free:
+        raise LabError(f"no free /24 is left in {LAB_NETWORK}; `faultlab lab ls` shows the "
+                       "labs")
+    return free
+
+
 def _first_free(taken: list[ipaddress.IPv4Network]) -> str:
-    for candidate in LAB_NETWORK.subnets(new_prefix=24):
-        if not any(n.overlaps(candidate) for n in taken):
-            return str(candidate)
-    raise LabError(f"no free /24 is left in {LAB_NETWORK}; `faultlab lab ls` shows the labs")
+    return str(_free(taken)[0])
 
 
 def free_subnet() -> str:
@@ -79,12 +85,7 @@ def free_subnet() -> str:
 
     with lock():
         taken = _other_subnets() + net.used_networks()
-    free = [c for c in LAB_NETWORK.subnets(new_prefix=24)
-            if not any(n.overlaps(c) for n in taken)]
-    if not free:
-        raise LabError(f"no free /24 is left in {LAB_NETWORK}; `faultlab lab ls` shows the "
-                       "labs")
-    return str(random.SystemRandom().choice(free))
+    return str(random.SystemRandom().choice(_free(taken)))
 
 
 async def lab_up(spec: LabSpec, *, owner: str | None = None,
