@@ -28,8 +28,9 @@ from faultlab.experiment.targets import Target
 from faultlab.experiment.types import Duration, HttpUrl, Name, Rate, Ratio, Strict
 from faultlab.slo.spec import LatencyObjective
 
-__all__ = ["Canvas", "Datastore", "Dependency", "Journey", "JourneySlo", "Node", "Request",
-           "Service", "Zone", "edge_id", "parse_step"]
+__all__ = ["Breaker", "BurnRateAlert", "Canvas", "Datastore", "Dependency", "Deploy",
+           "Journey", "JourneySlo", "Node", "Request", "Service", "Telemetry", "Zone",
+           "edge_id", "parse_step"]
 
 
 def _strict_int(value: object) -> object:
@@ -73,6 +74,66 @@ class Reliability(Strict):
 
 
 Count = Annotated[int, BeforeValidator(_strict_int), Field(ge=1, le=1000)]
+Size = Annotated[int, BeforeValidator(_strict_int), Field(ge=0, le=1_000_000)]
+
+
+# --- optional parts read by the patterns library's rules (docs/patterns.md); a canvas that
+# --- leaves them out says nothing about them, and those rules stay silent
+
+
+class Deploy(Strict):
+    """How new versions of a service are rolled out."""
+
+    strategy: Literal["rolling", "blue_green", "canary"] = Field(description="rolling: "
+                                                                 "instances replaced in "
+                                                                 "steps; blue_green: a "
+                                                                 "second full fleet, traffic "
+                                                                 "switched at once; canary: "
+                                                                 "a share of traffic first.")
+    max_surge: Size = Field(default=1, description="rolling: instances started above "
+                            "`instances` during a step.")
+    max_unavailable: Size = Field(default=0, description="rolling: instances that may be "
+                                  "out of service during a step.")
+    canary_share: Ratio | None = Field(default=None, description="canary: the share of "
+                                       "traffic the new version takes first, e.g. 5%.")
+    rollback: Literal["auto", "manual"] = Field(default="manual", description="auto: a "
+                                                "failing health or SLO signal rolls the "
+                                                "change back without a person.")
+
+
+class Telemetry(Strict):
+    """What a service emits."""
+
+    golden_signals: bool = Field(default=False, description="Latency, traffic, errors and "
+                                 "saturation, per endpoint.")
+    tracing: bool = Field(default=False, description="Joins and propagates trace context "
+                          "(W3C traceparent) on every call it receives and makes.")
+    structured_logs: bool = Field(default=False, description="Logs as fields (JSON), not "
+                                  "free text.")
+    correlation_ids: bool = Field(default=False, description="Every log line carries the "
+                                  "request's trace or correlation id.")
+
+
+class Breaker(Strict):
+    """A circuit breaker on a call: open after failures, probe after a cool-down."""
+
+    failures: Count = Field(description="Consecutive failed attempts that open it, e.g. 5.")
+    cool_down: Duration = Field(description="How long it stays open before one half-open "
+                                "probe, e.g. 1s.")
+    failure_ratio: Ratio | None = Field(default=None, description="Also open when this "
+                                        "share of the calls in the window fail, e.g. 50%.")
+
+
+class BurnRateAlert(Strict):
+    """A multi-window burn-rate alert on a journey's availability SLO."""
+
+    burn: Annotated[float, Field(gt=0, le=10_000)] = Field(description="Error-budget burn "
+                                                           "rate it fires at (1 = the "
+                                                           "budget lasts the SLO window), "
+                                                           "e.g. 14.4.")
+    long: Duration = Field(description="The long window, e.g. 1h.")
+    short: Duration = Field(description="The short window that must agree (it resets the "
+                            "alert soon after the burn stops), e.g. 5m.")
 
 
 class Node(Reliability):
@@ -85,6 +146,8 @@ class Node(Reliability):
     target: Target | None = Field(default=None, description="Where it runs, as a faultlab "
                                   "target (a process: {service: NAME} of system:, a pid "
                                   "file, a name), for generated experiments.")
+    cells: Count | None = Field(default=None, description="Independent cells (shards) its "
+                                "instances are split into, each serving its own customers.")
 
     @property
     def count(self) -> int:
@@ -105,6 +168,22 @@ class Service(Node):
     """A stateless service: any one of its instances serves a request."""
 
     instances: Count = Field(default=1, description="Instances; one up is enough.")
+    stateless: bool | None = Field(default=None, description="false: instances keep state "
+                                   "a request needs (sessions, caches that must be warm), "
+                                   "so the analysis's 'any instance serves' does not hold.")
+    health: Literal["none", "liveness", "readiness"] | None = Field(
+        default=None, description="What its health check says: none; liveness (the "
+        "process is up); readiness (it can serve, dependencies included: traffic goes only "
+        "to ready instances).")
+    capacity: Rate | None = Field(default=None, description="Requests/s one instance serves "
+                                  "within its latency SLO.")
+    load_shedding: bool | None = Field(default=None, description="Above capacity it refuses "
+                                       "work early (e.g. 503) instead of queueing it.")
+    queue: Size | Literal["unbounded"] | None = Field(default=None, description="Requests "
+                                                      "one instance lets wait, or "
+                                                      "unbounded.")
+    deploy: Deploy | None = Field(default=None, description="How new versions roll out.")
+    telemetry: Telemetry | None = Field(default=None, description="What it emits.")
 
     @property
     def count(self) -> int:
@@ -172,6 +251,14 @@ class Dependency(Strict):
     pool: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(
         default=None, description="Calls the caller may have in flight to it (connection "
         "pool, bulkhead); none: unbounded.")
+    jitter: Literal["none", "full", "equal", "decorrelated"] | None = Field(
+        default=None, description="How each backoff is randomised: none (every client "
+        "retries in step), full (uniform in 0..backoff), equal, decorrelated.")
+    breaker: Breaker | None = Field(default=None, description="The caller's circuit breaker "
+                                    "on this call; none: every call goes to the callee.")
+    kill_switch: bool | None = Field(default=None, description="An emergency lever (a "
+                                     "flag) turns this call off at run time, the caller "
+                                     "using its fallback.")
     target: Target | None = Field(default=None, description="The call's path in the running "
                                   "system as a faultlab target (a proxy between caller and "
                                   "callee), for generated experiments.")
@@ -234,6 +321,9 @@ class JourneySlo(Strict):
     latency: LatencyObjective | None = Field(default=None, description="e.g. {p99: 300ms}.")
     window: Duration = Field(default=30 * 86400.0, description="The SLO's window (error "
                              "budget period), e.g. 720h.")
+    alerts: list[BurnRateAlert] | None = Field(default=None, description="Burn-rate "
+                                               "alerts on the availability SLO; [] says "
+                                               "there are none.")
 
 
 class Request(Strict):
@@ -255,6 +345,9 @@ class Journey(Strict):
     rps: Rate = Field(description="Its traffic, e.g. 50/s.")
     timeout: Duration | None = Field(default=None, description="How long the user (or the "
                                      "edge) waits for the entry service.")
+    rate_limit: Rate | None = Field(default=None, description="Requests/s admitted at the "
+                                    "edge for this journey (a rate limiter); more are "
+                                    "refused.")
     slo: JourneySlo = Field(default_factory=JourneySlo, description="Its SLOs.")
     request: Request | None = Field(default=None, description="The request in the running "
                                     "system, for generated experiments.")
