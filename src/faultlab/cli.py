@@ -39,6 +39,13 @@ def _mount_canvas() -> None:
                   "points before anything runs.")
 
 
+def _mount_patterns() -> None:
+    from faultlab.patterns.cli import app as patterns_app
+
+    app.add_typer(patterns_app, name="patterns", help="Infrastructure patterns: the canvas "
+                  "rules that show each missing, and the experiment that checks it.")
+
+
 def _error(message: str, code: int = 2) -> typer.Exit:
     typer.echo(f"faultlab: {message}", err=True)
     return typer.Exit(code)
@@ -303,6 +310,7 @@ def main() -> None:
     _mount_proxy()
     _mount_lab()
     _mount_canvas()
+    _mount_patterns()
     app(prog_name="faultlab")
 
 
