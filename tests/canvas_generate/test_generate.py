@@ -97,6 +97,7 @@ def test_ranked_by_weight_and_one_experiment_per_part() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # eight experiments, two at a time: minutes on a busy machine
 def test_demo_from_canvas_verdicts_agree_with_the_analysis(tmp_path: Path) -> None:
     """The generated experiments run against the demo system: the naive canvas's single
     points of failure and missing timeouts are confirmed (VIOLATED), the resilient canvas's

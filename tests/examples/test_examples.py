@@ -20,7 +20,7 @@ from faultlab.lab.state import read_state
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
-pytestmark = [pytest.mark.slow,
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900),  # real clusters, ~1 min a run
               pytest.mark.skipif(os.geteuid() != 0, reason="labs need root")]
 
 
