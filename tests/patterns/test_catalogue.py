@@ -7,9 +7,8 @@ import yaml
 
 from faultlab.canvas.analysis.rules import ALL_RULES
 from faultlab.canvas.generate import GENERATORS
-from faultlab.patterns import CatalogueError, Family, catalogue, load_entries
-from faultlab.patterns.catalogue import problems
-from faultlab.patterns.model import entry_schema
+from faultlab.patterns.catalogue import CatalogueError, catalogue, load_entries, problems
+from faultlab.patterns.model import Family, entry_schema
 
 ENTRIES = catalogue()
 NAMES = {e.name for e in ENTRIES}

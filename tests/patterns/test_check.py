@@ -9,7 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from faultlab.patterns import catalogue
+from faultlab.patterns.catalogue import catalogue
 from faultlab.patterns.check import Status, Verdict, check_canvas
 from faultlab.patterns.cli import app
 

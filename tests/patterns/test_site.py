@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from faultlab.patterns import catalogue
+from faultlab.patterns.catalogue import catalogue
 from faultlab.patterns.site import markdown_sections, write_site
 from faultlab.report.browser import find_chromium, open_page
 
