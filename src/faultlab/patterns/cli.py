@@ -71,12 +71,11 @@ def list_(
         raise typer.Exit(2)
     entries = [e for e in catalogue() if family is None or e.family == family]
     table = Table(title=f"patterns ({len(entries)})", title_justify="left", expand=True)
-    table.add_column("pattern", no_wrap=True)
-    table.add_column("family", no_wrap=True)
-    table.add_column("intent", ratio=1)
-    table.add_column("canvas rules", overflow="fold", max_width=36)
+    table.add_column("pattern (family)", overflow="fold", max_width=24)
+    table.add_column("intent", ratio=1, min_width=20)
+    table.add_column("canvas rules", overflow="fold", min_width=18, max_width=26)
     for e in entries:
-        table.add_row(f"[bold]{e.name}[/]\n[dim]{e.title}", str(e.family), e.intent,
+        table.add_row(f"[bold]{e.name}[/]\n[dim]{e.title}\n({e.family})", e.intent,
                       "\n".join(e.rule_ids()))
     _console().print(table)
 
