@@ -237,3 +237,27 @@ def test_findings_are_ranked() -> None:
     assert keys == sorted(keys)
     blasts = [f.subject for f in result.findings if f.rule.startswith("blast")]
     assert blasts == ["api", "db", "one-zone", "a"]  # 1040/s, 1010/s, 30/s (node, zone)
+
+
+def test_an_unreachable_slo_sunk_by_a_partial_fallback_names_the_fallback() -> None:
+    """Raising the weakest critical node cannot fix a journey whose loss comes from a soft
+    call whose fallback fails 10% of the time: the fix names that fallback."""
+    from faultlab.canvas.analysis import analyze
+    from faultlab.canvas.loader import load_canvas_text
+
+    canvas = load_canvas_text("""
+name: bookstore
+services:
+  web: {instances: 4, availability: 99.5%}
+  catalog: {instances: 2, availability: 99.9%}
+  search: {availability: 99%}
+dependencies:
+  - {from: web, to: catalog, timeout: 100ms}
+  - {from: web, to: search, kind: soft, fallback: 90%, timeout: 100ms}
+journeys:
+  browse: {entry: web, rps: 200/s, slo: {availability: 99.9%}}
+""").canvas
+    (f,) = [f for f in analyze(canvas).findings if f.rule == "availability.slo-unreachable"]
+    assert f.numbers["partial_fallbacks"]["web->search"] == pytest.approx(0.01 * 0.1)
+    assert f.fix.startswith("web's fallback for search succeeds 90.00%")
+    assert "99.8999%" in f.message  # not rounded up to the SLO
