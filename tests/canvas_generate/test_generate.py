@@ -139,3 +139,38 @@ def test_a_hung_pool_and_amplified_retries_get_their_experiments() -> None:
         from faultlab.experiment.loader import load_experiment_text
 
         load_experiment_text(text)  # validates as it is
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_demo_from_canvas_interrupted_stops_everything_it_started(tmp_path: Path) -> None:
+    """SIGINT while both canvases' first runs are going: each reverts and stops its services
+    and proxy server, no further run starts, exit 3."""
+    import json
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "faultlab", "demo", "--from-canvas",
+                             "--runs-dir", str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while len([j for j in tmp_path.glob("*/journal.jsonl")
+                   if "fault_injected" in j.read_text()]) < 2:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "the first faults were never injected"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 3, out
+    journals = list(tmp_path.glob("*/journal.jsonl"))
+    assert len(journals) == 2  # no run started after the signal
+    for journal in journals:
+        events = [json.loads(line)["event"] for line in journal.read_text().splitlines()]
+        assert "teardown" in events and events.count("fault_injected") == events.count(
+            "fault_reverted")
+        teardown = [json.loads(line) for line in journal.read_text().splitlines()
+                    if json.loads(line)["event"] == "teardown"][-1]
+        assert teardown["still_running"] == [] and teardown["active"] == []

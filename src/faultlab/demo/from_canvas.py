@@ -24,6 +24,7 @@ from faultlab.api import finish, interrupt_on_signals, prepare_run
 from faultlab.experiment import ExperimentError, load_experiment
 from faultlab.ports import free_ports
 from faultlab.run.execute import new_run_dir
+from faultlab.run.runner import Runner
 from faultlab.run.summary import status_style
 from faultlab.run.verdict import Status, Verdict
 
@@ -85,30 +86,51 @@ def _plan(runs_dir: Path, console: Console) -> list[_Planned] | None:
     return planned
 
 
-async def _run_canvas(items: list[_Planned], runs_dir: Path, console: Console) -> None:
+class _Runs(list[Runner]):
+    """The runs going on now, for one signal handler over both canvases; once a signal has
+    come, no new run starts."""
+
+    interrupted = False
+
+
+async def _run_canvas(items: list[_Planned], runs_dir: Path, console: Console,
+                      runs: _Runs) -> None:
     for item in items:
+        if runs.interrupted:
+            return
         loaded = load_experiment(item.file)
         runner = prepare_run(loaded, run_dir=new_run_dir(runs_dir, f"{item.canvas}-"
                                                            f"{item.file.stem}"),
                              argv=["faultlab", "run", str(item.file)])
-        with interrupt_on_signals([runner]):
+        runs.append(runner)
+        try:
             verdict = await runner.run()
+        finally:
+            runs.remove(runner)
         finish(runner, verdict)
         item.verdict, item.run_dir = verdict, runner.run_dir
         mark = "[green]as predicted[/]" if item.agrees else "[red]NOT as predicted[/]"
         console.print(f"  {item.canvas:15} {item.file.stem:32} "
                       f"[{status_style(verdict.status)}]{verdict.status.value}[/]  {mark}")
-        if verdict.status is Status.INTERRUPTED:
-            return
 
 
-async def _run_all(planned: list[_Planned], runs_dir: Path, console: Console) -> None:
-    await asyncio.gather(*(_run_canvas([p for p in planned if p.canvas == name], runs_dir,
-                                       console) for name in CANVASES))
+async def _run_all(planned: list[_Planned], runs_dir: Path, console: Console) -> bool:
+    """Both canvases' runs at once, under one handler of SIGINT/SIGTERM: it interrupts
+    whichever runs are going (each reverts and stops what it started)."""
+    runs = _Runs()
+
+    def announce(sig: object, signals: int) -> None:
+        runs.interrupted = True
+
+    with interrupt_on_signals(runs, announce):
+        await asyncio.gather(*(_run_canvas([p for p in planned if p.canvas == name],
+                                           runs_dir, console, runs) for name in CANVASES))
+    return runs.interrupted
 
 
 def run_from_canvas(runs_dir: Path, console: Console | None = None) -> int:
-    """0 when every verdict is the one its finding predicted, 1 otherwise, 2 bad input."""
+    """0 when every verdict is the one its finding predicted, 1 otherwise, 2 bad input, 3
+    interrupted (SIGINT/SIGTERM)."""
     console = console or Console(highlight=False, width=None if sys.stdout.isatty() else 110)
     console.print("[bold]faultlab demo --from-canvas[/]: the demo system described as two "
                   "canvases, naive and resilient; each finding worth testing becomes an "
@@ -117,7 +139,7 @@ def run_from_canvas(runs_dir: Path, console: Console | None = None) -> int:
     planned = _plan(runs_dir, console)
     if planned is None:
         return 2
-    asyncio.run(_run_all(planned, runs_dir, console))
+    interrupted = asyncio.run(_run_all(planned, runs_dir, console))
     table = Table(title="findings checked in the running system", title_justify="left")
     for column in ("canvas", "finding", "on", "predicted", "verdict", ""):
         table.add_column(column)
@@ -127,4 +149,8 @@ def run_from_canvas(runs_dir: Path, console: Console | None = None) -> int:
         table.add_row(p.canvas, p.rule, p.subject, p.expect.upper(), f"[{style}]{status}[/]",
                       "[green]✓[/]" if p.agrees else "[red]✗[/]")
     console.print(table)
+    if interrupted:
+        console.print("interrupted: every run that was going reverted its faults and stopped "
+                      "what it started; the others did not start")
+        return 3
     return 0 if planned and all(p.agrees for p in planned) else 1
