@@ -11,10 +11,12 @@ logged). Probes connect from inside each host to every other, all pairs at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -259,6 +261,12 @@ def make_cluster(tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
     finally:
         for c in made:
             c.stop_agents()
+            # a test that failed before its revert leaves its fault's watchdog: SIGTERM makes
+            # it remove what it guards and exit (so it cannot trouble the next test)
+            for pid in watchdogs():
+                with contextlib.suppress(OSError):
+                    if c.state.name.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        os.kill(pid, signal.SIGTERM)
             lab_down(c.state.name)
         for c in made:
             assert not [h for h in c.state.hosts if (NETNS_DIR / h.netns).exists()]

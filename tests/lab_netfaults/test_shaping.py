@@ -105,15 +105,18 @@ def test_bandwidth_throttles_a_bulk_transfer_and_only_that_pair(make_cluster: An
                              capture_output=True, text=True, check=True).stdout
         return sum(int(n) for n in re.findall(r"Sent (\d+) bytes", out))
 
-    took = bulk("n2")
-    through = shaped()
-    bulk("n3")  # not in the fault: not classified
-    # by construction: all of it went through the pair's class, none of n3's did, and the
-    # shaper cannot pass more than its rate (plus a burst) in the time it took
-    assert size <= through < size * 1.2
-    assert shaped() == through
-    assert took >= (size - 64_000) / rate, took
-    kit.run(fault.revert())
+    try:
+        took = bulk("n2")
+        through = shaped()
+        bulk("n3")  # not in the fault: not classified
+        # by construction: all of it went through the pair's class, none of n3's did (the
+        # n2 connection's last ACK/FIN may pass after the count: a few packets, not `size`),
+        # and the shaper cannot pass more than its rate (plus a burst) in the time it took
+        assert size <= through < size * 1.2
+        assert shaped() - through < 4 * 1500
+        assert took >= (size - 64_000) / rate, took
+    finally:
+        kit.run(fault.revert())  # also when an assertion failed: no watchdog left behind
     kit.run(fault.revert())
     assert kit.qdiscs(cluster.state) == {}
 

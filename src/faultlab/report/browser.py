@@ -167,9 +167,15 @@ async def _drive(port: int, path: Path, width: int, height: int, evaluate: str |
                 await cdp.call("Emulation.setDeviceMetricsOverride", width=width,
                                height=height, deviceScaleFactor=1, mobile=False)
                 start = time.perf_counter()
-                await cdp.call("Page.navigate", url=_file_url(path))
+                url = _file_url(path)
+                await cdp.call("Page.navigate", url=url)
+                # The page's own ready flag, once the page is the file asked for (not the
+                # previous about:blank) and parsed whole: a static page that sets its flag
+                # on <html> has it before the rest of the document is there.
+                loaded = ("location.protocol === 'file:' && "
+                          f"document.readyState === 'complete' && ({ready})")
                 while True:
-                    r = await cdp.call("Runtime.evaluate", expression=f"!!({ready})",
+                    r = await cdp.call("Runtime.evaluate", expression=f"!!({loaded})",
                                        returnByValue=True)
                     if r.get("result", {}).get("value") is True:
                         break
