@@ -71,7 +71,8 @@ def _loaded(doc: Document[Canvas]) -> LoadedCanvas:
                         doc.warnings)
 
 
-def _check(canvas: Canvas, data: object) -> list[tuple[Path, str, str, bool]]:
+def _check(canvas: Canvas, data: object, secrets: Mapping[str, str]
+           ) -> list[tuple[Path, str, str, bool]]:
     return list(check(canvas))
 
 

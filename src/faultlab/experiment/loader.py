@@ -159,8 +159,9 @@ def load_experiment(file: str | FsPath, overrides: Mapping[str, str] | None = No
 
 
 M = typing.TypeVar("M", bound=BaseModel)
-#: checks of a validated document across its parts: (path, message, hint, at the key)
-DocumentCheck = Callable[[Any, Any], list[tuple[Path, str, str, bool]]]
+#: checks of a validated document across its parts, given the model, the data and the
+#: secrets (value -> env NAME): (path, message, hint, at the key)
+DocumentCheck = Callable[[Any, Any, Mapping[str, str]], list[tuple[Path, str, str, bool]]]
 #: checks of the raw data before validation (e.g. collection sizes): (path, message, hint)
 DocumentPrecheck = Callable[[Any], list[tuple[Path, str, str]]]
 
@@ -224,7 +225,7 @@ def read_document_text(text: str, source: str, model: type[M],
                                           reading.at, model), secrets) from None
         if check is not None:
             problems = [reading.problem(source, path, msg, hint, key)
-                        for path, msg, hint, key in check(value, reading.data)]
+                        for path, msg, hint, key in check(value, reading.data, secrets)]
             if problems:
                 raise _redacted(problems, secrets)
         warnings = [Problem(source, *reading.positions.of(path), format_path(path), msg, hint,
@@ -242,39 +243,20 @@ def load_document(file: str | FsPath, model: type[M],
 def load_experiment_text(text: str, source: str = "<experiment>",
                          overrides: Mapping[str, str] | None = None, sha256: str | None = None
                          ) -> LoadedExperiment:
-    if len(text) > MAX_FILE_BYTES:
-        raise _too_large(source)
-    if sha256 is None:
-        sha256 = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    secrets: dict[str, str] = {}
-    with suggestions():
-        try:
-            reading = _Reading(text, dict(overrides or {}), secrets)
-        except YamlProblem as p:
-            raise _redacted([Problem(source, p.line, p.column, format_path(p.path),
-                                     p.message, p.hint)], secrets) from None
-        problems = reading.unknown_overrides(source)
-        if problems:
-            raise _redacted(problems, secrets)
-        data, positions = reading.data, reading.positions
-        try:
-            experiment = experiment_model().model_validate(data)
-        except ValidationError as e:
-            raise _redacted(problems_from(e, source, positions, data, reading.at),
-                            secrets) from None
-        problems = [reading.problem(source, path, msg, hint, key)
-                    for path, msg, hint, key in check(experiment, data)]
-        if any(secret in experiment.name for secret in secrets):
-            # The name is in the run directory's name, junit.xml, reports and stdout.
-            problems.append(Problem(source, *positions.of(("name",)), "name",
-                                    "the name cannot come from ${env:...}, which marks a secret",
-                                    "write the name, or pass it with --var name=VALUE"))
-        if problems:
-            raise _redacted(problems, secrets)
-        warnings = [Problem(source, *positions.of(path), format_path(path), msg, hint,
-                            warning=True) for path, msg, hint in advice(experiment, data)]
-    return LoadedExperiment(experiment, source, sha256, dict(secrets), reading.variables,
-                            positions, tuple(_redact(w, secrets) for w in warnings))
+    doc = read_document_text(text, source, experiment_model(), overrides, sha256=sha256,
+                             check=_experiment_checks)
+    return LoadedExperiment(doc.value, doc.source, doc.sha256, doc.secrets, doc.variables,
+                            doc.positions, doc.warnings)
+
+
+def _experiment_checks(experiment: Experiment, data: Any, secrets: Mapping[str, str]
+                       ) -> list[tuple[Path, str, str, bool]]:
+    problems = check(experiment, data)
+    if any(secret in experiment.name for secret in secrets):
+        # The name is in the run directory's name, junit.xml, reports and stdout.
+        problems.append((("name",), "the name cannot come from ${env:...}, which marks a "
+                         "secret", "write the name, or pass it with --var name=VALUE", False))
+    return problems
 
 
 # --- reading the YAML, with vars -----------------------------------------------------------
