@@ -13,6 +13,7 @@ import typer
 
 if TYPE_CHECKING:
     from faultlab.canvas.analysis import Analysis
+    from faultlab.canvas.findings import Severity
     from faultlab.canvas.loader import LoadedCanvas
 
 __all__ = ["app"]
@@ -25,6 +26,17 @@ FailOn = Literal["error", "warning", "info", "never"]
 @app.callback()
 def _canvas() -> None:
     """A model of a system: analyse its weak points before anything runs (docs/canvas.md)."""
+
+
+def fail_threshold(fail_on: str) -> Severity | None:
+    """``--fail-on``'s severity (None for never); exit 2 for anything else."""
+    from faultlab.canvas.findings import Severity
+
+    if fail_on not in ("error", "warning", "info", "never"):
+        typer.echo(f"faultlab: --fail-on {fail_on!r}: expected error, warning, info or never",
+                   err=True)
+        raise typer.Exit(2)
+    return None if fail_on == "never" else Severity[fail_on.upper()]
 
 
 def _load(file: Path, var: list[str]) -> LoadedCanvas:
@@ -61,19 +73,15 @@ def analyze(
     """Find a canvas's weak points: availability against SLOs, single points of failure,
     retry amplification, timeout budgets, pools, error budgets."""
     from faultlab.canvas.analysis import Options, analyze
-    from faultlab.canvas.findings import Severity
 
-    if fail_on not in ("error", "warning", "info", "never"):
-        typer.echo(f"faultlab: --fail-on {fail_on!r}: expected error, warning, info or never",
-                   err=True)
-        raise typer.Exit(2)
+    threshold = fail_threshold(fail_on)
     loaded = _load(file, var)
     result = analyze(loaded.canvas, Options(amplification_threshold=amplification))
     if json_out:
         typer.echo(json.dumps(result.to_json(), indent=2, allow_nan=False))
     else:
         _show(result, loaded)
-    if fail_on != "never" and result.at_least(Severity[fail_on.upper()]):
+    if threshold is not None and result.at_least(threshold):
         raise typer.Exit(1)
 
 

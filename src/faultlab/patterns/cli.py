@@ -140,15 +140,11 @@ def check(
     var: VarOption = [],  # noqa: B006
 ) -> None:
     """Which patterns a canvas is missing or misusing, where (rule ids, file:line:col)."""
-    from faultlab.canvas.cli import _load
-    from faultlab.canvas.findings import Severity
+    from faultlab.canvas.cli import _load, fail_threshold
     from faultlab.patterns.catalogue import catalogue
     from faultlab.patterns.check import check_canvas
 
-    if fail_on not in ("error", "warning", "info", "never"):
-        typer.echo(f"faultlab: --fail-on {fail_on!r}: expected error, warning, info or never",
-                   err=True)
-        raise typer.Exit(2)
+    threshold = fail_threshold(fail_on)
     entries = tuple(_entry(p) for p in pattern) or catalogue()
     loaded = _load(file, var)
     verdicts, findings = check_canvas(loaded, entries)
@@ -159,8 +155,8 @@ def check(
     else:
         _show_check(loaded, verdicts)
     counted = {r.id for e in entries for r in e.static_rules}
-    if fail_on != "never" and any(f.severity >= Severity[fail_on.upper()]
-                                  for f in findings if f.rule in counted):
+    if threshold is not None and any(f.severity >= threshold
+                                     for f in findings if f.rule in counted):
         raise typer.Exit(1)
 
 
