@@ -34,7 +34,7 @@ CASES: list[tuple[str, str, str, str, dict[str, Any]]] = [
      {"average_size": 64, "size_variation": 16, "delay": 200}),
     ("limit_data", "bytes: 100", "limit_data", "downstream", {"bytes": 100}),
     ("http_abort", "status: 503, path_prefix: /item", "http_abort", "upstream",
-     {"status": 503, "method": "", "path_prefix": "/item"}),
+     {"status": 503, "method": "", "path_prefix": "/item", "percent": 100}),
     ("http_delay", "delay: 30ms, method: get", "http_delay", "upstream",
      {"delay": 30, "method": "GET", "path_prefix": ""}),
     ("connect_delay", "delay: 40ms", "connect_delay", "downstream", {"delay": 40}),

@@ -166,4 +166,5 @@ async def test_http_toxics_default_to_the_upstream_stream(api: Api,
     await api.call("POST", "/proxies", entry("db", echo_server.address))
     status, _, toxic = await api.call("POST", "/proxies/db/toxics", {"type": "http_abort"})
     assert (status, toxic["name"], toxic["stream"]) == (200, "http_abort_upstream", "upstream")
-    assert toxic["attributes"] == {"status": 503, "method": "", "path_prefix": ""}
+    assert toxic["attributes"] == {"status": 503, "method": "", "path_prefix": "",
+                                   "percent": 100}

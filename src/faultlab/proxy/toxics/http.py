@@ -42,6 +42,7 @@ class HttpAbortAttributes(Attributes):
     status: int = int_attribute(599, "(an HTTP status)", default=503, minimum=100)
     method: str = text_attribute(32)
     path_prefix: str = text_attribute(2048)
+    percent: int = int_attribute(100, "percent", default=100, minimum=1)
 
 
 def abort_response(status: int) -> bytes:
@@ -56,12 +57,19 @@ def abort_response(status: int) -> bytes:
 
 
 class HttpAbortToxic(Toxic[HttpAbortAttributes]):
-    """Answers the first matching request with ``status`` and closes the connection.
+    """Answers a matching request with ``status`` and closes the connection.
 
-    Invariants: requests before it reach the server unchanged; not one byte of the matching
-    request or of anything after it does (they are dropped). The answer goes to the client
-    (a :class:`Reply`: the response, then a FIN) and the server's side gets a FIN, so the
-    connection ends cleanly once both sides close.
+    Each matching request is answered with probability ``percent``/100, drawn from this
+    connection's own generator when its head is complete (no draw at 100, where the first
+    matching request is answered, as before ``percent`` existed). A request not drawn passes
+    unchanged, body included, and the toxic goes on judging the connection's later requests:
+    the share of *requests* answered stays ``percent`` on keep-alive connections, where
+    ``toxicity`` (drawn once per connection) would leave most requests alone.
+
+    Invariants: requests before the answered one reach the server unchanged; not one byte
+    of the answered request or of anything after it does (they are dropped). The answer
+    goes to the client (a :class:`Reply`: the response, then a FIN) and the server's side
+    gets a FIN, so the connection ends cleanly once both sides close.
     """
 
     def __init__(self, attributes: HttpAbortAttributes, started_at: float,
@@ -69,23 +77,33 @@ class HttpAbortToxic(Toxic[HttpAbortAttributes]):
         super().__init__(attributes, started_at, rng)
         self._framer = RequestFramer()
         self._aborted = False
+        self._pending = 0  # bytes given to the framer that it has not cut into segments yet
 
     def on_chunk(self, data: bytes, at: float) -> list[Command]:
         if self._aborted:
             return [Drop(len(data), at)]
         out: list[Command] = []
-        for index, (head, segment) in enumerate(segments := self._framer.feed(data)):
+        pending = self._pending + len(data)
+        for head, segment in self._framer.feed(data):
             attrs = self.attributes
-            if head is not None and _matches(head, attrs.method, attrs.path_prefix):
+            if head is not None and _matches(head, attrs.method, attrs.path_prefix) \
+                    and self._drawn(attrs.percent):
                 self._aborted = True
-                dropped = sum(len(s) for _, s in segments[index:])
-                return [*out, Drop(dropped, at), Reply(abort_response(attrs.status), at),
+                # Everything not delivered, a part head the framer still holds included.
+                return [*out, Drop(pending, at), Reply(abort_response(attrs.status), at),
                         Close(at)]
             out.append(Deliver(segment, at))
+            pending -= len(segment)
+        self._pending = pending
         return out
 
+    def _drawn(self, percent: int) -> bool:
+        return percent >= 100 or self.rng.randrange(100) < percent
+
     def on_eof(self, at: float) -> list[Command]:
-        return [] if self._aborted else [Close(at)]
+        if self._aborted:
+            return []
+        return [Drop(self._pending, at), Close(at)] if self._pending else [Close(at)]
 
 
 @dataclass(frozen=True, slots=True)
