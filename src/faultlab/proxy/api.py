@@ -2,8 +2,10 @@
 
 The API speaks Toxiproxy's dialect (routes, JSON shapes, status codes, error bodies,
 the ``Mozilla/`` user-agent refusal) so that existing Toxiproxy clients work unchanged.
-faultlab's additions are fields those clients ignore: ``ttl`` in requests (a lease) and
-``ttl_remaining`` in responses. Deliberate differences from Toxiproxy, all on inputs it
+faultlab's additions are fields those clients ignore: ``ttl`` in requests (a lease),
+``ttl_remaining`` in responses, and ``observe`` (a proxy that records what reaches its
+upstream, read at ``GET /proxies/{name}/observations``: :mod:`faultlab.proxy.observe`;
+shown in a proxy only when on). Deliberate differences from Toxiproxy, all on inputs it
 mishandles: attribute values are range-checked (400 instead of a crash), a malformed
 address or an unknown host is a 400 (a bind failure stays a 500 in Go's words), ``stream``
 is stored in lower case, a proxy with no ``listen`` binds 127.0.0.1 rather than every
@@ -40,6 +42,7 @@ from faultlab.proxy.registry import Registry
 from faultlab.proxy.schema import (
     parse_config,
     parse_json,
+    parse_observations_query,
     parse_proxy_entry,
     parse_proxy_update,
     parse_toxic_create,
@@ -228,6 +231,17 @@ async def _delete_toxic(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def _observations(request: web.Request) -> web.Response:
+    """faultlab: the proxy's finished records from ``since`` on, and its open requests."""
+    proxy = _registry(request).get(request.match_info["proxy"])
+    since, limit = parse_observations_query(request.query)
+    log = proxy.observations
+    page, following, dropped = log.records(since, limit)
+    return _json({"proxy": proxy.name, "next": following, "dropped": dropped,
+                  "records": [{"n": n, **record.to_json()} for n, record in page],
+                  "open": [record.to_json() for record in log.open_requests()]})
+
+
 async def _populate(request: web.Request) -> web.Response:
     """All or nothing; errors carry ``proxies`` (always empty here) and are JSON, as in
     Toxiproxy's populate errors."""
@@ -283,6 +297,7 @@ def build_app(registry: Registry, token: str | None = None,
         web.post(toxic, _update_toxic),
         web.patch(toxic, _update_toxic),
         web.delete(toxic, _delete_toxic),
+        web.get(f"{proxy}/observations", _observations),
         web.post("/reset", _reset),
         web.post("/populate", _populate),
         # Toxiproxy answers any method here; TRACE and the like get 405 instead.

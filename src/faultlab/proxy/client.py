@@ -17,12 +17,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict, cast
 from urllib.parse import quote
 
 import aiohttp
 
-__all__ = ["ProxyApiError", "ProxyClient", "ProxyInfo", "ProxyUnreachable", "ToxicInfo"]
+from faultlab.proxy.observe import Record, RequestObservation, record_from_json
+
+__all__ = ["ObservationPage", "ProxyApiError", "ProxyClient", "ProxyInfo", "ProxyUnreachable",
+           "ToxicInfo"]
 
 DEFAULT_TIMEOUT = 5.0
 INSTANCE_HEADER = "X-Faultlab-Instance"
@@ -44,6 +48,17 @@ class ProxyInfo(TypedDict):
     enabled: bool
     toxics: list[ToxicInfo]
     ttl_remaining: NotRequired[float | None]  # faultlab only
+    observe: NotRequired[bool]  # faultlab only, and only when true
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationPage:
+    """One answer of ``GET /proxies/{name}/observations`` (see faultlab.proxy.observe)."""
+
+    records: list[Record]  # finished, in the order they finished
+    next: int  # the ``since`` of the next call
+    dropped: int  # records the server's ring let go before they were read (since it began)
+    open: list[RequestObservation]  # requests still waiting, outcome "open"
 
 
 class ProxyApiError(Exception):
@@ -149,9 +164,29 @@ class ProxyClient:
         return str((await self._request("GET", "/version"))["version"])
 
     async def create_proxy(self, name: str, listen: str, upstream: str,
-                           enabled: bool = True) -> ProxyInfo:
-        body = {"name": name, "listen": listen, "upstream": upstream, "enabled": enabled}
+                           enabled: bool = True, observe: bool = False) -> ProxyInfo:
+        """Create a proxy; with ``observe`` (faultlab only) it records every connection and
+        HTTP request that passes, read with :meth:`observations`."""
+        body: dict[str, object] = {"name": name, "listen": listen, "upstream": upstream,
+                                   "enabled": enabled}
+        if observe:  # only then: a Toxiproxy server sees the body it knows
+            body["observe"] = True
         return cast(ProxyInfo, await self._request("POST", "/proxies", body))
+
+    async def observations(self, name: str, since: int = 0,
+                           limit: int = 10_000) -> ObservationPage:
+        """The proxy's records numbered ``since`` or later (at most ``limit``, up to
+        100000), and its open requests; pass the page's ``next`` as the next ``since``."""
+        path = f"{_path('proxies', name, 'observations')}?since={since}&limit={limit}"
+        body = await self._request("GET", path)
+        if not isinstance(body, dict):
+            raise ProxyApiError(200, f"not an observations page: {str(body)[:200]!r}")
+        try:
+            records = [record_from_json(item) for item in body["records"]]
+            waiting = [RequestObservation.from_json(item) for item in body["open"]]
+            return ObservationPage(records, int(body["next"]), int(body["dropped"]), waiting)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProxyApiError(200, f"not an observations page: {exc!r}") from None
 
     async def delete_proxy(self, name: str, *, missing_ok: bool = False) -> None:
         await self._request("DELETE", _path("proxies", name), missing_ok=missing_ok)

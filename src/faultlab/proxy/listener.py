@@ -11,6 +11,7 @@ from faultlab.proxy.chain import ConnectionSeed
 from faultlab.proxy.events import EventLog
 from faultlab.proxy.metrics import ProxyStats
 from faultlab.proxy.model import Stream, ToxicSpec
+from faultlab.proxy.observe import ConnectionObserver, ObservationLog
 from faultlab.proxy.relay import CloseReason, Connection, ConnectionOutcome, RelayLimits
 from faultlab.proxy.relay import now as relay_clock
 
@@ -31,7 +32,7 @@ class Proxy:
     """
 
     def __init__(self, name: str, listen: str, upstream: str, *, seed: int,
-                 limits: RelayLimits, events: EventLog) -> None:
+                 limits: RelayLimits, events: EventLog, observe: bool = False) -> None:
         self.name = name
         self.listen = listen
         self.upstream = upstream  # raises AddressError if malformed
@@ -47,6 +48,9 @@ class Proxy:
         self._connections: dict[Connection, asyncio.Task[ConnectionOutcome]] = {}
         self._next_number = 1
         self.stats = ProxyStats()
+        # Whether connections accepted from now on are observed; the log outlives changes.
+        self.observe = observe
+        self.observations = ObservationLog(name)
 
     @property
     def upstream(self) -> str:
@@ -160,7 +164,7 @@ class Proxy:
         loop = asyncio.get_running_loop()
         for _ in range(ACCEPT_BATCH):
             try:
-                client, _ = listener.accept()
+                client, peer = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -172,10 +176,15 @@ class Proxy:
             client.setblocking(False)
             number = self._next_number
             self._next_number += 1
+            accepted = relay_clock()
+            observer = None
+            if self.observe:
+                observer = ConnectionObserver(self.observations, number, _address(peer),
+                                              accepted)
             conn = Connection(number=number, client=client, upstream=self._upstream_address,
                               seed=ConnectionSeed(self._seed, self.name, number),
-                              toxics=self.toxics, limits=self._limits, now=relay_clock(),
-                              stats=self.stats)
+                              toxics=self.toxics, limits=self._limits, now=accepted,
+                              stats=self.stats, observer=observer)
             self.stats.accepted += 1
             self.stats.active += 1
             task = loop.create_task(conn.run(), name=f"proxy {self.name} #{number}")
@@ -195,8 +204,10 @@ class Proxy:
             self.stats.closed[CloseReason.STOPPED.value] += 1
             # A task cancelled before its first step never ran its cleanup.
             conn.close_sockets()
+            conn.end_observation()
             return
         if (exc := task.exception()) is not None:
+            conn.end_observation()
             self.stats.closed[CloseReason.INTERNAL_ERROR.value] += 1
             self._events.emit("internal_error", proxy=self.name, connection=conn.number,
                               error=repr(exc))
@@ -208,3 +219,10 @@ class Proxy:
         if outcome.reason in (CloseReason.DIAL_FAILED, CloseReason.INTERNAL_ERROR):
             self._events.emit(outcome.reason.value, proxy=self.name, connection=conn.number,
                               upstream=self.upstream, error=outcome.detail)
+
+
+def _address(peer: object) -> str:
+    """``host:port`` of an accepted client's address (``[v6]:port``), or ``?`` for none."""
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return str(HostPort.from_sockname(peer))
+    return "?"

@@ -154,6 +154,10 @@ def _schemas() -> dict[str, Any]:
     toxic_name = {"type": ["string", "null"], "pattern": f"^$|{NAME_PATTERN}",
                   "description": f"{name['description']}; empty or null: <type>_<stream>"}
     enabled = {"type": ["boolean", "null"]}
+    observe = {"type": ["boolean", "null"],
+               "description": "faultlab: record the connections and HTTP requests that "
+                              "reach the upstream (GET /proxies/{proxy}/observations); "
+                              "default false, null: unchanged on update"}
     # A ttl on a proxy is how long it stays disabled: only with enabled false.
     lease_rule = [{"required": ["enabled"], "properties": {"enabled": {"const": False}}},
                   {"properties": {"ttl": {"type": "null"}}}]
@@ -173,10 +177,10 @@ def _schemas() -> dict[str, Any]:
             "attributes": attributes}})
     proxy_create = {"type": "object", "required": ["name", "upstream"], "properties": {
         "name": name, "listen": listen, "upstream": upstream, "enabled": enabled,
-        "ttl": ttl, "toxics": {"type": ["array", "null"], "items": _ref("ToxicCreate"),
-                               "description": "applied with the proxy (Toxiproxy ignores "
-                                              "them); a name given again replaces the "
-                                              "earlier toxic"}},
+        "ttl": ttl, "observe": observe,
+        "toxics": {"type": ["array", "null"], "items": _ref("ToxicCreate"),
+                   "description": "applied with the proxy (Toxiproxy ignores them); a name "
+                                  "given again replaces the earlier toxic"}},
         "anyOf": lease_rule}
     schemas: dict[str, Any] = {
         "Error": {"type": "object", "required": ["error", "status"], "properties": {
@@ -195,12 +199,13 @@ def _schemas() -> dict[str, Any]:
             "name": {"type": "string"}, "listen": {"type": "string"},
             "upstream": {"type": "string"}, "enabled": {"type": "boolean"},
             "toxics": {"type": "array", "items": _ref("Toxic")},
-            "ttl_remaining": {"type": ["number", "null"]}}},
+            "ttl_remaining": {"type": ["number", "null"]},
+            "observe": {"const": True, "description": "present only when on (faultlab)"}}},
         "ProxyCreate": proxy_create,
         "ProxyUpdate": {"type": "object", "properties": {
             "listen": listen, "upstream": {**upstream, "type": ["string", "null"],
                                            "pattern": f"^$|{UPSTREAM_PATTERN}"},
-            "enabled": enabled, "ttl": ttl}, "anyOf": lease_rule},
+            "enabled": enabled, "ttl": ttl, "observe": observe}, "anyOf": lease_rule},
         "ToxicCreate": {"oneOf": toxic_bodies},
         "ToxicUpdate": {"type": "object", "properties": {
             "attributes": {"anyOf": [_update_attributes_schema(), {"type": "null"}]},
@@ -210,9 +215,54 @@ def _schemas() -> dict[str, Any]:
                                     "pid": {"type": "integer"},
                                     "started": {"type": "string", "format": "date-time"}}},
     }
+    schemas |= _observation_schemas()
     for kind in sorted(TOXIC_TYPES):
         schemas[f"Attributes_{kind}"] = _attributes_schema(kind)
     return schemas
+
+
+def _observation_schemas() -> dict[str, Any]:
+    """The records of faultlab.proxy.observe, as their to_json() writes them."""
+    time = {"type": "number", "description": "relay clock (monotonic), seconds"}
+    maybe_time = {**time, "type": ["number", "null"]}
+    maybe_text = {"type": ["string", "null"]}
+    count = {"type": "integer", "minimum": 0}
+    request = {"type": "object", "required": [
+        "type", "proxy", "conn", "seq", "method", "path", "trace_id", "request_id", "start",
+        "response", "status", "end", "outcome"], "properties": {
+        "type": {"const": "request"}, "proxy": {"type": "string"},
+        "conn": {"type": "integer", "minimum": 1}, "seq": count,
+        "method": {"type": "string"}, "path": {"type": "string"},
+        "trace_id": {"type": ["string", "null"], "pattern": "^[0-9a-f]{32}$",
+                     "description": "of a valid W3C traceparent request header"},
+        "request_id": {**maybe_text, "maxLength": 128,
+                       "description": "the X-Request-Id request header"},
+        "start": {**time, "description": "the request head was complete at the proxy"},
+        "response": {**maybe_time, "description": "a final response head was complete"},
+        "status": {"type": ["integer", "null"]},
+        "end": {**maybe_time, "description": "response, or when it stopped waiting"},
+        "outcome": {"enum": ["response", "injected", "closed", "open"]}}}
+    connection = {"type": "object", "required": [
+        "type", "proxy", "conn", "client", "opened", "closed", "reason", "bytes_up",
+        "bytes_down", "requests"], "properties": {
+        "type": {"const": "connection"}, "proxy": {"type": "string"},
+        "conn": {"type": "integer", "minimum": 1}, "client": {"type": "string"},
+        "opened": time, "closed": maybe_time, "reason": maybe_text,
+        "bytes_up": count, "bytes_down": count, "requests": count}}
+    numbered = {"type": "object", "required": ["n"], "properties": {"n": count}}
+    return {
+        "RequestObservation": request,
+        "ConnectionObservation": connection,
+        "Observations": {"type": "object", "required": [
+            "proxy", "next", "dropped", "records", "open"], "properties": {
+            "proxy": {"type": "string"},
+            "next": {**count, "description": "the since of the next call"},
+            "dropped": {**count, "description": "records the ring let go, in all"},
+            "records": {"type": "array", "items": {"oneOf": [
+                {"allOf": [numbered, _ref("RequestObservation")]},
+                {"allOf": [numbered, _ref("ConnectionObservation")]}]}},
+            "open": {"type": "array", "items": _ref("RequestObservation")}}},
+    }
 
 
 _HEADERS = {
@@ -296,6 +346,17 @@ def openapi_document() -> dict[str, Any]:
             "post": update_toxic("postToxic"), "patch": update_toxic("updateToxic"),
             "delete": {"operationId": "deleteToxic",
                        "responses": {"204": _answer("Deleted"), **_errors("404")}}},
+        "/proxies/{proxy}/observations": {
+            "parameters": [proxy_param],
+            "get": {"operationId": "observationsProxy", "parameters": [
+                {"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0,
+                                                            "default": 0}},
+                {"name": "limit", "in": "query", "schema": {
+                    "type": "integer", "minimum": 1, "maximum": 100_000, "default": 10_000}}],
+                    "responses": {"200": _answer(
+                        "faultlab: the records numbered since or later, finished, and the "
+                        "requests still open (none unless the proxy observes)",
+                        _ref("Observations")), **_errors("400", "404")}}},
         "/populate": {"post": {
             "requestBody": _json_body({"type": "array", "items": _ref("ProxyCreate")}),
             "responses": {

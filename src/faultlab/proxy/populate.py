@@ -12,8 +12,9 @@ earlier ones applied. Here the work is split in two phases under the registry's 
    sockets bound in phase 1, add their toxics.
 
 An entry whose name exists with the same resolved listen address and upstream is left
-untouched (its toxics and enabled state too), as in Toxiproxy; otherwise the old proxy is
-replaced and its toxics are lost. A replacement that keeps its predecessor's listen address
+untouched (its toxics and enabled state too), as in Toxiproxy, except that an ``observe``
+given in the entry is applied; otherwise the old proxy is replaced and its toxics (and its
+observations) are lost. A replacement that keeps its predecessor's listen address
 takes over its listening socket (so the port never goes free). A new listen address that is
 held by another proxy being replaced in the same request is a bind failure: the request is
 refused as a whole.
@@ -97,6 +98,8 @@ async def populate(registry: Registry, entries: list[Entry]) -> list[Proxy]:
     final: dict[str, Proxy] = {}
     for plan in plans:
         if plan.keep and plan.existing is not None:
+            if plan.request.observe is not None:  # given: a change that cannot fail
+                plan.existing.observe = plan.request.observe
             final[plan.request.name] = plan.existing
             continue
         sock: socket.socket | None = plan.sock

@@ -122,7 +122,7 @@ class Registry:
     async def install(self, request: ProxyCreate, sock: socket.socket | None) -> Proxy:
         """Create, start (on ``sock`` if given) and register a proxy; the lock is held."""
         proxy = Proxy(request.name, request.listen, request.upstream, seed=self.seed,
-                      limits=self.limits, events=self.events)
+                      limits=self.limits, events=self.events, observe=bool(request.observe))
         if request.enabled:
             try:
                 await proxy.start(sock)
@@ -133,7 +133,8 @@ class Registry:
             self._leases_changed.set()
         self.proxies[proxy.name] = proxy
         self.events.emit("proxy_created", proxy=proxy.name, listen=proxy.listen,
-                         upstream=proxy.upstream, enabled=proxy.enabled, ttl=request.ttl)
+                         upstream=proxy.upstream, enabled=proxy.enabled, ttl=request.ttl,
+                         **({"observe": True} if proxy.observe else {}))
         return proxy
 
     def forget(self, proxy: Proxy) -> None:
@@ -182,6 +183,8 @@ class Registry:
             if moved_listen:
                 proxy.listen = listen
             proxy.upstream = upstream
+            if request.observe is not None:
+                proxy.observe = request.observe  # for the connections accepted from now on
             if enabled:
                 proxy.reenable_at = None
                 await proxy.start(sock)
@@ -190,7 +193,8 @@ class Registry:
                                      else self.clock.now() + request.ttl)
             self._leases_changed.set()
             self.events.emit("proxy_updated", proxy=name, listen=proxy.listen,
-                             upstream=proxy.upstream, enabled=proxy.enabled, ttl=request.ttl)
+                             upstream=proxy.upstream, enabled=proxy.enabled, ttl=request.ttl,
+                             **({} if request.observe is None else {"observe": request.observe}))
             return proxy
 
     async def _bind_for(self, proxy: Proxy, listen: str) -> socket.socket:

@@ -20,6 +20,9 @@ Invariants:
 * Half-close is propagated: EOF on one side becomes ``shutdown(SHUT_WR)`` on the other, and
   the other direction keeps flowing. The connection ends when both directions have closed,
   or at once on an error or a reset.
+* An observed connection (:mod:`faultlab.proxy.observe`) feeds its observer every chunk as
+  it arrives, before the chain, and never splices; an unobserved one pays one ``is None``
+  check per chunk.
 * Connection errors are data: they end the connection with a :class:`CloseReason` in its
   :class:`ConnectionOutcome`; no exception escapes :meth:`Connection.run` except
   cancellation. Both sockets are closed however the connection ends; after an error or a
@@ -42,7 +45,7 @@ import socket
 import struct
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from faultlab.proxy import splice
@@ -50,6 +53,7 @@ from faultlab.proxy.addresses import HostPort, dial
 from faultlab.proxy.chain import Chain, ConnectionSeed
 from faultlab.proxy.metrics import ProxyStats
 from faultlab.proxy.model import Stream, ToxicSpec
+from faultlab.proxy.observe import ConnectionObserver
 from faultlab.proxy.toxics import Close, Command, Deliver, Drop, Hangup, Reply, Reset
 
 __all__ = ["CloseReason", "Connection", "ConnectionOutcome", "RelayLimits"]
@@ -118,6 +122,9 @@ class _Pipe:
         self.stats = conn.stats.directions[stream]
         self.delivered = 0
         self.closed = False  # Close carried out: the destination's write half is shut
+        # The observer's feed for this direction's arriving bytes (None: not observed).
+        self.observe: Callable[[memoryview, float], None] | None = None
+        self.observe_eof: Callable[[float], None] | None = None
 
     def apply(self, commands: Iterable[Command]) -> None:
         for command in commands:
@@ -136,6 +143,10 @@ class _Pipe:
 
     def buffered(self) -> int:
         return self._queued_bytes + self.chain.held_bytes()
+
+    def passed(self) -> int:
+        """Bytes that came out of the chain to be sent on (sent or queued)."""
+        return self.delivered + self._queued_bytes
 
     @property
     def idle(self) -> bool:
@@ -167,6 +178,7 @@ class _Pipe:
         # Start small so that idle connections stay cheap; grow while reads fill the buffer.
         buffer = bytearray(min(INITIAL_READ_SIZE, self.limits.read_size))
         view = memoryview(buffer)
+        observe = self.observe
         while True:
             try:
                 size = await loop.sock_recv_into(self.src, buffer)
@@ -175,9 +187,13 @@ class _Pipe:
                 return
             arrived = now()
             if size == 0:
+                if self.observe_eof is not None:
+                    self.observe_eof(arrived)
                 self.apply(self.chain.feed_eof(arrived))
                 return
             self.stats.received += size
+            if observe is not None:
+                observe(view[:size], arrived)  # it keeps nothing of the buffer
             if self.chain.passthrough and self.idle:
                 # Fast path: nothing can be ahead of these bytes, so send them from the
                 # receive buffer without a copy; first straight away (no await, so no one
@@ -198,8 +214,10 @@ class _Pipe:
             else:
                 self.apply(self.chain.feed(bytes(view[:size]), arrived))
             if size == len(buffer):
-                if self.limits.zero_copy and splice.AVAILABLE and self.chain.passthrough:
-                    # A bulk transfer: move it in the kernel while no data toxic applies.
+                if self.limits.zero_copy and splice.AVAILABLE and self.chain.passthrough \
+                        and observe is None:
+                    # A bulk transfer: move it in the kernel while no data toxic applies
+                    # (and no observer needs to see the bytes).
                     if await splice.relay(self) is splice.Ended.EOF:
                         self.apply(self.chain.feed_eof(now()))
                     if self.conn.finished:
@@ -259,7 +277,8 @@ class Connection:
 
     def __init__(self, *, number: int, client: socket.socket, upstream: HostPort,
                  seed: ConnectionSeed, toxics: Iterable[ToxicSpec], limits: RelayLimits,
-                 now: float, stats: ProxyStats | None = None) -> None:
+                 now: float, stats: ProxyStats | None = None,
+                 observer: ConnectionObserver | None = None) -> None:
         self.number = number
         self.stats = stats if stats is not None else ProxyStats()
         self._client = client
@@ -274,7 +293,9 @@ class Connection:
         self._tasks: list[asyncio.Task[None]] = []
         self._finished = asyncio.Event()
         self._outcome: tuple[CloseReason, str] | None = None
+        self._ended_at: float | None = None
         self._accepted_at = now
+        self._observer = observer
         self._toxics_changed = asyncio.Event()  # wakes a dial held by connect_delay
 
     # ------------------------------------------------------------- toxic changes (API)
@@ -321,6 +342,10 @@ class Connection:
         pipe = self._pipes.get(other)
         if pipe is not None:
             pipe.apply([Deliver(reply.data, reply.at), Close(reply.at)])
+            if self._observer is not None and stream is Stream.UPSTREAM:
+                # The commands before this reply are queued already: what passed ends
+                # where the answered request starts.
+                self._observer.injected_reply(reply.data, now(), self._pipes[stream].passed())
 
     @property
     def finished(self) -> bool:
@@ -333,6 +358,7 @@ class Connection:
     def _finish(self, reason: CloseReason, detail: str) -> None:
         if self._outcome is None:
             self._outcome = (reason, detail)
+            self._ended_at = now()
         self._finished.set()
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
@@ -348,6 +374,7 @@ class Connection:
             raise
         finally:
             await self._teardown()
+            self.end_observation()
         return self.outcome()
 
     async def _relay(self) -> None:
@@ -377,6 +404,11 @@ class Connection:
         for stream, (src, dst) in ends.items():
             pipe = _Pipe(self, stream, src, dst, self._chains[stream], self._limits)
             self._pipes[stream] = pipe
+            if (observer := self._observer) is not None:
+                if stream is Stream.UPSTREAM:
+                    pipe.observe, pipe.observe_eof = observer.client_bytes, observer.client_eof
+                else:
+                    pipe.observe = observer.upstream_bytes
             for loop_fn in (pipe.read_loop, pipe.write_loop):
                 task = asyncio.create_task(loop_fn(), name=f"{stream.value} {loop_fn.__name__}")
                 task.add_done_callback(self._task_done)
@@ -412,6 +444,14 @@ class Connection:
                 await asyncio.wait(self._tasks)
         finally:
             self.close_sockets()
+
+    def end_observation(self) -> None:
+        """Hand the connection's end to its observer (once; again is a no-op)."""
+        observer, self._observer = self._observer, None
+        if observer is not None:
+            outcome = self.outcome()
+            at = self._ended_at if self._ended_at is not None else now()
+            observer.closed(at, outcome.reason.value, outcome.bytes_up, outcome.bytes_down)
 
     def close_sockets(self) -> None:
         """Close both sockets (again: idempotent); with an RST after an error or a reset."""

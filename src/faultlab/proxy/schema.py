@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ __all__ = [
     "apply_toxic_update",
     "parse_config",
     "parse_json",
+    "parse_observations_query",
     "parse_proxy_create",
     "parse_proxy_entry",
     "parse_proxy_update",
@@ -58,6 +60,9 @@ class ProxyCreate:
     upstream: str
     enabled: bool
     ttl: float | None  # with enabled false: re-enable after this many seconds
+    # faultlab: record what reaches the upstream (None: not given, so off for a new proxy
+    # and unchanged for one that /populate keeps).
+    observe: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +71,7 @@ class ProxyUpdate:
     upstream: str | None
     enabled: bool | None
     ttl: float | None
+    observe: bool | None = None  # faultlab; None: unchanged
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +172,8 @@ def parse_proxy_create(raw: object) -> ProxyCreate:
     if ttl is not None and enabled is not False:
         raise _bad("ttl is how long the proxy stays disabled; give it with enabled: false")
     assert name is not None
-    return ProxyCreate(name, listen, upstream, enabled is not False, ttl)
+    return ProxyCreate(name, listen, upstream, enabled is not False, ttl,
+                       _bool(body.get("observe"), "observe"))
 
 
 def parse_proxy_update(raw: object) -> ProxyUpdate:
@@ -176,7 +183,8 @@ def parse_proxy_update(raw: object) -> ProxyUpdate:
     if ttl is not None and enabled is not False:
         raise _bad("ttl is how long the proxy stays disabled; give it with enabled: false")
     return ProxyUpdate(_address(body.get("listen"), "listen", upstream=False),
-                       _address(body.get("upstream"), "upstream", upstream=True), enabled, ttl)
+                       _address(body.get("upstream"), "upstream", upstream=True), enabled, ttl,
+                       _bool(body.get("observe"), "observe"))
 
 
 def _toxicity(value: object) -> float:
@@ -240,11 +248,40 @@ def toxic_json(spec: ToxicSpec, expires_at: float | None, now: float) -> dict[st
 
 
 def proxy_json(proxy: Proxy, now: float) -> dict[str, Any]:
-    return {"name": proxy.name, "listen": proxy.listen, "upstream": proxy.upstream,
-            "enabled": proxy.enabled,
-            "toxics": [toxic_json(spec, proxy.toxic_expiry.get(spec.name), now)
-                       for spec in proxy.ordered_toxics()],
-            "ttl_remaining": _remaining(proxy.reenable_at, now)}
+    """Toxiproxy's shape, plus ``ttl_remaining``, and ``observe`` only when it is on (so a
+    proxy made by a Toxiproxy client looks exactly as Toxiproxy would show it)."""
+    body: dict[str, Any] = {"name": proxy.name, "listen": proxy.listen, "upstream": proxy.upstream,
+                            "enabled": proxy.enabled,
+                            "toxics": [toxic_json(spec, proxy.toxic_expiry.get(spec.name), now)
+                                       for spec in proxy.ordered_toxics()],
+                            "ttl_remaining": _remaining(proxy.reenable_at, now)}
+    if proxy.observe:
+        body["observe"] = True
+    return body
+
+
+MAX_OBSERVATIONS = 100_000  # records per page
+
+
+def _query_int(query: Mapping[str, str], field: str, default: int, low: int,
+               high: int | None) -> int:
+    text = query.get(field)
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit()) or len(text) > 20:
+        raise ApiError(400, f"bad query: {field} must be a whole number, got {text[:40]!r}")
+    value = int(text)
+    if value < low or (high is not None and value > high):
+        bound = f"from {low} to {high}" if high is not None else f"at least {low}"
+        raise ApiError(400, f"bad query: {field} must be {bound}, got {value}")
+    return value
+
+
+def parse_observations_query(query: Mapping[str, str]) -> tuple[int, int]:
+    """``since`` (default 0) and ``limit`` (default 10000, 1 to 100000) of
+    ``GET /proxies/{name}/observations``."""
+    return (_query_int(query, "since", 0, 0, None),
+            _query_int(query, "limit", 10_000, 1, MAX_OBSERVATIONS))
 
 
 def parse_proxy_entry(raw: object) -> tuple[ProxyCreate, list[ToxicCreate]]:
