@@ -139,9 +139,9 @@ class _Framer:
         start = max(len(self._buffer) - 3, 0)
         self._buffer += data[pos:]
         end = self._buffer.find(b"\r\n\r\n", start)
-        if end < 0:
-            if len(self._buffer) <= MAX_HEAD:
-                return len(data), None
+        if end < 0 and len(self._buffer) <= MAX_HEAD:
+            return len(data), None
+        if end < 0 or end + 4 > MAX_HEAD:  # however it arrived, whole or in pieces
             self._state = _State.OPAQUE
             end = len(self._buffer) - 4
         head = bytes(self._buffer[:end + 4])
