@@ -31,7 +31,8 @@ from .http_support import (
 
 
 def test_public_surface_is_locked() -> None:
-    assert sorted(http_mod.__all__) == ["HttpLoad", "HttpRequestSpec", "LoadSummary"]
+    assert sorted(http_mod.__all__) == ["HttpLoad", "HttpRequestSpec", "LoadSummary",
+                                         "new_traceparent"]
 
 
 def test_spec_defaults() -> None:

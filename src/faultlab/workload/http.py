@@ -16,7 +16,10 @@ whatever happened to earlier requests. What this module adds is the request itse
   propagates.
 - *Every planned request is the same request*: redirects are not followed (a 3xx is the
   answer) and no cookies are kept between requests. The connection pool is as large as the
-  in-flight cap, so a sent request never queues for a connection.
+  in-flight cap, so a sent request never queues for a connection. With ``traceparent`` on,
+  the one difference is a fresh W3C ``traceparent`` header per request (a random trace id
+  and parent id, sampled), so the system's traces and faultlab's proxy can tell the
+  requests, and the retries each one causes, apart.
 
 Times are readings of the injected :class:`~faultlab.clock.Clock`. Only the per-request
 timeout uses the event loop's timer, which is the clock the sockets live on anyway.
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 from dataclasses import dataclass
 
 import aiohttp
@@ -37,7 +41,7 @@ from faultlab.workload.openloop import LoadSummary, OpenLoop
 from faultlab.workload.session import single_attempt_session
 from faultlab.workload.stats import Outcome, StatsRecorder
 
-__all__ = ["HttpLoad", "HttpRequestSpec", "LoadSummary"]
+__all__ = ["HttpLoad", "HttpRequestSpec", "LoadSummary", "new_traceparent"]
 
 # Errors that mean "the request failed", as seen by a user. HttpProcessingError is not a
 # ClientError but escapes body reads with aiohttp's pure-Python parser (a malformed chunk).
@@ -55,6 +59,7 @@ class HttpRequestSpec:
     body: bytes | None = None
     timeout: float = 5.0
     expect_status: frozenset[int] = frozenset(range(200, 400))
+    traceparent: bool = False
 
     def __post_init__(self) -> None:
         try:
@@ -69,6 +74,22 @@ class HttpRequestSpec:
             )
         if not self.method or not self.method.isalpha():
             raise ValueError(f"request method must be an HTTP method name, got {self.method!r}")
+        if self.traceparent and any(n.lower() == "traceparent" for n, _ in self.headers):
+            raise ValueError("a traceparent header and traceparent: true exclude each other: "
+                             "the load makes a fresh one per request")
+
+
+def new_traceparent(ids: random.Random) -> str:
+    """A W3C traceparent (version 00, sampled) with a random trace id and parent id; neither
+    is ever all zeros, which the recommendation calls invalid. About a microsecond."""
+    while True:
+        hexits = ids.randbytes(24).hex()
+        trace_id, parent_id = hexits[:32], hexits[32:]
+        if trace_id != _ZERO_TRACE_ID and parent_id != _ZERO_PARENT_ID:
+            return f"00-{trace_id}-{parent_id}-01"
+
+
+_ZERO_TRACE_ID, _ZERO_PARENT_ID = "0" * 32, "0" * 16
 
 
 class HttpLoad:
@@ -131,7 +152,8 @@ class HttpLoad:
 class _Request:
     """The one request of a run, as the scheduler launches it: ``await request(intended, i)``."""
 
-    __slots__ = ("body", "clock", "expect", "method", "recorder", "session", "timeout", "url")
+    __slots__ = ("body", "clock", "expect", "ids", "method", "recorder", "session", "timeout",
+                 "url")
 
     def __init__(self, session: aiohttp.ClientSession, spec: HttpRequestSpec, clock: Clock,
                  recorder: StatsRecorder) -> None:
@@ -143,13 +165,18 @@ class _Request:
         self.body = spec.body
         self.timeout = spec.timeout
         self.expect = spec.expect_status
+        # Trace ids name requests, they decide nothing: a generator seeded by the OS, not the
+        # run's seed, so a re-run of the same plan does not reuse the first run's trace ids.
+        self.ids = random.Random() if spec.traceparent else None
 
     async def __call__(self, intended: float, i: int) -> None:
+        headers = None if self.ids is None else {"traceparent": new_traceparent(self.ids)}
         try:
             async with (
                 asyncio.timeout(self.timeout),
                 self.session.request(
-                    self.method, self.url, data=self.body, allow_redirects=False
+                    self.method, self.url, data=self.body, headers=headers,
+                    allow_redirects=False
                 ) as resp,
             ):
                 content = resp.content

@@ -38,7 +38,7 @@ class RunningHttpLoad:
         self.request: HttpRequestSpec = HttpRequestSpec(
             url=spec.url, method=spec.method, headers=tuple(spec.headers.items()),
             body=spec.body.encode() if spec.body is not None else None,
-            timeout=spec.timeout, expect_status=expect)
+            timeout=spec.timeout, expect_status=expect, traceparent=spec.traceparent)
         self._load: HttpLoad | None = None
         self._stop = math.inf
 

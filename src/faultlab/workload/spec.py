@@ -69,11 +69,22 @@ class HttpWorkload(WorkloadSpec):
                                "flight at most; more are dropped and counted as failures.")
     expect_status: list[Annotated[int, Field(ge=100, le=599)]] | None = Field(
         default=None, description="Statuses that count as success (default 200-399).")
+    traceparent: bool = Field(default=False, description="Send a fresh W3C traceparent "
+                              "header (random trace id, sampled) with every request, so the "
+                              "system's own traces and faultlab's proxy can tell requests "
+                              "apart.")
 
     @field_validator("timeout")
     @classmethod
     def _timeout(cls, v: float) -> float:
         return _positive(v, "request")
+
+    @model_validator(mode="after")
+    def _one_traceparent(self) -> HttpWorkload:
+        if self.traceparent and any(n.lower() == "traceparent" for n in self.headers):
+            raise ValueError("headers has a traceparent and traceparent is true; the load "
+                             "makes a fresh one per request: drop one of them")
+        return self
 
 
 class RedisWait(Strict):
