@@ -38,6 +38,10 @@ class ProxyTarget(Strict):
     name: Name | None = Field(default=None, description="The proxy's name on that server.")
     token: ApiToken | None = Field(default=None, description="API token of that server (use "
                               "${env:NAME}).")
+    observe: bool = Field(default=False, description="Record every connection and HTTP "
+                          "request through it (what reached the upstream, and when) in the "
+                          "run's observations.jsonl, result.json and report; the evidence "
+                          "of `faultlab patterns verify`. Only for faultlab's own proxy.")
 
     @model_validator(mode="after")
     def _shape(self) -> ProxyTarget:
@@ -46,6 +50,9 @@ class ProxyTarget(Strict):
                              "of an already running proxy")
         if self.api is not None and self.name is None:
             raise ValueError("a proxy target with api needs the proxy's name")
+        if self.api is not None and self.observe:
+            raise ValueError("observe needs faultlab's own proxy (listen and upstream, no "
+                             "api): an external server's proxies are not observed")
         if self.api is None and (self.name is not None or self.token is not None):
             raise ValueError("name and token belong to an external proxy (with api); "
                              "faultlab names its own proxies after the target")

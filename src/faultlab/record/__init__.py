@@ -21,6 +21,8 @@ from faultlab.record.parts import (
     FaultEntry,
     GeneratorFigures,
     HistoryFigures,
+    ObservedProxy,
+    ObservedSecond,
     Phase,
     StuckOp,
     Unit,
@@ -32,5 +34,5 @@ from faultlab.record.parts import (
 
 __all__ = ["RECORD_VERSION", "Anomaly", "CheckEntry", "CheckEvidence", "CheckVerdict",
            "ClauseEntry", "ExperimentRef", "FaultEntry", "GeneratorFigures", "HistoryFigures",
-           "Phase", "RecordError", "RunRecord", "StuckOp", "Unit", "Violation",
-           "WarmupFigures", "WorkloadEntry", "WorkloadTotals", "record_schema"]
+           "ObservedProxy", "ObservedSecond", "Phase", "RecordError", "RunRecord", "StuckOp",
+           "Unit", "Violation", "WarmupFigures", "WorkloadEntry", "WorkloadTotals", "record_schema"]

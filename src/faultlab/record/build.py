@@ -87,5 +87,6 @@ def record_from_verdict(verdict: Verdict, loaded: LoadedExperiment, run_dir: Pat
          "clauses": [clause_entry(c) for c in verdict.clauses],
          "faults": [fault_entry(f) for f in verdict.faults],
          "workloads": _workloads(verdict, loaded),
-         "checks": [check_entry(c, context) for c in verdict.checks]},
+         "checks": [check_entry(c, context) for c in verdict.checks],
+         "observations": dict(verdict.observations)},
         context=context)

@@ -27,6 +27,7 @@ from faultlab.record.parts import (
     FaultEntry,
     GeneratorFigures,
     HistoryFigures,
+    ObservedProxy,
     Part,
     WorkloadEntry,
     WorkloadTotals,
@@ -74,6 +75,9 @@ class RunRecord(Part):
     workloads: dict[str, WorkloadEntry] = Field(description="Every workload by name, in the "
                                                 "experiment's order.")
     checks: list[CheckEntry] = Field(description="Every check of a recorded history.")
+    observations: dict[str, ObservedProxy] = Field(
+        default_factory=dict, description="What reached each dependency behind a proxy "
+        "target with observe: true, by target name.")
 
     @model_validator(mode="after")
     def _exit_code_matches(self) -> RunRecord:

@@ -30,7 +30,8 @@ from pydantic import (
 )
 
 __all__ = ["Anomaly", "CheckEntry", "CheckEvidence", "CheckVerdict", "ClauseEntry",
-           "ExperimentRef", "FaultEntry", "GeneratorFigures", "HistoryFigures", "Phase",
+           "ExperimentRef", "FaultEntry", "GeneratorFigures", "HistoryFigures",
+           "ObservedProxy", "ObservedSecond", "Phase",
            "StuckOp", "Unit", "Violation", "WarmupFigures", "WorkloadEntry", "WorkloadTotals"]
 
 log = logging.getLogger(__name__)
@@ -261,6 +262,38 @@ class WorkloadEntry(Part):
                                                "generator did; null if not reported.")
     history: HistoryFigures | None = Field(default=None, description="Its recorded "
                                            "history's counts; null if it records none.")
+
+
+class ObservedSecond(Part):
+    """One run second at an observed proxy."""
+
+    t: int = Field(description="The run second (second 0 is the start of the experiment).")
+    started: int = Field(ge=0, description="Requests that reached the proxy in this second "
+                         "(attempts of callers, retries included).")
+    failed: int = Field(ge=0, description="Of those, the ones that got no good answer: "
+                        "5xx, injected by a fault, or closed before a response.")
+    in_flight: int = Field(ge=0, description="The most requests open at once at the "
+                           "dependency during this second.")
+
+
+class ObservedProxy(Part):
+    """What reached one dependency through a proxy with ``observe: true``."""
+
+    requests: int = Field(ge=0, description="HTTP requests recorded.")
+    connections: int = Field(ge=0, description="Connections recorded.")
+    dropped: int = Field(ge=0, description="Records the proxy had to drop (its buffer "
+                         "was full); non-zero means the counts are incomplete.")
+    outcomes: dict[str, int] = Field(description="Requests by outcome: response, injected "
+                                     "(a fault answered), closed (no answer), open.")
+    statuses: dict[str, int] = Field(description="Requests by HTTP status answered.")
+    traced: int = Field(ge=0, description="Requests that carried a W3C traceparent (the "
+                        "ones whose attempts can be grouped per client request).")
+    seconds: list[ObservedSecond] = Field(description="Per run second: attempts, failures, "
+                                          "most in flight.")
+    file: str = Field(description="The run directory's file holding every record (times "
+                      "in run seconds).")
+    error: str | None = Field(default=None, description="Why the observations could not be "
+                              "read in full, if so.")
 
 
 class StuckOp(Part):

@@ -5,14 +5,16 @@ from __future__ import annotations
 from faultlab.report.charts import ChartsSection
 from faultlab.report.details import ClausesSection, FaultsSection, ReproduceSection, TimelineSection
 from faultlab.report.history_checks import CheckDetailsSection, CheckFindingsSection
+from faultlab.report.observed import ObservedSection
 from faultlab.report.sections import Section, register_section
 from faultlab.report.summary import FindingsSection, VerdictSection
 
 __all__ = ["BUILTIN", "ensure_registered"]
 
 BUILTIN: tuple[Section, ...] = (VerdictSection(), FindingsSection(), CheckFindingsSection(),
-                                ChartsSection(), ClausesSection(), CheckDetailsSection(),
-                                FaultsSection(), TimelineSection(), ReproduceSection())
+                                ChartsSection(), ObservedSection(), ClausesSection(),
+                                CheckDetailsSection(), FaultsSection(), TimelineSection(),
+                                ReproduceSection())
 _done: list[bool] = []
 
 

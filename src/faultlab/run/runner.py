@@ -38,7 +38,7 @@ from faultlab.clock import Clock
 from faultlab.experiment.loader import LoadedExperiment
 from faultlab.faketime import clocked_services
 from faultlab.faults import Fault, FaultContext, FaultError, build_fault
-from faultlab.faults.base import NotApplied
+from faultlab.faults.base import NotApplied, ProxyEndpoint
 from faultlab.journal import JOURNAL_NAME, Event, Journal, Redactor
 from faultlab.lab.control import LabError
 from faultlab.run.clauses import build_clauses
@@ -135,6 +135,8 @@ class Runner:
         self.last_fault: str | None = None
         self.left_running: list[str] = []
         self._proxy_server: ProxyServerHandle | None = None
+        self._proxies: dict[str, ProxyEndpoint] = {}  # every proxy target's endpoint
+        self.observations: dict[str, dict[str, Any]] = {}  # run/observations.py
         self._main: asyncio.Task[None] | None = None
 
     # --- the run ---------------------------------------------------------------------------
@@ -194,6 +196,7 @@ class Runner:
         targets = bind_targets(self.exp, hosts)
         proxies = await setup_proxies(self.exp, self.run_dir, self.journal, self.marker,
                                          owned)
+        self._proxies = proxies
         await self._setup_services()
         ctx = FaultContext(targets, self.services, proxies, self.exp.revert.timeout,
                            self.exp.revert.lease_grace, self.rng)
@@ -488,6 +491,14 @@ class Runner:
         hurry = self.signals > 1
         left = await self.services.stop_all(hurry=hurry)
         server = self._proxy_server
+        observed = [n for n, t in self.exp.targets.items()
+                    if t.proxy is not None and t.proxy.observe]
+        if server is not None and observed and not hurry:
+            # after the services (no request is left open), before the server stops
+            from faultlab.run.observations import collect
+
+            self.observations = await collect(self._proxies, observed, self.run_dir,
+                                              self.origin)
         if server is not None:
             with contextlib.suppress(Exception):
                 await server.stop(timeout=1.0 if hurry else 5.0)
@@ -542,7 +553,8 @@ class Runner:
         status = self.status or Status.ERROR
         verdict = Verdict(status, list(self.reasons), clauses, self.records,
                           dict(primary.get("generator") or {}), dict(primary.get("totals") or {}),
-                          list(self.check_outcomes), dict(history), workloads)
+                          list(self.check_outcomes), dict(history), workloads,
+                          dict(self.observations))
         self.journal.write(Event.VERDICT, durable=True, status=status.value,
                            exit_code=int(verdict.exit_code), reasons=verdict.reasons)
         self.journal.write(Event.RUN_ENDED, durable=True)

@@ -96,6 +96,7 @@ async def setup_proxies(
                       instance=instance, marker=marker)
         for name, proxy in owned.items():
             assert proxy is not None and proxy.listen and proxy.upstream
-            await client.create_proxy(name, proxy.listen, proxy.upstream)
+            await client.create_proxy(name, proxy.listen, proxy.upstream,
+                                      observe=proxy.observe)
             endpoints[name] = ProxyEndpoint(server.api_url, name, True, instance)
     return endpoints

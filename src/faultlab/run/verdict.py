@@ -104,6 +104,8 @@ class Verdict:
     # every workload by name: {"kind", "measured", "totals", "generator", "history"}; the three
     # fields above are the primary workload's (the measured one, the history one), as before
     workloads: dict[str, dict[str, object]] = field(default_factory=dict)
+    # what reached each observed proxy target (run/observations.py), by target name
+    observations: dict[str, dict[str, object]] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> ExitCode:
