@@ -6,7 +6,8 @@ faults and the runner drive it with :class:`ProxyClient`.
 
 Layers, from the inside out: ``toxics`` (the sans-IO toxic core), ``chain`` (a direction's
 toxics and the toxicity draw), ``relay`` (one connection's sockets), ``listener`` (one
-proxy), ``registry`` (all proxies and their leases), ``schema`` (JSON in and out), ``api``
+proxy), ``observe`` (what an observing proxy records of each connection and HTTP request),
+``registry`` (all proxies and their leases), ``schema`` (JSON in and out), ``api``
 (the HTTP routes), ``server`` (the server and its process), ``client`` and ``process`` (what
 the rest of faultlab uses).
 
