@@ -9,6 +9,12 @@ errors are data, not exceptions), so a handler is a plain ``match`` on the outco
 - :class:`ResilientDependency` runs each GET through a :class:`~.caller.ResilientCaller`
   (bulkhead, deadline, breaker, per-attempt timeout, jittered retries); its connection pool
   is as large as its bulkhead so no call ever queues invisibly for a connection.
+
+Both pass on the :class:`TraceContext` of the request being served with every attempt, the
+retries of one call included: the same W3C trace id (each attempt under a parent id of its
+own, as each is a span of its own) and the same ``X-Request-Id``. So the system's traces,
+and a fault proxy in front of the dependency, can group the attempts by the client request
+that caused them.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -30,6 +38,7 @@ __all__ = [
     "NaiveDependency",
     "Reply",
     "ResilientDependency",
+    "TraceContext",
     "Variant",
     "open_dependency",
 ]
@@ -48,16 +57,58 @@ class Reply:
     body: Mapping[str, object]
 
 
+# version-trace_id-parent_id-flags; a later version may append fields, version 00 may not.
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
+
+
+@dataclass(frozen=True, slots=True)
+class TraceContext:
+    """What a call passes on from the request being served: its W3C trace context and its
+    ``X-Request-Id``. Empty (nothing to pass on) by default."""
+
+    trace_id: str | None = None
+    flags: str = "00"
+    tracestate: str | None = None
+    request_id: str | None = None
+
+    @classmethod
+    def of(cls, headers: Mapping[str, str]) -> TraceContext:
+        """From the served request's headers (looked up case-insensitively by aiohttp). A
+        ``traceparent`` that is not valid W3C is not passed on, nor is its ``tracestate``."""
+        request_id = headers.get("X-Request-Id")
+        match = _TRACEPARENT.fullmatch(headers.get("traceparent", "").strip())
+        if match is None:
+            return cls(request_id=request_id)
+        version, trace_id, parent_id, flags, rest = match.groups()
+        if (version == "ff" or (version == "00" and rest is not None)
+                or trace_id == "0" * 32 or parent_id == "0" * 16):
+            return cls(request_id=request_id)
+        return cls(trace_id, flags, headers.get("tracestate"), request_id)
+
+    def headers(self) -> dict[str, str]:
+        """The headers of one attempt: under the same trace id, a fresh parent id (version
+        00, which is what this service speaks, whatever version it was sent)."""
+        out: dict[str, str] = {}
+        if self.trace_id is not None:
+            out["traceparent"] = f"00-{self.trace_id}-{os.urandom(8).hex()}-{self.flags}"
+            if self.tracestate:
+                out["tracestate"] = self.tracestate
+        if self.request_id is not None:
+            out["X-Request-Id"] = self.request_id
+        return out
+
+
 class Dependency(Protocol):
-    async def get(self, path: str) -> CallResult[Reply]: ...
+    async def get(self, path: str, context: TraceContext = ...) -> CallResult[Reply]: ...
 
     async def close(self) -> None: ...
 
 
-async def fetch(session: aiohttp.ClientSession, url: str) -> Attempt[Reply]:
+async def fetch(session: aiohttp.ClientSession, url: str,
+                context: TraceContext = TraceContext()) -> Attempt[Reply]:
     """One GET, classified. Cancellation (e.g. an enclosing timeout) propagates untouched."""
     try:
-        async with session.get(url) as response:
+        async with session.get(url, headers=context.headers()) as response:
             raw = await response.read()
             status = response.status
     except TimeoutError as exc:  # aiohttp's own timeouts; also subclasses of ClientError
@@ -94,8 +145,8 @@ class NaiveDependency:
         self.base_url = base_url
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
 
-    async def get(self, path: str) -> CallResult[Reply]:
-        attempt = await fetch(self._session, _join(self.base_url, path))
+    async def get(self, path: str, context: TraceContext = TraceContext()) -> CallResult[Reply]:
+        attempt = await fetch(self._session, _join(self.base_url, path), context)
         return CallResult(attempt.outcome, attempt.value, 1, attempt.detail)
 
     async def close(self) -> None:
@@ -114,13 +165,13 @@ class ResilientDependency:
             connector=connector, timeout=aiohttp.ClientTimeout(total=None)
         )
 
-    async def get(self, path: str) -> CallResult[Reply]:
+    async def get(self, path: str, context: TraceContext = TraceContext()) -> CallResult[Reply]:
         url = _join(self.base_url, path)
 
         async def attempt(budget: float) -> Attempt[Reply]:
             try:
                 async with asyncio.timeout(budget):
-                    return await fetch(self._session, url)
+                    return await fetch(self._session, url, context)
             except TimeoutError:
                 return Attempt(Outcome.TIMEOUT, detail=f"no answer within {budget * 1000:.0f}ms")
 

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from faultlab.demo.budget import INVENTORY_TO_DATA
 from faultlab.demo.caller import ResilienceConfig
-from faultlab.demo.dependency import Variant, open_dependency
+from faultlab.demo.dependency import TraceContext, Variant, open_dependency
 from faultlab.demo.resilience import FallbackCache, Outcome
 from faultlab.demo.services.common import (
     DEPENDENCY,
@@ -59,7 +59,8 @@ def make_app(
 
     async def stock(request: web.Request) -> web.Response:
         item_id = request.match_info["id"]
-        result = await request.app[DEPENDENCY].get(f"/item/{item_id}")
+        trace = TraceContext.of(request.headers)  # passed on to every attempt
+        result = await request.app[DEPENDENCY].get(f"/item/{item_id}", trace)
         reply = result.value
         if result.outcome is Outcome.CLIENT_ERROR and reply is not None:
             return json_reply(reply.body or {"error": "data refused the request"}, reply.status)

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from faultlab.demo.budget import STOREFRONT_TO_INVENTORY
 from faultlab.demo.caller import ResilienceConfig
-from faultlab.demo.dependency import Variant, open_dependency
+from faultlab.demo.dependency import TraceContext, Variant, open_dependency
 from faultlab.demo.resilience import Outcome
 from faultlab.demo.services.common import (
     DEPENDENCY,
@@ -74,7 +74,8 @@ def make_app(
 
     async def product(request: web.Request) -> web.Response:
         product_id = request.match_info["id"]
-        result = await request.app[DEPENDENCY].get(f"/stock/{product_id}")
+        trace = TraceContext.of(request.headers)  # passed on to every attempt
+        result = await request.app[DEPENDENCY].get(f"/stock/{product_id}", trace)
         reply = result.value
         if result.outcome is Outcome.CLIENT_ERROR and reply is not None:
             return json_reply(
