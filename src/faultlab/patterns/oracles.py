@@ -58,8 +58,9 @@ IMMEDIATE_GAP_S = 0.010
 GROWTH_MIN_RATIO = 1.25
 #: ... and by at least this many seconds: ratios of sub-millisecond gaps are noise
 GROWTH_MIN_S = 0.005
-#: later pairs may plateau (a capped backoff) but not shrink below this
-PLATEAU_MIN_RATIO = 0.8
+#: later pairs may plateau (a capped backoff holds them level) but not shrink below this:
+#: two means of full jitter at the same cap differ by chance by up to ~40% at 20 samples
+PLATEAU_MIN_RATIO = 0.5
 #: the least spread of gap_k for jitter, as the quartile dispersion (Q3 - Q1) / (Q3 + Q1):
 #: full jitter gives 0.5, equal jitter 0.17, a fixed delay ~0.01. Unlike the coefficient
 #: of variation (reported too), one gap stretched by a stalled scheduler does not move it
