@@ -123,6 +123,30 @@ def finish(runner: Runner, verdict: Verdict, *, report: bool = True) -> RunResul
     return RunResult(verdict, runner.run_dir, runner.seed, result, junit, html)
 
 
+class Running(list["Runner"]):
+    """The runs going on now, for one signal handler over several; once a signal has come
+    (``interrupted``), a caller starts no new run."""
+
+    interrupted = False
+
+
+async def run_among(path: Path, run_dir: Path, running: list[Runner]
+                    ) -> tuple[Runner, Verdict]:
+    """Run one experiment file to its end and write its files; listed in ``running`` while
+    it goes, so that one signal handler over several runs reaches it."""
+    from faultlab.experiment import load_experiment
+
+    runner = prepare_run(load_experiment(path), run_dir=run_dir,
+                         argv=["faultlab", "run", str(path)])
+    running.append(runner)
+    try:
+        verdict = await runner.run()
+    finally:
+        running.remove(runner)
+    finish(runner, verdict)
+    return runner, verdict
+
+
 @contextlib.contextmanager
 def interrupt_on_signals(runners: Sequence[Runner],
                          announce: object = None) -> Iterator[None]:

@@ -289,8 +289,16 @@ def demo(
     from_canvas: Annotated[bool, typer.Option(
         "--from-canvas", help="Analyse the demo's two canvases, generate their experiments, "
         "run them and check each verdict against its finding.")] = False,
+    patterns: Annotated[bool, typer.Option(
+        "--patterns", help="Verify the demo canvases' patterns in the running system "
+        "(timeouts, retries, breakers, bulkheads, fallbacks): verified in the resilient "
+        "variant, broken in the naive one.")] = False,
 ) -> None:
     """Run the built-in suite against a naive and a resilient demo system, side by side."""
+    if patterns:
+        from faultlab.demo.patterns import run_patterns_demo
+
+        raise typer.Exit(run_patterns_demo(runs_dir))
     if from_canvas:
         from faultlab.demo.from_canvas import run_from_canvas
 

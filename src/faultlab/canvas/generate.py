@@ -27,7 +27,8 @@ from faultlab.canvas.model import Canvas, Dependency, Journey
 from faultlab.experiment.targets import Target
 from faultlab.units import format_duration
 
-__all__ = ["GENERATORS", "Generated", "Skipped", "generate", "write_experiments"]
+__all__ = ["GENERATORS", "Generated", "Skipped", "generate", "journey_experiment",
+           "write_experiments"]
 
 #: how long each generated fault stays, and the steady state before it
 FAULT_SECONDS = 10.0
@@ -92,7 +93,7 @@ def _target_json(target: Target) -> dict[str, Any]:
     return dict(target.model_dump(mode="json", exclude_none=True))
 
 
-def _experiment(canvas: Canvas, name: str, description: str, journey_name: str,
+def journey_experiment(canvas: Canvas, name: str, description: str, journey_name: str,
                 journey: Journey, targets: dict[str, Target],
                 faults: list[dict[str, Any]]) -> dict[str, Any]:
     assert journey.request is not None
@@ -153,7 +154,7 @@ def _down_node(canvas: Canvas, finding: Finding, node: str, expect: str, proves:
     else:
         return Skipped(finding, f"{node} is not mapped: give it a target: (a process "
                        "service) or map a dependency into it to a proxy")
-    exp = _experiment(canvas, stem, f"{finding.message} ({how})", journey_name, journey,
+    exp = journey_experiment(canvas, stem, f"{finding.message} ({how})", journey_name, journey,
                       targets, [fault])
     return Generated(stem, finding, expect, proves, exp)
 
@@ -196,7 +197,7 @@ def _slow(canvas: Canvas, finding: Finding) -> Generated | Skipped:
     fault = {"kind": "latency", "target": f"{edge.caller}-to-{edge.callee}",
              "delay": format_duration(delay), "start": "0s",
              "duration": format_duration(FAULT_SECONDS)}
-    exp = _experiment(canvas, name, f"{finding.message} ({edge.callee} answers "
+    exp = journey_experiment(canvas, name, f"{finding.message} ({edge.callee} answers "
                       f"{format_duration(delay)} late)", journey_name, journey, targets,
                       [fault])
     return Generated(name, finding, "violated",
@@ -221,7 +222,7 @@ def _hang(canvas: Canvas, finding: Finding) -> Generated | Skipped | None:
     # timeout 0: the proxy stops all data and holds the connection until the fault ends
     fault = {"kind": "timeout", "target": f"{edge.caller}-to-{edge.callee}", "after": "0s",
              "start": "0s", "duration": format_duration(FAULT_SECONDS)}
-    exp = _experiment(canvas, name, f"{finding.message} ({edge.callee} hangs)",
+    exp = journey_experiment(canvas, name, f"{finding.message} ({edge.callee} hangs)",
                       journey_name, journey, targets, [fault])
     return Generated(name, finding, "violated",
                      f"VIOLATED confirms that a hung {edge.callee} exhausts {edge.caller}'s "

@@ -20,11 +20,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from faultlab.api import finish, interrupt_on_signals, prepare_run
-from faultlab.experiment import ExperimentError, load_experiment
+from faultlab.api import Running, interrupt_on_signals, run_among
+from faultlab.experiment import ExperimentError
 from faultlab.ports import free_ports
 from faultlab.run.execute import new_run_dir
-from faultlab.run.runner import Runner
 from faultlab.run.summary import status_style
 from faultlab.run.verdict import Status, Verdict
 
@@ -86,28 +85,13 @@ def _plan(runs_dir: Path, console: Console) -> list[_Planned] | None:
     return planned
 
 
-class _Runs(list[Runner]):
-    """The runs going on now, for one signal handler over both canvases; once a signal has
-    come, no new run starts."""
-
-    interrupted = False
-
-
 async def _run_canvas(items: list[_Planned], runs_dir: Path, console: Console,
-                      runs: _Runs) -> None:
+                      runs: Running) -> None:
     for item in items:
         if runs.interrupted:
             return
-        loaded = load_experiment(item.file)
-        runner = prepare_run(loaded, run_dir=new_run_dir(runs_dir, f"{item.canvas}-"
-                                                           f"{item.file.stem}"),
-                             argv=["faultlab", "run", str(item.file)])
-        runs.append(runner)
-        try:
-            verdict = await runner.run()
-        finally:
-            runs.remove(runner)
-        finish(runner, verdict)
+        runner, verdict = await run_among(
+            item.file, new_run_dir(runs_dir, f"{item.canvas}-{item.file.stem}"), runs)
         item.verdict, item.run_dir = verdict, runner.run_dir
         mark = "[green]as predicted[/]" if item.agrees else "[red]NOT as predicted[/]"
         console.print(f"  {item.canvas:15} {item.file.stem:32} "
@@ -117,7 +101,7 @@ async def _run_canvas(items: list[_Planned], runs_dir: Path, console: Console,
 async def _run_all(planned: list[_Planned], runs_dir: Path, console: Console) -> bool:
     """Both canvases' runs at once, under one handler of SIGINT/SIGTERM: it interrupts
     whichever runs are going (each reverts and stops what it started)."""
-    runs = _Runs()
+    runs = Running()
 
     def announce(sig: object, signals: int) -> None:
         runs.interrupted = True

@@ -160,6 +160,62 @@ def check(
         raise typer.Exit(1)
 
 
+@app.command(epilog="Exit codes: 0 every applicable pattern verified; 1 some broken or "
+             "inconclusive; 2 invalid canvas or nothing to verify; 3 interrupted.")
+def verify(
+    file: Path,
+    pattern: Annotated[list[str], typer.Option(
+        "--pattern", "-p", help="Only this pattern (repeatable).")] = [],  # noqa: B006
+    out: Annotated[Path | None, typer.Option(
+        "-o", "--out", help="Directory for the experiments, runs, verify.json and "
+        "verify.html (default: runs/verify-CANVAS-TIME).")] = None,
+    var: VarOption = [],  # noqa: B006
+) -> None:
+    """Run each pattern's verifying experiments against the running system the canvas maps
+    (its system: and proxy targets) and judge them by what reached each callee: verified,
+    broken, not applicable or inconclusive, per pattern and place."""
+    import asyncio
+    import time
+
+    from faultlab.api import Running, interrupt_on_signals
+    from faultlab.canvas.cli import _load
+    from faultlab.patterns.verify import VERIFIERS, Verdict, plan_verification
+    from faultlab.patterns.verify_run import VerifyJob, print_results, run_job
+
+    names = [_entry(p).name for p in pattern] or None
+    loaded = _load(file, var)
+    plan = plan_verification(loaded.canvas, names)
+    console = _console()
+    if not plan.experiments:
+        why = "; ".join(plan.unmapped) or "no journey with a request: calls a mapped proxy"
+        typer.echo(f"faultlab: {file}: nothing to verify ({why}) (hint: map calls to proxy "
+                   "targets and give the journey a request:)", err=True)
+        raise typer.Exit(2)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out_dir = out or Path("runs") / f"verify-{loaded.canvas.name}-{stamp}"
+    job = VerifyJob(loaded.canvas.name, loaded.canvas, str(file), plan, out_dir)
+    console.print(f"[bold]patterns verify[/] {file}: {len(plan.experiments)} experiment(s) "
+                  f"for {len({c.pattern for c in plan.checks if c.condition})} pattern(s) "
+                  f"with a verifier ({', '.join(sorted(VERIFIERS))}); output in {out_dir}")
+    runs = Running()
+
+    async def main() -> None:
+        def announce(sig: object, signals: int) -> None:
+            runs.interrupted = True
+
+        with interrupt_on_signals(runs, announce):
+            await run_job(job, runs, console)
+
+    asyncio.run(main())
+    print_results(console, job.label, job.results)
+    console.print(f"verdicts: {out_dir / 'verify.html'}  ({out_dir / 'verify.json'})")
+    if runs.interrupted:
+        raise typer.Exit(3)
+    judged = [r for r in job.results if r.verdict is not Verdict.NOT_APPLICABLE]
+    if any(r.verdict is not Verdict.VERIFIED for r in judged):
+        raise typer.Exit(1)
+
+
 def _show_check(loaded: LoadedCanvas, verdicts: list[Verdict]) -> None:
     from rich.markup import escape
     from rich.table import Table
