@@ -4,10 +4,12 @@ oracle can pass everything.
 
 No assertion bounds a duration, and the verdicts hold by construction on a loaded machine
 (a CPU hog on every core): the clients' delays are chosen far from the oracles'
-thresholds (a 40 ms backoff base against a 10 ms "immediate" bound and a x1.25 growth
-bound, a 100 ms fixed delay against a 0.1 dispersion for jitter, a 0.3 s timeout against
-a 1.2 s hold and 0.15 s of slack, a 0.5 s cool-down against a 1 s resume margin), and
-the windows are the times the test switched the dependency, read on the proxy's clock.
+thresholds (an immediate retry's ~0.3 ms turnaround against a 1 ms bound, a 40 ms
+backoff base whose seeded draws grow x1.6 or more however late the timers (the growth
+bound x1.25 would need ~35 ms more on every gap), a 100 ms fixed delay against a 0.1
+dispersion for jitter, a 0.3 s timeout against a 1.2 s hold and 0.15 s of slack, a 0.5 s
+cool-down against a 1 s resume margin), and the windows are the times the test switched
+the dependency, read on the proxy's clock.
 """
 
 from __future__ import annotations

@@ -192,7 +192,17 @@ def test_an_immediate_retry_is_broken_and_named() -> None:
     assert result.status is Status.BROKEN
     assert result.reasons == [result.reasons[0]]
     assert "retries immediately" in result.reasons[0]
-    assert "0.4 ms" in result.reasons[0]
+    assert "0.4 ms, its own turnaround" in result.reasons[0]
+
+
+def test_a_short_delay_all_alike_is_immediate_but_a_short_jittered_one_is_a_backoff() -> None:
+    # a turnaround slowed to ~4 ms by a busy machine
+    slowed = retries(client(40, lambda i, k: 0.004 + 0.0001 * (i % 3)))
+    assert slowed.status is Status.BROKEN and len(slowed.reasons) == 1
+    assert "4.1 ms, all alike (dispersion 0.024)" in slowed.reasons[0]
+    # the demo's resilient retries: full jitter from a 5 ms base, 20 ms cap
+    demo = retries(client(40, full_jitter(base=0.005, cap=0.020), attempts=3), bound=3)
+    assert demo.status is Status.VERIFIED, demo.reasons
 
 
 def test_a_fixed_delay_neither_grows_nor_jitters() -> None:
