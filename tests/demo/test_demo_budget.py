@@ -69,8 +69,8 @@ async def test_data_slowed_by_800ms_keeps_storefront_under_the_slo() -> None:
 
 async def test_refused_connections_fall_back_within_tens_of_milliseconds() -> None:
     for config in (INVENTORY_TO_DATA, STOREFRONT_TO_INVENTORY):
-        # three 1 ms attempts plus two jittered backoffs (≤ 5 ms and ≤ 10 ms)
-        assert await worst_case(config, Outcome.CONNECTION_ERROR, 0.001) <= 0.02
+        # three 1 ms attempts plus two jittered backoffs (≤ 25 ms and ≤ 50 ms)
+        assert await worst_case(config, Outcome.CONNECTION_ERROR, 0.001) <= 0.08
 
 
 async def test_breakers_open_within_a_few_requests() -> None:

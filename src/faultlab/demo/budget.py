@@ -14,10 +14,11 @@ storefront's attempt timeout: storefront never gives up on an answer inventory w
 give, and retries at the two tiers never multiply (inventory's retries finish inside one
 storefront attempt). Per scenario, while the breakers are still closed:
 
-- data slow by 800 ms: inventory tries twice (60 ms, backoff ≤ 5 ms, ≤ 55 ms), then answers
+- data slow by 800 ms: inventory tries twice (60 ms, backoff ≤ 25 ms, ≤ 35 ms), then answers
   from its cache or fallback at ~120 ms; storefront sees a 200 and shows a degraded page.
-- data down: refused connections fail in ~1 ms, three attempts take ≤ ~20 ms, same fallback.
-- inventory killed: storefront's three attempts fail in ≤ ~20 ms, it renders ``in_stock: null``.
+- data down: refused connections fail in ~1 ms, three attempts take ≤ ~80 ms (the backoffs),
+  same fallback.
+- inventory killed: storefront's three attempts fail in ≤ ~80 ms, it renders ``in_stock: null``.
 - inventory paused (not one of the demo's faults, but the worst case): storefront times out
   at 200 ms, retries once with the ~45 ms left, and answers a degraded page at ~250 ms.
 
@@ -26,10 +27,14 @@ the fallback is immediate (~1 ms); a single probe each second (``cool_down``) fi
 dependency again once it is back. Every path stays under 300 ms even before the breaker has
 opened, so the "learning" moments cost latency headroom, never the SLO.
 
-Backoffs are short (5 ms base, 20 ms cap) because the deadlines are short: the point of the
-jitter here is de-synchronising the retries of concurrent requests, not waiting out an outage
-(that is the breaker's job). Bulkheads of 64 are ~10x the in-flight calls needed at 50
-requests/s with 120 ms worst case, so they only bite on a real pile-up.
+Backoffs are 25 ms, then 50 ms, each fully jittered (a uniform draw below it): short,
+because the deadlines are short, and the point of the jitter here is de-synchronising the
+retries of concurrent requests, not waiting out an outage (that is the breaker's job); but
+long enough that the growing, jittered gaps are measured at the dependency over a busy
+machine's scheduling noise (``faultlab patterns verify`` checks them there).
+
+Bulkheads of 64 are ~10x the in-flight calls needed at 50 requests/s with 120 ms worst
+case, so they only bite on a real pile-up.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ SLO_P99 = 0.300
 #: Time reserved for one HTTP hop through the fault proxy plus handler work under load.
 HOP_MARGIN = 0.050
 
-_RETRY = RetryPolicy(max_retries=2, base_delay=0.005, max_delay=0.020)
+_RETRY = RetryPolicy(max_retries=2, base_delay=0.025, max_delay=0.050)
 _BREAKER = BreakerConfig(
     consecutive_failures=5, failure_ratio=0.5, min_calls=10, window=5.0, cool_down=1.0
 )
