@@ -401,8 +401,9 @@ def circuit_breaker(ev: Evidence, *, cool_down: float | None,
     must resume after it (a window at :data:`RESUME_FRACTION` of the before rate within
     ``cool_down`` + :data:`RESUME_MARGIN_S` of its end).
 
-    The opening is the earliest failure (its end at the proxy) after which only probes
-    came, searched up to ``fault.start + open_within``. The load must be open-loop:
+    The opening is a failure's end at the proxy, up to ``fault.start + open_within``, after
+    which only probes came; of those, the one that ends the burst of failures (see the
+    change point below). The load must be open-loop:
     a closed-loop caller blocked by a hanging dependency sends less for want of free
     workers, which looks like an open breaker.
     """
