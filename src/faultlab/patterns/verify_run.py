@@ -118,7 +118,7 @@ def verify_page(job: VerifyJob, results: list[Result]) -> str:
     counts = {v: sum(1 for r in results if r.verdict is v) for v in Verdict}
     summary = ", ".join(f"{n} {v.value}" for v, n in counts.items() if n)
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="en" data-ready="1"><head><meta charset="utf-8">
 <title>faultlab patterns verify: {_esc(job.label)}</title>
 <style>
 body {{ font: 14px/1.45 system-ui, sans-serif; margin: 2rem; color: #212529; }}
