@@ -173,49 +173,137 @@ class _Pipe:
         self.stats.sent += len(data)
         return True
 
+    def _take(self, view: memoryview, size: int, arrived: float) -> int:
+        """Handle ``size`` bytes just received into ``view``, without awaiting anything.
+
+        Counts and observes them, then sends them straight from the buffer (the fast path)
+        or feeds them to the chain. Returns where the bytes still to be sent under the send
+        lock start (``size`` when none are left), or -1 if the destination failed.
+        """
+        self.stats.received += size
+        if (observe := self.observe) is not None:
+            observe(view[:size], arrived)  # it keeps nothing of the buffer
+        if self.chain.passthrough and self.idle:
+            # Fast path: nothing can be ahead of these bytes, so send them from the receive
+            # buffer without a copy; first straight away (no await, so no one can take the
+            # lock meanwhile), and only the rest through the loop.
+            try:
+                sent = self.dst.send(view[:size])
+            except BlockingIOError:
+                sent = 0
+            except OSError as exc:
+                self.destination_failed(exc)
+                return -1
+            self.delivered += sent
+            self.stats.sent += sent
+            return sent
+        self.apply(self.chain.feed(bytes(view[:size]), arrived))
+        return size
+
+    def _eof(self, arrived: float) -> None:
+        if self.observe_eof is not None:
+            self.observe_eof(arrived)
+        self.apply(self.chain.feed_eof(arrived))
+
+    async def _watch(self, buffer: bytearray, view: memoryview) -> tuple[int, int]:
+        """Relay from readiness callbacks while every chunk takes the fast path whole.
+
+        The loop calls ``on_readable`` when the source is readable; it receives and sends
+        there and then, with no future, no task step and no await per chunk (a ping-pong
+        costs one epoll wait, one recv and one send per direction). It hands back to the
+        reader task, returning ``(size, sent)`` as :meth:`_take` would have left the last
+        chunk, as soon as something needs an await or a look from the task: a send that did
+        not take every byte (flow control), a chunk that went to the chain (a toxic applies
+        or something is queued), a read that filled the buffer (grow it, or splice), EOF
+        (``size`` 0) or an error (``sent`` -1). Everything it does for a chunk is what
+        :meth:`_take` does, inlined: this is the proxy's hottest code.
+        """
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[tuple[int, int]] = loop.create_future()
+        src, dst, chain, stats = self.src, self.dst, self.chain, self.stats
+        queue, locked, observe = self._queue, self._send_lock.locked, self.observe
+        capacity = len(buffer)
+
+        def on_readable() -> None:
+            if done.done():  # handed back; the task has not removed the reader yet
+                return
+            try:
+                try:
+                    size = src.recv_into(buffer)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError as exc:
+                    self.source_failed(exc)
+                    done.set_result((0, -1))
+                    return
+                if size == 0:
+                    done.set_result((0, 0))
+                    return
+                arrived = now()
+                stats.received += size
+                if observe is not None:
+                    observe(view[:size], arrived)  # it keeps nothing of the buffer
+                if not (chain.passthrough and not queue and not locked()):
+                    self.apply(chain.feed(bytes(view[:size]), arrived))
+                    done.set_result((size, size))
+                    return
+                try:
+                    sent = dst.send(view[:size])
+                except BlockingIOError:
+                    sent = 0
+                except OSError as exc:
+                    self.destination_failed(exc)
+                    done.set_result((size, -1))
+                    return
+                self.delivered += sent
+                stats.sent += sent
+                if sent != size or size == capacity:
+                    done.set_result((size, sent))
+            except Exception as exc:  # a bug (an observer's, say): the task reports it
+                done.set_exception(exc)
+
+        fd = src.fileno()
+        loop.add_reader(fd, on_readable)
+        try:
+            # Bytes may be waiting already (the source kept sending while the task sent under
+            # the lock or spliced): take them now rather than a loop iteration later.
+            on_readable()
+            return await done
+        finally:
+            loop.remove_reader(fd)
+
     async def read_loop(self) -> None:
         loop = asyncio.get_running_loop()
         # Start small so that idle connections stay cheap; grow while reads fill the buffer.
         buffer = bytearray(min(INITIAL_READ_SIZE, self.limits.read_size))
         view = memoryview(buffer)
-        observe = self.observe
         while True:
-            try:
-                size = await loop.sock_recv_into(self.src, buffer)
-            except OSError as exc:
-                self.conn.abort(self._src_error, _describe(exc))
-                return
-            arrived = now()
-            if size == 0:
-                if self.observe_eof is not None:
-                    self.observe_eof(arrived)
-                self.apply(self.chain.feed_eof(arrived))
-                return
-            self.stats.received += size
-            if observe is not None:
-                observe(view[:size], arrived)  # it keeps nothing of the buffer
             if self.chain.passthrough and self.idle:
-                # Fast path: nothing can be ahead of these bytes, so send them from the
-                # receive buffer without a copy; first straight away (no await, so no one
-                # can take the lock meanwhile), and only the rest through the loop.
-                try:
-                    sent = self.dst.send(view[:size])
-                except BlockingIOError:
-                    sent = 0
-                except OSError as exc:
-                    self.destination_failed(exc)
+                size, sent = await self._watch(buffer, view)
+                if size == 0:
+                    if sent == 0:
+                        self._eof(now())
                     return
-                self.delivered += sent
-                self.stats.sent += sent
-                if sent < size:
-                    async with self._send_lock:
-                        if not await self._send(view[sent:size]):
-                            return
             else:
-                self.apply(self.chain.feed(bytes(view[:size]), arrived))
+                try:
+                    size = await loop.sock_recv_into(self.src, buffer)
+                except OSError as exc:
+                    self.source_failed(exc)
+                    return
+                arrived = now()
+                if size == 0:
+                    self._eof(arrived)
+                    return
+                sent = self._take(view, size, arrived)
+            if sent < 0:
+                return
+            if sent < size:
+                async with self._send_lock:
+                    if not await self._send(view[sent:size]):
+                        return
             if size == len(buffer):
                 if self.limits.zero_copy and splice.AVAILABLE and self.chain.passthrough \
-                        and observe is None:
+                        and self.observe is None:
                     # A bulk transfer: move it in the kernel while no data toxic applies
                     # (and no observer needs to see the bytes).
                     if await splice.relay(self) is splice.Ended.EOF:
