@@ -7,11 +7,11 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from faultlab.cli import _mount_canvas, app
+from faultlab.cli import app, mount_groups
 
 from .test_rules import CHAIN, NAIVE_RETRIES
 
-_mount_canvas()
+mount_groups()
 
 
 def run(tmp_path: Path, text: str, *args: str) -> tuple[int, str, str]:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["app"]
 
-app = typer.Typer(no_args_is_help=True, add_completion=False)
+app = typer.Typer(rich_markup_mode=None, no_args_is_help=True, add_completion=False)
 
 FailOn = Literal["error", "warning", "info", "never"]
 
@@ -229,7 +229,7 @@ def generate(
                    "(see docs/canvas-generate.md)")
 
 
-import_app = typer.Typer(no_args_is_help=True, add_completion=False,
+import_app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                          help="Make a canvas from what a team already has.")
 app.add_typer(import_app, name="import")
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["app"]
 
-app = typer.Typer(no_args_is_help=True, add_completion=False)
+app = typer.Typer(rich_markup_mode=None, no_args_is_help=True, add_completion=False)
 
 _STYLE = {"missing": "red", "misused": "yellow", "to verify": "cyan", "clean": "green"}
 
