@@ -26,7 +26,7 @@ import enum
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -170,8 +170,14 @@ def _latency_budget(journey: Journey) -> float | None:
 def _timeouts(o: Observed) -> OracleResult:
     assert o.evidence is not None
     edge = o.place.edge
-    budget = edge.timeout if edge.timeout is not None else _latency_budget(o.journey)
-    return timeout(o.evidence, timeout=budget if budget is not None else 1.0)
+    if edge.timeout is not None:
+        return timeout(o.evidence, timeout=edge.timeout)
+    # none stated: what users can wait is the journey's latency bound (or a second)
+    budget = _latency_budget(o.journey) or 1.0
+    result = timeout(o.evidence, timeout=budget)
+    return replace(result, summary=f"{result.summary} (the canvas states no timeout for "
+                   f"this call: judged against {format_duration(budget)}, the journey's "
+                   "latency bound)")
 
 
 def _retryable(canvas: Canvas, place: Place, journey: Journey) -> str | None:
