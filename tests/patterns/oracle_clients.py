@@ -331,3 +331,43 @@ async def limited_calls(url: str, *, limit: int | None, count: int, every: float
             await call(session, url, headers)
 
     await open_loop(one, count=count, every=every)
+
+
+# --- retry budgets -----------------------------------------------------------------------------
+
+class RetryBudget:
+    """Retries as a share of requests (Finagle's and gRPC's retry budget): every request
+    earns ``share`` of a token, a retry spends a whole one; ``None`` is no budget at all."""
+
+    def __init__(self, share: float | None, cap: float = 10.0) -> None:
+        self.share = share
+        self.cap = cap
+        self.tokens = 0.0
+
+    def earn(self) -> None:
+        if self.share is not None:
+            self.tokens = min(self.cap, self.tokens + self.share)
+
+    def spend(self) -> bool:
+        if self.share is None:
+            return True
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+
+async def budgeted_calls(url: str, budget: RetryBudget, *, attempts: int, rate: float,
+                         duration: float, seed: int) -> None:
+    """Open-loop calls at ``rate`` for ``duration``, each retried at once up to
+    ``attempts`` in all while ``budget`` allows."""
+    tracer = Tracer(seed)
+
+    async def one(session: aiohttp.ClientSession, i: int) -> None:
+        budget.earn()
+        headers = tracer.headers(*tracer.request())
+        for k in range(1, attempts + 1):
+            if await call(session, url, headers) or k == attempts or not budget.spend():
+                return
+
+    await open_loop(one, count=round(rate * duration), every=1 / rate)

@@ -24,6 +24,7 @@ from faultlab.patterns.oracles import (
     OracleResult,
     Status,
     Window,
+    amplification,
     bounded_retries,
     circuit_breaker,
     concurrency_limit,
@@ -33,7 +34,9 @@ from faultlab.patterns.oracles import (
 from .oracle_clients import (
     Breaker,
     Retry,
+    RetryBudget,
     bench,
+    budgeted_calls,
     calls_through,
     fixed_delay,
     full_jitter,
@@ -190,3 +193,33 @@ async def test_concurrency_limit_on_a_real_slow_dependency(name: str) -> None:
         assert result.status is Status.VERIFIED, explained(result)
         assert result.signature["limit_tested"] == 1, explained(result)
         assert result.signature["max_in_flight"] == LIMIT
+
+
+# --- amplification: the proxy answers every call 503 for 1.5 s -------------------------------
+
+BUDGETS: dict[str, tuple[float | None, tuple[str, ...]]] = {
+    # client: (its retry budget, the reasons it is broken for); three attempts at most
+    "no-budget": (None, ("no retry budget",)),  # every call made 3 times: x3
+    "budget-10%": (0.1, ()),  # one retry per ten calls, two banked: ~x1.13
+}
+
+
+@pytest.mark.parametrize("name", list(BUDGETS))
+async def test_amplification_on_a_real_outage(name: str) -> None:
+    share, broken_for = BUDGETS[name]
+    async with bench() as b:
+        start = now()
+        async with asyncio.TaskGroup() as tg:
+            # a bank of two tokens at most: the before second's earnings cannot burst
+            tg.create_task(budgeted_calls(b.url, RetryBudget(share, cap=2.0), attempts=3,
+                                          rate=RATE, duration=BEFORE + FAULT + 0.5, seed=11))
+            marks = tg.create_task(phases((BEFORE, b.outage(True)), (FAULT, b.outage(False))))
+        fault_start, fault_end = marks.result()
+        ev = await b.evidence(Window(fault_start, fault_end), before=Window(start, fault_start))
+    result = amplification(ev, max_ratio=1.1)
+    if broken_for:
+        broken_for_reasons(result, *broken_for)
+        assert float(result.signature["ratio"]) > 2.0, explained(result)
+    else:
+        assert result.status is Status.VERIFIED, explained(result)
+

@@ -21,6 +21,7 @@ from faultlab.patterns.oracles import (
     OracleResult,
     Status,
     Window,
+    amplification,
     bounded_retries,
     circuit_breaker,
     concurrency_limit,
@@ -639,3 +640,37 @@ def test_more_calls_while_the_breaker_should_be_open_never_verify_it(
     if judge(evidence(base)).status is Status.BROKEN:
         more = base + [failing(t, 1) for t in extra]
         assert judge(evidence(more)).status is not Status.VERIFIED
+
+
+# --- amplification ------------------------------------------------------------------------------
+
+def _load(rate_before: float, rate_fault: float, *, fault_status: int = 503
+          ) -> list[RequestObservation]:
+    """Calls at a steady rate through BEFORE (answered 200) and FAULT (answered
+    ``fault_status``), each lasting a millisecond."""
+    out = [obs(BEFORE.start + i / rate_before, BEFORE.start + i / rate_before + 0.001,
+               status=200) for i in range(round(rate_before * BEFORE.duration))]
+    out += [obs(FAULT.start + i / rate_fault, FAULT.start + i / rate_fault + 0.001,
+                status=fault_status) for i in range(round(rate_fault * FAULT.duration))]
+    return out
+
+
+def test_amplification_within_the_budget_is_verified_and_above_it_broken() -> None:
+    within = amplification(Evidence(_load(50, 54), FAULT, BEFORE), max_ratio=1.1)
+    assert within.status is Status.VERIFIED and within.signature["ratio"] == 1.08
+    tripled = amplification(Evidence(_load(50, 150), FAULT, BEFORE), max_ratio=1.1)
+    assert tripled.status is Status.BROKEN and tripled.signature["ratio"] == 3.0
+    assert "no retry budget" in tripled.reasons[0]
+    # a breaker sends fewer calls than the steady state: nothing is amplified
+    assert amplification(Evidence(_load(50, 2), FAULT, BEFORE),
+                         max_ratio=1.1).status is Status.VERIFIED
+
+
+def test_amplification_needs_a_steady_state_and_a_failing_dependency() -> None:
+    no_before = amplification(Evidence(_load(50, 150), FAULT), max_ratio=1.1)
+    assert no_before.status is Status.INCONCLUSIVE
+    healthy = amplification(Evidence(_load(50, 150, fault_status=200), FAULT, BEFORE),
+                            max_ratio=1.1)
+    assert healthy.status is Status.INCONCLUSIVE and "nothing asked" in healthy.summary
+    with pytest.raises(ValueError, match="max_ratio is at least 1"):
+        amplification(Evidence([], FAULT, BEFORE), max_ratio=0.5)

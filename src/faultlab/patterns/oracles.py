@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     from faultlab.proxy.observe import RequestObservation
 
 __all__ = ["ORACLES", "Evidence", "Oracle", "OracleResult", "Status", "Window",
-           "bounded_retries", "circuit_breaker", "concurrency_limit", "oracle", "run_oracle",
-           "timeout"]
+           "amplification", "bounded_retries", "circuit_breaker", "concurrency_limit",
+           "oracle", "run_oracle", "timeout"]
 
 # --- bounded_retries --------------------------------------------------------------------------
 #: retried requests needed before the backoff is judged: below ten, one slow or lucky request
@@ -112,6 +112,14 @@ MIN_ABANDONED_SHARE = 0.5
 #: the caller freed its slot: the next request's head can reach the proxy first. Its end is
 #: taken this much earlier, far less than any hold that fills a bulkhead
 CLOSE_LAG_S = 0.020
+
+
+# --- amplification ----------------------------------------------------------------------------
+#: how far the rate at the dependency may exceed the bound: an open-loop load's count in a
+#: window varies by a call or two, a few percent of the rate at tens of calls per second
+AMPLIFICATION_MARGIN = 0.1
+#: the share of calls during the fault that must fail: with fewer, nothing asked for retries
+AMPLIFICATION_FAILED_MIN = 0.5
 
 
 # --- the model --------------------------------------------------------------------------------
@@ -632,3 +640,43 @@ def concurrency_limit(ev: Evidence, *, limit: int) -> OracleResult:
         summary = (f"the bound held but was not tested: in flight never got near the limit "
                    f"(at most {peak} of {limit}; {load})")
     return _result(name, Status.VERIFIED, summary, sig)
+
+
+# --- amplification ----------------------------------------------------------------------------
+
+@oracle
+def amplification(ev: Evidence, *, max_ratio: float) -> OracleResult:
+    """Calls reaching the dependency per second while it fails, against the steady state's:
+    a retry budget keeps the ratio under ``max_ratio`` (1 + the budget); retries without one
+    multiply it by the attempts (x3 for three). A breaker brings it below 1, which passes."""
+    name = "amplification"
+    if max_ratio < 1:
+        raise ValueError(f"max_ratio is at least 1 (1 + a budget), not {max_ratio}")
+    sig: Signature = {"max_ratio": _r(max_ratio)}
+    if ev.before is None or ev.before.duration <= 0 or ev.fault.duration <= 0:
+        return _inconclusive(name, "no steady state before the fault to compare with", sig)
+    before, during = ev.started_in(ev.before), ev.started_in(ev.fault)
+    sig["before_calls"], sig["fault_calls"] = len(before), len(during)
+    if len(before) < MIN_BEFORE_CALLS:
+        return _inconclusive(name, f"{len(before)} calls before the fault, fewer than "
+                             f"{MIN_BEFORE_CALLS}: no steady rate to compare with", sig)
+    failed = sum(1 for r in during if _failed(r))
+    if not during or failed / len(during) < AMPLIFICATION_FAILED_MIN:
+        return _inconclusive(name, f"only {failed} of {len(during)} calls failed during the "
+                             "fault: nothing asked for retries", sig)
+    before_rate = len(before) / ev.before.duration
+    fault_rate = len(during) / ev.fault.duration
+    ratio = fault_rate / before_rate
+    sig.update({"before_rate_per_s": _r(before_rate, 2), "fault_rate_per_s": _r(fault_rate, 2),
+                "ratio": _r(ratio)})
+    text = (f"calls reaching the dependency went from {before_rate:.1f}/s to "
+            f"{fault_rate:.1f}/s while it failed (x{ratio:.2f}; the budget allows "
+            f"x{max_ratio:.2f})")
+    if ratio > max_ratio + AMPLIFICATION_MARGIN:
+        reason = (f"retries multiplied the load on the failing dependency x{ratio:.2f}, "
+                  f"above x{max_ratio:.2f}: no retry budget holds them")
+        return _result(name, Status.BROKEN, f"amplification broken: {text}", sig, [reason])
+    held = ("the load on the failing dependency did not grow" if ratio <= 1.0
+            else "retries stayed within budget")
+    return _result(name, Status.VERIFIED, f"{held}: {text}", sig)
+

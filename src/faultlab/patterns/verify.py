@@ -39,6 +39,7 @@ from faultlab.patterns.oracles import (
     OracleResult,
     Status,
     Window,
+    amplification,
     bounded_retries,
     circuit_breaker,
     concurrency_limit,
@@ -224,6 +225,22 @@ def _breaker(o: Observed) -> OracleResult:
     cool_down = b.cool_down if b is not None else None
     return circuit_breaker(o.evidence, cool_down=cool_down,
                            open_within=max(2.0, 2 * (cool_down or 0.0)))
+
+
+#: the retry budget a call is held to when its canvas states none (the pattern's usual 10%)
+DEFAULT_BUDGET = 0.1
+
+
+@verifier("retry-budget", "outage", _retryable)
+def _retry_budget(o: Observed) -> OracleResult:
+    assert o.evidence is not None
+    stated = o.place.edge.retry_budget
+    result = amplification(o.evidence, max_ratio=1.0 + (stated if stated is not None
+                                                         else DEFAULT_BUDGET))
+    if stated is None:
+        result = replace(result, summary=f"{result.summary} (the canvas states no "
+                         f"retry_budget for this call: held to {DEFAULT_BUDGET:.0%})")
+    return result
 
 
 def _little_bound(place: Place, journey: Journey) -> int:
