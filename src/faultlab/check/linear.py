@@ -27,6 +27,21 @@ Invariants of the search loop:
 - success when no ``ok`` operation remains (unplaced ``info`` operations never happened);
   failure when a return node is reached with an empty stack.
 
+Two prunings shrink the search to linearizations of a normal form, which exists whenever
+any linearization does (both are promises the model makes, see :mod:`faultlab.check.models`):
+
+- *just in time*: a crashed op is never placed right before a *blind* op (legal in every
+  state, its new state ignoring the old: a register's write). Deleting a crashed op so
+  placed keeps a linearization legal, so a crashed write is only placed where something
+  observes it next. Bit ``n`` of ``bits`` says the last op placed crashed;
+- *symmetry*: crashed ops alike (same ``f`` and ``value``, for a ``by_value`` model) are
+  interchangeable, and the one invoked first may take the place of any later one; so they
+  are placed in invocation order (``twin``), which makes the sets of crashed ops used
+  prefixes of each class instead of arbitrary subsets.
+
+A dead end right after a crashed op is an artefact of the first pruning, not evidence, so
+the deepest dead end reported is taken among the others.
+
 Cheap pre-passes decide many partitions without search: the model's ``precheck`` (e.g. a
 read of a value no write invoked before it completed: an immediate violation), and
 sequential partitions (no two operations overlap, no ``info`` except possibly the last),
@@ -256,13 +271,28 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
     prv = [0] * (2 * n + 2)
     for a, b in itertools.pairwise(order):
         nxt[a], prv[b] = b, a
+    # twin[i]: the crashed op alike to crashed op i invoked just before it, which must be
+    # linearized before i is tried (symmetry); -1 for none. Bit n of the configuration says
+    # the last op linearized crashed, so a blind op may not come next (just in time).
+    twin = [-1] * n
+    if model.by_value:
+        last: dict[tuple[str, Any], int] = {}
+        for i, op in enumerate(ops):
+            if not ok[i]:
+                alike = (op.f, op.value)
+                twin[i] = last.get(alike, -1)
+                last[alike] = i
+    blind = [model.blind is not None and model.blind(op) for op in ops]
+    after_info = 1 << n
 
     step = model.step
     state = model.init()
     bits = 0
     cache: set[tuple[int, Any]] = set()
-    # The stack as a persistent chain (op, state before, rest): a snapshot is one reference.
-    stack: tuple[int, Any, Any] | None = None
+    entries = 0
+    # The stack as a persistent chain (op, state before, bits before, rest): a snapshot is
+    # one reference.
+    stack: tuple[int, Any, int, Any] | None = None
     depth = 0
     remaining = sum(ok)
     best_depth = -1
@@ -274,15 +304,22 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
             budget -= 1
             if not budget:
                 budget = _SLICE
-                yield len(cache)
+                yield entries
             if node < n:
+                if (twin[node] >= 0 and not bits >> twin[node] & 1) or (
+                        bits & after_info and blind[node]):
+                    node = nxt[node]
+                    continue
                 legal, new = step(state, ops[node])
                 if legal:
-                    grown = bits | (1 << node)
+                    grown = (bits | (1 << node)) & ~after_info
+                    if not ok[node]:
+                        grown |= after_info
                     config = (grown, new)
                     if config not in cache:
                         cache.add(config)
-                        stack = (node, state, stack)
+                        entries += 1
+                        stack = (node, state, bits, stack)
                         depth += 1
                         state, bits = new, grown
                         before, after = prv[node], nxt[node]
@@ -297,13 +334,14 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
                 node = nxt[node]
                 continue
             # A return node: that op must be placed before anything later, and could not be.
-            if depth > best_depth:
+            # (Right after a crashed op, a blind op's return is a dead end of the pruning
+            # only, not evidence: it could go next without the crashed op.)
+            if depth > best_depth and not bits & after_info:
                 best_depth, best = depth, (stack, state, node - n)
             if stack is None:
                 break
-            i, state, stack = stack
+            i, state, bits, stack = stack
             depth -= 1
-            bits ^= 1 << i
             if ok[i]:
                 ret = i + n
                 nxt[prv[ret]] = ret
@@ -313,7 +351,7 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
             prv[nxt[i]] = i
             node = nxt[i]
         else:
-            return None, len(cache)
+            return None, entries
     except Exception:
         _step(model, state, ops[node])  # raises a ModelError naming the operation
         raise
@@ -321,9 +359,9 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
     prefix: list[int] = []
     while chain is not None:
         prefix.append(chain[0])
-        chain = chain[2]
+        chain = chain[3]
     prefix.reverse()
-    return _Dead(prefix, dead_state, must), len(cache)
+    return _Dead(prefix, dead_state, must), entries
 
 
 def _explain(key: Hashable, part: Sequence[Op], model: Model[Any], dead: _Dead) -> Violation:

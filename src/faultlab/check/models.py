@@ -26,7 +26,11 @@ and its file position. Optional hooks make failures readable and easy histories 
 ``render(state)`` shows a state (JSON-like text by default); ``explain(state, op)`` says
 what state ``op`` would need; ``precheck(ops)`` finds an op that no order can justify (e.g. a
 read of a value never written) in linear time; ``prune(ops)`` drops ``info`` ops that provably
-cannot matter. Built-ins, by name in :data:`MODELS`: register, cas-register, multi-register
+cannot matter. Two promises about ``step`` let the search prune: ``blind(op)`` holds for
+an op that is legal in every state and whose new state does not depend on the old one (a
+register's write), and ``by_value`` says ``step`` reads only ``op.f``, ``op.value`` and
+``op.outcome`` (never the process or the times), so crashed ops alike in those are
+interchangeable. Built-ins, by name in :data:`MODELS`: register, cas-register, multi-register
 (alias kv), set, fifo-queue (alias queue), counter, mutex.
 """
 
@@ -69,6 +73,9 @@ class Model(Generic[S]):
     precheck: Callable[[Sequence[Op]], tuple[Op, str] | None] | None = None
     prune: Callable[[list[Op]], list[Op]] | None = None
     accepts: Callable[[Op], str | None] | None = None  # why it cannot take op; None: it can
+    # Search prunings (see faultlab.check.linear); both are promises about step:
+    blind: Callable[[Op], bool] | None = None  # op legal in any state, new state ignores it
+    by_value: bool = False  # step reads only op.f, op.value and op.outcome
 
 
 # --- registers ------------------------------------------------------------------------------
@@ -271,30 +278,36 @@ def _never(op: Op) -> bool:
     return False
 
 
+def _is_write(op: Op) -> bool:
+    return op.f == "write"
+
+
 _REGISTER: Model[Any] = Model("cas-register", lambda: None, _register_step,
                               frozenset({"read", "write", "cas"}), explain=_register_explain,
                               precheck=_register_precheck, prune=_register_prune,
-                              accepts=_register_accepts)
+                              accepts=_register_accepts, blind=_is_write, by_value=True)
 
 MODELS: dict[str, Model[Any]] = {
     "register": Model("register", lambda: None, _register_step, frozenset({"read", "write"}),
                       explain=_register_explain, precheck=_register_precheck,
-                      prune=_register_prune, accepts=_register_accepts),
+                      prune=_register_prune, accepts=_register_accepts, blind=_is_write,
+                      by_value=True),
     "cas-register": _REGISTER,
     "multi-register": _REGISTER,
     "kv": _REGISTER,
     "set": Model("set", frozenset, _set_step, frozenset({"add", "read"}),
                  explain=_set_explain, precheck=_set_precheck, prune=_set_prune,
-                 accepts=_set_accepts),
+                 accepts=_set_accepts, by_value=True),
     "fifo-queue": Model("fifo-queue", tuple, _queue_step, frozenset({"enqueue", "dequeue"}),
                         read_only=_never, explain=_queue_explain, precheck=_queue_precheck,
-                        prune=_queue_prune),
+                        prune=_queue_prune, by_value=True),
     "counter": Model("counter", int, _counter_step, frozenset({"read", "incr", "add"}),
                      explain=lambda s, op: f"it read {render(op.value)}; the counter is "
-                                           f"{render(s)}", accepts=_counter_accepts),
+                                           f"{render(s)}", accepts=_counter_accepts,
+                     by_value=True),
     "mutex": Model("mutex", bool, _mutex_step, frozenset({"acquire", "release"}),
                    read_only=_never, render=lambda s: "held" if s else "free",
-                   explain=_mutex_explain),
+                   explain=_mutex_explain, by_value=True),
 }
 MODELS["queue"] = MODELS["fifo-queue"]
 
