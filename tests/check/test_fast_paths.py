@@ -12,11 +12,12 @@ import random
 from typing import Any
 
 import pytest
-from tests.check.test_properties import brute_force, nothing_to_check, random_history
 
 from faultlab.check import MODELS, Budget, Model, Verdict, check_linearizable
 from faultlab.check.simulate import simulate
 from faultlab.history import Op, Outcome
+
+from .test_properties import brute_force, nothing_to_check, random_history
 
 
 def plain(model: Model[Any]) -> Model[Any]:

@@ -289,7 +289,7 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
     state = model.init()
     bits = 0
     cache: set[tuple[int, Any]] = set()
-    entries = 0
+    configs = 0  # configurations entered (the memo's size)
     # The stack as a persistent chain (op, state before, bits before, rest): a snapshot is
     # one reference.
     stack: tuple[int, Any, int, Any] | None = None
@@ -304,7 +304,7 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
             budget -= 1
             if not budget:
                 budget = _SLICE
-                yield entries
+                yield configs
             if node < n:
                 if (twin[node] >= 0 and not bits >> twin[node] & 1) or (
                         bits & after_info and blind[node]):
@@ -318,7 +318,7 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
                     config = (grown, new)
                     if config not in cache:
                         cache.add(config)
-                        entries += 1
+                        configs += 1
                         stack = (node, state, bits, stack)
                         depth += 1
                         state, bits = new, grown
@@ -351,7 +351,7 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
             prv[nxt[i]] = i
             node = nxt[i]
         else:
-            return None, entries
+            return None, configs
     except Exception:
         _step(model, state, ops[node])  # raises a ModelError naming the operation
         raise
@@ -361,7 +361,7 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
         prefix.append(chain[0])
         chain = chain[3]
     prefix.reverse()
-    return _Dead(prefix, dead_state, must), entries
+    return _Dead(prefix, dead_state, must), configs
 
 
 def _explain(key: Hashable, part: Sequence[Op], model: Model[Any], dead: _Dead) -> Violation:

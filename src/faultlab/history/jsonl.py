@@ -21,7 +21,7 @@ from typing import Any
 
 from faultlab.history.errors import HistoryError, HistoryProblem, suggest
 from faultlab.history.lines import file_lines, text_lines
-from faultlab.history.model import History, Op, Outcome, Source, Value
+from faultlab.history.model import History, Key, Op, Outcome, Source, Value
 from faultlab.history.rules import (
     MAX_DEPTH,
     MAX_TIME_NS,
@@ -33,7 +33,8 @@ from faultlab.history.rules import (
 )
 from faultlab.history.values import Flag
 
-__all__ = ["FIELDS", "dump_op", "parse_jsonl", "read_jsonl", "to_json_value", "write_jsonl"]
+__all__ = ["FIELDS", "dump_op", "parse_jsonl", "parse_jsonl_strict", "read_jsonl",
+           "read_jsonl_strict", "to_json_value", "write_jsonl"]
 
 FIELDS = ("index", "process", "f", "key", "value", "invoke_ns", "complete_ns", "outcome",
           "error")
@@ -58,32 +59,118 @@ def parse_jsonl(text: str, file: str = "<history>") -> History:
     return _parse(text_lines(text), file)
 
 
-def _parse(lines: Iterator[tuple[int, str]], file: str) -> History:
+def read_jsonl_strict(path: str | Path) -> History:
+    """:func:`read_jsonl` by the general reader only: the reference the fast path is
+    tested and benchmarked against (same operations, same problems)."""
+    return _parse(file_lines(path), str(path), fast=False)
+
+
+def parse_jsonl_strict(text: str, file: str = "<history>") -> History:
+    """:func:`parse_jsonl` by the general reader only (see :func:`read_jsonl_strict`)."""
+    return _parse(text_lines(text), file, fast=False)
+
+
+# The fast path: a line exactly as dump_op writes it, with values of the common shapes (null,
+# integers, strings without escapes, arrays of integers). Such a line has no duplicate field,
+# no non-finite number, and every field of the right JSON type, so only the checks on values
+# (time range and order, a completion for ok/fail) remain; any other line (and any line
+# these checks refuse) goes to the general reader, which says what is wrong.
+_NAT = r"(?:0|[1-9][0-9]*)"
+_INT = r"-?" + _NAT
+_STR = r'"[^"\\\x00-\x1f]*"'
+_FAST = re.compile(
+    r'\{"index": (' + _NAT + r'), "process": (' + _INT + r'), "f": ("[^"\\\x00-\x1f]+"), '
+    r'(?:"key": (' + _INT + "|" + _STR + r'), )?'
+    r'"value": (null|' + _INT + "|" + _STR + r"|\[(?:" + _INT + r"(?:, " + _INT + r")*)?\]), "
+    r'"invoke_ns": (' + _NAT + r'), "complete_ns": (' + _NAT + r'|null), '
+    r'"outcome": "(ok|fail|info)"(?:, "error": (' + _STR + r'))?\}\Z')
+_OUTCOMES = {o.value: o for o in Outcome}
+
+
+def _fast_line(match: re.Match[str], source: Source, names: dict[str, str]) -> Op | None:
+    """The operation of a line ``_FAST`` matched, or None to leave it to the general reader.
+
+    ``names`` interns the strings of ``f`` and ``key`` (a few distinct ones per history)."""
+    index, process, f, key, raw, invoke, complete, outcome, error = match.groups()
+    try:
+        start = int(invoke)
+        end = None if complete == "null" else int(complete)
+        if start > MAX_TIME_NS or (end is not None and not start <= end <= MAX_TIME_NS):
+            return None
+        kind = _OUTCOMES[outcome]
+        if end is None and kind is not Outcome.INFO:
+            return None
+        first = raw[0]
+        value: Value
+        if first == "n":
+            value = None
+        elif first == '"':
+            value = raw[1:-1]
+        elif first == "[":
+            value = tuple(map(int, raw[1:-1].split(", "))) if len(raw) > 2 else ()
+        else:
+            value = int(raw)
+        name = names.get(f)
+        if name is None:
+            name = names[f] = f[1:-1]
+        key_value: Key = None
+        if key is not None:
+            if key[0] == '"':
+                key_value = names.get(key)
+                if key_value is None:
+                    key_value = names[key] = key[1:-1]
+            else:
+                key_value = int(key)
+        return Op(int(index), int(process), name, value, start, end, kind, key_value,
+                  None if error is None else error[1:-1], source)
+    except ValueError:  # e.g. an integer of more than 4300 digits
+        return None
+
+
+def _parse(lines: Iterator[tuple[int, str]], file: str, fast: bool = True) -> History:
     problems = Problems(file)
     timeline = Timeline(ordered=False)  # lines are in completion order, or any order
     ops: list[Op] = []
-    lines_of: dict[int, int] = {}  # index -> its line
+    # Which indexes are taken: a bitmap while they stay near 0..len(ops), else a dict of
+    # index -> line (a dict for every one of a million operations would cost ~100 MB).
+    taken = bytearray(1024)
+    far: dict[int, int] = {}
+    names: dict[str, str] = {}
+    match = _FAST.match if fast else (lambda line: None)
+    add = timeline.add
+    fast_line, source = _fast_line, Source
     try:
         for number, line in lines:
-            if problems.enough(number):
+            if problems.items and problems.enough(number):
                 break
-            if not line.strip():
+            found = match(line)
+            op = None if found is None else fast_line(found, source(file, number), names)
+            if op is None:
+                if not line.strip():
+                    continue
+                try:
+                    op = _parse_line(line, len(ops), Source(file, number))
+                except _Bad as bad:
+                    problems.add(number, _column(line, bad.field, bad.last),
+                                 Rule(bad.message, bad.hint))
+                    continue
+            index = op.index
+            if index < len(taken):
+                if taken[index]:
+                    _duplicate(problems, line, number, index, ops)
+                    continue
+                taken[index] = 1
+            elif index < 8 * (len(ops) + 1024):
+                taken.extend(bytes(max(index + 1 - len(taken), len(taken))))
+                taken[index] = 1
+            elif index in far:
+                _duplicate(problems, line, number, index, ops)
                 continue
-            try:
-                op = _parse_line(line, len(ops), Source(file, number))
-                if op.index in lines_of:
-                    raise _Bad("index", f"index {op.index} is already the index of the "
-                               f"operation on line {lines_of[op.index]}",
-                               "each operation has its own index; leave index out to number "
-                               "operations in line order")
-            except _Bad as bad:
-                problems.add(number, _column(line, bad.field, bad.last),
-                             Rule(bad.message, bad.hint))
-                continue
-            broken = timeline.add(op)
+            else:
+                far[index] = number
+            broken = add(op)
             if broken is not None:
                 problems.add(number, 1, broken)
-            lines_of[op.index] = number
             ops.append(op)
     except HistoryError as exc:  # the file could not be read on
         raise problems.absorb(exc) from None
@@ -94,6 +181,14 @@ def _parse(lines: Iterator[tuple[int, str]], file: str) -> History:
         rule = no_operations("no line holds an operation")
         raise HistoryError([HistoryProblem(file, 1, 1, rule.message, rule.hint)])
     return History(tuple(ops))
+
+
+def _duplicate(problems: Problems, line: str, number: int, index: int, ops: list[Op]) -> None:
+    earlier = next(op.source.line for op in ops if op.index == index and op.source)
+    problems.add(number, _column(line, "index"), Rule(
+        f"index {index} is already the index of the operation on line {earlier}",
+        "each operation has its own index; leave index out to number operations in line "
+        "order"))
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -11,6 +11,8 @@ cannot exhaust memory, and a named pipe with no writer reads as empty rather tha
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ __all__ = ["MAX_LINE_BYTES", "file_lines", "text_lines"]
 
 MAX_LINE_BYTES = 64 << 20
 _BREAK = re.compile(r"\r\n|\r|\n")
+_BLOCK = 1 << 20
 
 
 def _cannot(file: str, reason: str, line: int = 1, column: int = 1, hint: str = ""
@@ -45,8 +48,45 @@ def file_lines(path: str | Path, file: str | None = None) -> Iterator[tuple[int,
         raise _cannot(name, exc.strerror or str(exc)) from None
 
 
-def _lines(handle: BinaryIO, name: str) -> Iterator[tuple[int, str]]:
+def _lines(handle: io.BufferedReader, name: str) -> Iterator[tuple[int, str]]:
+    """Blocks of whole lines split at once when they are plain (``\n`` only, UTF-8); any
+    other block goes line by line, so problems are located as precisely either way."""
     number = 0
+    rest = b""
+    while True:
+        try:
+            block = handle.read1(_BLOCK)  # what is there: a pipe's lines come as written
+        except OSError as exc:
+            raise _cannot(name, exc.strerror or str(exc), number + 1) from None
+        if not block:
+            break
+        cut = block.rfind(b"\n") + 1
+        if not cut:
+            rest += block
+            if len(rest) > MAX_LINE_BYTES:
+                break  # the line-by-line reader below reports it
+            continue
+        whole, rest = rest + block[:cut], block[cut:]
+        text = None
+        if b"\r" not in whole and len(whole) <= MAX_LINE_BYTES:
+            with contextlib.suppress(UnicodeDecodeError):
+                text = whole.decode("utf-8")
+        if text is None:
+            for numbered in _line_by_line(io.BytesIO(whole), name, number):
+                number = numbered[0]
+                yield numbered
+            continue
+        pieces = text.split("\n")
+        pieces.pop()  # after the last break
+        if number == 0 and pieces:
+            pieces[0] = pieces[0].removeprefix("\ufeff")
+        yield from enumerate(pieces, number + 1)
+        number += len(pieces)
+    if rest:
+        yield from _line_by_line(io.BytesIO(rest), name, number)
+
+
+def _line_by_line(handle: BinaryIO, name: str, number: int) -> Iterator[tuple[int, str]]:
     while True:
         try:
             raw = handle.readline(MAX_LINE_BYTES + 1)
