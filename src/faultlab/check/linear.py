@@ -153,7 +153,8 @@ def check_linearizable(ops: Iterable[Op], model: Model[Any], budget: Budget | No
         return result(Verdict.UNKNOWN, reason="nothing to check: " + _nothing(given))
 
     searches: deque[tuple[Hashable, list[Op], _Search]] = deque()
-    for key, part in parts.items():
+    # Smallest partitions first: a violation in a small one is found before a big one starts.
+    for key, part in sorted(parts.items(), key=lambda item: len(item[1])):
         if model.prune is not None:
             part = model.prune(part)
         found = model.precheck(part) if model.precheck is not None else None

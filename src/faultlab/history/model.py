@@ -26,7 +26,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TypeAlias, overload
+from typing import Any, TypeAlias, overload
 
 from faultlab.history.values import render
 
@@ -47,7 +47,7 @@ class Outcome(enum.Enum):
     INFO = "info"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Source:
     """Where an operation was read: the line to fix when something is wrong with it.
 
@@ -62,11 +62,22 @@ class Source:
     end_line: int | None = None
     timed: bool = True
 
+    def __init__(self, file: str, line: int, column: int = 1, end_line: int | None = None,
+                 timed: bool = True) -> None:
+        # Slot setters instead of the frozen dataclass's object.__setattr__ calls: readers
+        # build one Source and one Op per line, and this halves what that costs.
+        a, b, c, d, e = _SOURCE_SETTERS
+        a(self, file)
+        b(self, line)
+        c(self, column)
+        d(self, end_line)
+        e(self, timed)
+
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Op:
     """One client operation: its invocation and its completion.
 
@@ -87,6 +98,21 @@ class Op:
     key: Key = None
     error: str | None = None
     source: Source | None = field(default=None, compare=False, repr=False)
+
+    def __init__(self, index: int, process: Process, f: str, value: Value, invoke_ns: int,
+                 complete_ns: int | None, outcome: Outcome, key: Key = None,
+                 error: str | None = None, source: Source | None = None) -> None:
+        a, b, c, d, e, g, h, i, j, k = _OP_SETTERS  # see Source.__init__
+        a(self, index)
+        b(self, process)
+        c(self, f)
+        d(self, value)
+        e(self, invoke_ns)
+        g(self, complete_ns)
+        h(self, outcome)
+        i(self, key)
+        j(self, error)
+        k(self, source)
 
     @property
     def is_client(self) -> bool:
@@ -117,6 +143,15 @@ class Op:
             return f"[lines {source.line}–{source.end_line}]"
         end = "∞" if self.complete_ns is None else _seconds(self.complete_ns)
         return f"[{_seconds(self.invoke_ns)}–{end}]"
+
+
+def _setters(cls: type, names: str) -> tuple[Any, ...]:
+    return tuple(cls.__dict__[name].__set__ for name in names.split())
+
+
+_SOURCE_SETTERS = _setters(Source, "file line column end_line timed")
+_OP_SETTERS = _setters(Op, "index process f value invoke_ns complete_ns outcome key error "
+                           "source")
 
 
 def _seconds(ns: int) -> str:
