@@ -47,7 +47,7 @@ def run(request: pytest.FixtureRequest) -> Callable[[Coroutine[Any, Any, None]],
 
     def runner(scenario: Coroutine[Any, Any, None]) -> None:
         with asyncio.Runner(loop_factory=LOOPS[request.param]) as loop_runner:
-            loop_runner.run(asyncio.wait_for(scenario, 120))
+            loop_runner.run(asyncio.wait_for(scenario, 60))  # a hang fails
 
     return runner
 
@@ -137,6 +137,47 @@ def test_order_holds_while_toxics_come_and_go(run: Callable[..., None],
             received = asyncio.create_task(conn.reader.readexactly(len(payload)))
             await asyncio.gather(send(), toggle())
             assert await received == payload
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("stream", ["upstream", "downstream"])
+def test_a_toxic_added_to_a_chatty_connection_sees_the_next_chunk(
+        run: Callable[..., None], stream: str) -> None:
+    """A connection relayed from the callbacks (small round trips, nothing queued) gives
+    the chunks read after a toxic was added to that toxic: here limit_data, which lets 150
+    bytes through in its direction and then closes the connection."""
+    received: list[int] = []
+
+    async def counting_echo(reader: asyncio.StreamReader,
+                            writer: asyncio.StreamWriter) -> None:
+        total = 0
+        try:
+            while data := await reader.read(65536):
+                total += len(data)
+                writer.write(data)
+                await writer.drain()
+        finally:
+            received.append(total)
+
+    async def scenario() -> None:
+        async with lab(counting_echo) as the_lab:
+            conn = await the_lab.connect(await the_lab.proxy())
+            for _ in range(5):
+                got, _ = await conn.round_trip(b"a" * 100)
+                assert got == b"a" * 100
+            await the_lab.api.add_toxic("db", "limit_data", {"bytes": 150}, stream=stream)
+            for _ in range(3):
+                conn.writer.write(b"b" * 100)
+                await conn.writer.drain()
+            answer = b""
+            with contextlib.suppress(ConnectionError):  # upstream: the echo may be cut off
+                answer = await conn.reader.read()
+            await eventually(lambda: _holds(bool(received)), timeout=30)
+            if stream == "upstream":
+                assert received == [500 + 150]
+            else:
+                assert answer == b"b" * 150
 
     run(scenario())
 

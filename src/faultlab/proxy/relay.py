@@ -6,7 +6,11 @@ tasks:
 
 * the **reader** receives chunks from its source socket and feeds them into the pipe's
   :class:`~faultlab.proxy.chain.Chain`; while no toxic applies and nothing is queued it
-  skips the chain and sends straight from its receive buffer (the fast path);
+  skips the chain and sends straight from its receive buffer (the fast path). On the fast
+  path it does not even run per chunk: it registers a readiness callback
+  (``loop.add_reader``) that receives and sends synchronously, inside the loop's callback
+  (one epoll wait, one recv, one send per chunk: no future, no task step), and waits until
+  the callback hands back a chunk that needs the task (see :meth:`_Pipe._watch`);
 * the **writer** carries out the chain's commands in order: it sends queued bytes, shuts
   down the destination's write half on :class:`~faultlab.proxy.toxics.Close`, and wakes
   up at the chain's deadline to let time-based toxics run.
@@ -14,9 +18,15 @@ tasks:
 Invariants:
 
 * Bytes leave each pipe in the order they arrived (one FIFO queue, one writer; the fast path
-  is taken only when the queue and the chain hold nothing, under the same send lock).
+  is taken only when the queue and the chain hold nothing, under the same send lock). The
+  callback checks that before every chunk, as the task does, so a toxic added to a live
+  connection gets every chunk read after it was added.
+* One reader per socket: the callback is registered only while the reader task waits for
+  it, and removed before the task reads, splices or is cancelled.
 * Memory is bounded: the reader stops reading while more than ``max_buffered`` bytes are
-  queued or held by toxics, so TCP flow control pushes back on the sender.
+  queued or held by toxics, so TCP flow control pushes back on the sender. On the fast path
+  a send that does not take the whole chunk hands it back to the task, which sends the rest
+  before it reads again: the proxy holds at most one read buffer per direction.
 * Half-close is propagated: EOF on one side becomes ``shutdown(SHUT_WR)`` on the other, and
   the other direction keeps flowing. The connection ends when both directions have closed,
   or at once on an error or a reset.
