@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from faultlab.clock import MonotonicClock
-from faultlab.workload.http import HttpLoad, HttpRequestSpec, LoadSummary
+from faultlab.workload.http import ClientChoice, HttpLoad, HttpRequestSpec, LoadSummary
 from faultlab.workload.stats import Aggregate, Outcome, SecondStats, StatsRecorder, aggregate
 
 
@@ -177,14 +177,17 @@ async def raw_server(handler: RawHandler) -> tuple[RawServer, str]:
 
 
 async def run_load(
-    spec: HttpRequestSpec, rate: float, duration: float, *, max_in_flight: int = 1000
+    spec: HttpRequestSpec, rate: float, duration: float, *, max_in_flight: int = 1000,
+    client: ClientChoice = "auto",
 ) -> tuple[LoadSummary, SpyRecorder, Aggregate]:
     """Run a load in real time from now for ``duration`` seconds; the recorder's origin is start."""
     clock = MonotonicClock()
     start = clock.now() + 0.05
     recorder = SpyRecorder(origin=start)
-    load = HttpLoad(spec, rate, max_in_flight=max_in_flight, clock=clock, recorder=recorder)
+    load = HttpLoad(spec, rate, max_in_flight=max_in_flight, clock=clock, recorder=recorder,
+                    client=client)
     summary = await load.run(start, start + duration)
+    assert summary.client == load.client
     return summary, recorder, aggregate(recorder.close_all(start + duration))
 
 

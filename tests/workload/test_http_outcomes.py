@@ -74,7 +74,7 @@ async def test_empty_window_plans_nothing() -> None:
         HttpRequestSpec(f"http://127.0.0.1:{free_port()}/"), 100.0, clock=clock, recorder=recorder
     )
     summary = await load.run(clock.now(), clock.now())
-    assert summary == LoadSummary(0, 0, 0, 0.0, 0, False, "")
+    assert summary == LoadSummary(0, 0, 0, 0.0, 0, False, "", client="lean")
     assert recorder.sends == []
     assert recorder.drops == []
 

@@ -19,6 +19,7 @@ import faultlab.workload.http as http_mod
 import faultlab.workload.openloop as openloop_mod
 from faultlab.clock import ManualClock, MonotonicClock
 from faultlab.workload.http import HttpLoad, HttpRequestSpec
+from faultlab.workload.openloop import WAKE_TICK_S
 from faultlab.workload.stats import aggregate
 
 from .http_support import (
@@ -77,15 +78,18 @@ async def test_late_wakeups_send_overdue_requests_with_their_own_intended_time(
     assert [i for i, _ in recorder.sends] == [start + i / rate for i in range(100)]
     lags = [actual - i for i, actual in recorder.sends]
     assert min(lags) >= 0
-    assert max(lags) == pytest.approx(oversleep, abs=1e-9)
-    assert summary.max_lag == pytest.approx(oversleep, abs=1e-9)
+    # The scheduler sleeps at least a tick: an arrival due a hair after a late wake-up (here
+    # a float's rounding away) waits for the next one, a tick plus the oversleep later.
+    assert oversleep - 1e-9 <= max(lags) <= oversleep + WAKE_TICK_S + 1e-9
+    assert summary.max_lag == max(lags)
     assert summary.late == sum(lag > 0.010 for lag in lags) == agg.late
     assert summary.saturated is saturated
     if saturated:
         # A wake-up 50 ms late sends 6 requests at once, 4 of them more than 10 ms late.
         assert summary.late >= 60
         assert f"{summary.late} of 100 sends" in summary.reason
-        assert "more than 10 ms after their intended time (max lag 50 ms)" in summary.reason
+        assert ("more than 10 ms after their intended time (max lag "
+                f"{summary.max_lag * 1e3:.0f} ms)") in summary.reason
     else:
         assert summary.late == 0
         assert summary.reason == ""
@@ -306,7 +310,8 @@ async def test_cancelling_run_cancels_requests_and_closes_the_session(
     clock = MonotonicClock()
     start = clock.now()
     recorder = SpyRecorder(origin=start)
-    load = HttpLoad(HttpRequestSpec(f"{server.url}/sleep/30"), 50.0, clock=clock, recorder=recorder)
+    load = HttpLoad(HttpRequestSpec(f"{server.url}/sleep/30"), 50.0, clock=clock, recorder=recorder,
+                    client="aiohttp")
 
     task = asyncio.create_task(load.run(start, start + 30))
     await asyncio.wait_for(server.busy.wait(), timeout=5)

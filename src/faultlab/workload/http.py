@@ -10,10 +10,16 @@ whatever happened to earlier requests. What this module adds is the request itse
   other status or any transport or protocol error is FAILED; no completion within ``timeout``
   of the send is TIMED_OUT, recorded at the moment the timeout fired. Every sent request gets
   exactly one ``recorder.on_done``.
-- *Structured.* Every request runs inside one :class:`aiohttp.ClientSession`; when ``run``
-  returns every request has finished, and when it is cancelled the in-flight requests are
-  cancelled (they get no ``on_done``) and the session is closed before the cancellation
-  propagates.
+- *Two clients, one behaviour.* Requests go through the lean HTTP/1.1 client of
+  :mod:`faultlab.workload.lean_http` (an asyncio Protocol per keep-alive connection, httptools'
+  C parser; a fifth of aiohttp's CPU per request) when it supports the request, and
+  through aiohttp otherwise (``https``, credentials in the URL, HEAD, framing headers);
+  :attr:`HttpLoad.client` and :attr:`LoadSummary.client` say which. Both classify outcomes
+  as above.
+- *Structured.* Every request runs inside one client (an :class:`aiohttp.ClientSession` or
+  a lean connection pool); when ``run`` returns every request has finished, and when it is
+  cancelled the in-flight requests are cancelled (they get no ``on_done``) and every
+  connection is closed before the cancellation propagates.
 - *Every planned request is the same request*: redirects are not followed (a 3xx is the
   answer) and no cookies are kept between requests. The connection pool is as large as the
   in-flight cap, so a sent request never queues for a connection. With ``traceparent`` on,
@@ -30,13 +36,15 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
 import aiohttp
 from aiohttp.http_exceptions import HttpProcessingError
 from yarl import URL
 
 from faultlab.clock import Clock
+from faultlab.workload import lean_http
 from faultlab.workload.openloop import LoadSummary, OpenLoop
 from faultlab.workload.session import single_attempt_session
 from faultlab.workload.stats import Outcome, StatsRecorder
@@ -91,6 +99,9 @@ def new_traceparent(ids: random.Random) -> str:
 
 _ZERO_TRACE_ID, _ZERO_PARENT_ID = "0" * 32, "0" * 16
 
+#: which HTTP client a load sends through; "auto" is the lean one when it supports the request
+ClientChoice = Literal["auto", "lean", "aiohttp"]
+
 
 class HttpLoad:
     """Open-loop load: ``spec`` sent ``rate`` times a second. See the module docstring."""
@@ -103,9 +114,17 @@ class HttpLoad:
         max_in_flight: int = 1000,
         clock: Clock,
         recorder: StatsRecorder,
+        client: ClientChoice = "auto",
     ) -> None:
         if not (rate > 0 and math.isfinite(rate)):
             raise ValueError(f"rate must be a positive number of requests per second, got {rate!r}")
+        lean = lean_http.supports(spec.url, spec.method, spec.headers)
+        if client == "lean" and not lean:
+            raise ValueError(f"the lean HTTP client cannot send {spec.method} {spec.url} with "
+                             "these headers (https, credentials, HEAD or framing headers)")
+        #: the client the requests go through: "lean" or "aiohttp"
+        self.client: Literal["lean", "aiohttp"] = (
+            "lean" if lean and client != "aiohttp" else "aiohttp")
         self.spec = spec
         self.rate = rate
         self.max_in_flight = max_in_flight
@@ -120,9 +139,24 @@ class HttpLoad:
         ``stop`` may be ``math.inf``, the end being given later by :meth:`stop_at`; requests
         intended before ``origin`` (default ``start``) are the warm-up, not measured.
         """
+        if self.client == "lean":
+            spec = self.spec
+            pool = lean_http.LeanClient(URL(spec.url))
+            try:
+                lean = lean_http.LeanRequest(
+                    pool, url=spec.url, method=spec.method, headers=spec.headers,
+                    body=spec.body, timeout=spec.timeout, expect_status=spec.expect_status,
+                    traceparent=random.Random() if spec.traceparent else None,
+                    new_traceparent=new_traceparent, clock=self._clock,
+                    recorder=self._recorder)
+                return replace(await self._loop.run(start, stop, lean, origin=origin),
+                               client="lean")
+            finally:
+                pool.close()
         async with self._session() as session:
             request = _Request(session, self.spec, self._clock, self._recorder)
-            return await self._loop.run(start, stop, request, origin=origin)
+            return replace(await self._loop.run(start, stop, request, origin=origin),
+                           client="aiohttp")
 
     def stop_at(self, t: float) -> None:
         """End the plan at clock time ``t`` (see :meth:`OpenLoop.stop_at`)."""
@@ -130,7 +164,7 @@ class HttpLoad:
 
     def summary(self) -> LoadSummary:
         """The figures of the current (or last) run so far, warm-up apart."""
-        return self._loop.summary()
+        return replace(self._loop.summary(), client=self.client)
 
     def _session(self) -> aiohttp.ClientSession:
         # One pool as large as the in-flight cap, so a sent request never queues for a

@@ -1,0 +1,198 @@
+"""How fast does the open-loop generator go on one core, lean client against aiohttp?
+
+Run: ``.venv/bin/python benchmarks/load_generator.py [--rates 2000,5000,10000,15000]
+[--duration 5] [--wrk]``; it needs nginx (Debian's nginx-light, which
+scripts/install-system-packages installs).
+
+nginx (one worker, pinned to the last core, access log off, ``return 200 "ok"``) runs from a
+temporary directory on a free loopback port. Each measurement is a fresh generator process
+pinned to core 0 (``taskset -c 0``) that runs :class:`~faultlab.workload.http.HttpLoad`
+under uvloop, as ``faultlab run`` does, for ``--duration`` seconds at one rate with one
+client, after a one-second warm-up at that rate. For each rate the two clients run back to
+back in the same run (lean, then aiohttp), and the script prints for each: the achieved rate
+(OK responses per second, from second 0 until the last response of the plan), the share of
+sends more than 10 ms late, the dropped requests, p50/p99 latency from the intended send
+time, the generator's CPU per request and its scheduler wake-ups per request; then the
+lean/aiohttp ratios of achieved rate and CPU per request. The goal (issue 14): >= 10,000
+requests/s with < 1% late.
+
+``--wrk`` also runs wrk (Debian; closed loop, 1 thread, 32 connections, pinned to core 0) for
+the rate a C generator reaches against the same nginx: a ceiling, not an open-loop peer.
+``--child`` is the generator process itself (internal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+NGINX_CONF = """
+worker_processes 1;
+worker_cpu_affinity {affinity};
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/body; proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fcgi; uwsgi_temp_path {dir}/uwsgi; scgi_temp_path {dir}/scgi;
+  keepalive_requests 10000000;
+  keepalive_timeout 120s;
+  server {{
+    listen 127.0.0.1:{port} backlog=4096;
+    location / {{ default_type text/plain; return 200 "ok"; }}
+  }}
+}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def start_nginx(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    port = free_port()
+    cores = os.cpu_count() or 1
+    affinity = "1" + "0" * (cores - 1)  # the last core; the generator has core 0
+    conf = tmp / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(dir=tmp, port=port, affinity=affinity))
+    proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(tmp)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, f"http://127.0.0.1:{port}/"
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit(f"nginx did not start: {(tmp / 'error.log').read_text()}")
+
+
+def child(url: str, rate: float, duration: float, client: str) -> None:
+    """The generator process: one load, its figures as one JSON line on stdout."""
+    import uvloop
+
+    from faultlab.clock import MonotonicClock
+    from faultlab.workload.http import HttpLoad, HttpRequestSpec
+    from faultlab.workload.stats import StatsRecorder, aggregate
+
+    class CountingClock(MonotonicClock):
+        wakeups = 0
+
+        async def sleep_until(self, deadline: float) -> None:
+            CountingClock.wakeups += 1
+            await super().sleep_until(deadline)
+
+    async def main() -> dict[str, float | str]:
+        clock = CountingClock()
+        start = clock.now() + 0.05
+        origin = start + 1.0  # a second of warm-up at the same rate
+        stop = origin + duration
+        recorder = StatsRecorder(origin)
+        kwargs = {"client": client} if client != "default" else {}
+        load = HttpLoad(HttpRequestSpec(url, timeout=2.0), rate, max_in_flight=1000,
+                        clock=clock, recorder=recorder, **kwargs)  # type: ignore[arg-type]
+        task = asyncio.create_task(load.run(start, stop, origin=origin))
+        await clock.sleep_until(origin)
+        cpu0, wake0 = time.process_time(), CountingClock.wakeups
+        summary = await task
+        cpu, elapsed = time.process_time() - cpu0, clock.now() - origin
+        agg = aggregate(recorder.complete_until(stop + 10, force=True))
+        return {
+            "client": getattr(load, "client", "aiohttp"),
+            "achieved": agg.ok / elapsed, "sent": summary.sent, "dropped": summary.dropped,
+            "late": summary.late / max(1, summary.sent), "failed": agg.failed + agg.timed_out,
+            "p50": agg.percentile(50), "p99": agg.percentile(99),
+            "cpu": cpu / max(1, summary.sent),
+            "wakeups": (CountingClock.wakeups - wake0) / max(1, summary.sent),
+        }
+
+    print(json.dumps(uvloop.run(main())))
+
+
+def measure(url: str, rate: float, duration: float, client: str) -> dict[str, float | str]:
+    cmd = ["taskset", "-c", "0", sys.executable, __file__, "--child", url, "--rates", str(rate),
+           "--duration", str(duration), "--client", client]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    result: dict[str, float | str] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def run_wrk(url: str, duration: float) -> float | None:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return None
+    out = subprocess.run(["taskset", "-c", "0", wrk, "-t1", "-c32", f"-d{duration:g}s", url],
+                         capture_output=True, text=True, check=True).stdout
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    return float(m.group(1)) if m else None
+
+
+def row(rate: float, r: dict[str, float | str]) -> str:
+    f = {k: float(v) for k, v in r.items() if k != "client"}
+    return (f"{rate:>7.0f} {r['client']:>7} {f['achieved']:>9.0f} {f['late']:>6.2%} "
+            f"{f['dropped']:>6.0f} {f['failed']:>5.0f} {f['p50'] * 1e3:>7.2f} "
+            f"{f['p99'] * 1e3:>8.2f} {f['cpu'] * 1e6:>7.1f} {f['wakeups']:>6.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rates", default="2000,5000,10000,15000")
+    parser.add_argument("--duration", type=float, default=5.0, help="measured seconds per run")
+    parser.add_argument("--clients", default="lean,aiohttp",
+                        help="comma-separated: lean, aiohttp (default: both, same run)")
+    parser.add_argument("--wrk", action="store_true", help="also run wrk for a C ceiling")
+    parser.add_argument("--child", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--client", default="default", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    rates = [float(r) for r in args.rates.split(",")]
+    if args.child:
+        child(args.child, rates[0], args.duration, args.client)
+        return
+
+    with tempfile.TemporaryDirectory() as tmp:
+        nginx, url = start_nginx(Path(tmp))
+        try:
+            print(f"python {sys.version.split()[0]}, uvloop, nginx pid {nginx.pid} at {url}, "
+                  f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; "
+                  f"generator on core 0, {args.duration:g} s per run")
+            print(f"{'rate/s':>7} {'client':>7} {'achieved':>9} {'late':>6} {'drop':>6} "
+                  f"{'fail':>5} {'p50 ms':>7} {'p99 ms':>8} {'cpu µs':>7} {'wakes':>6}"
+                  "   (cpu µs and wakes per request)")
+            for rate in rates:
+                results = {c: measure(url, rate, args.duration, c)
+                           for c in args.clients.split(",")}
+                for r in results.values():
+                    print(row(rate, r))
+                if "lean" in results and "aiohttp" in results:
+                    lean, aio = results["lean"], results["aiohttp"]
+                    print(f"{'':>7} lean/aiohttp: achieved "
+                          f"{float(lean['achieved']) / float(aio['achieved']):.2f}x, "
+                          f"CPU per request {float(lean['cpu']) / float(aio['cpu']):.2f}x")
+            if args.wrk:
+                wrk_rate = run_wrk(url, args.duration)
+                print("wrk: not installed" if wrk_rate is None else
+                      f"wrk -t1 -c32 (closed loop, C) on core 0: {wrk_rate:.0f} requests/s")
+        finally:
+            nginx.terminate()
+            nginx.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
