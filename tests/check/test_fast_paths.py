@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from faultlab.check import MODELS, Budget, Model, Verdict, check_linearizable
+from faultlab.check.models import ANY, SAME
 from faultlab.check.simulate import simulate
 from faultlab.history import Op, Outcome
 
@@ -21,7 +22,7 @@ from .test_properties import brute_force, nothing_to_check, random_history
 
 
 def plain(model: Model[Any]) -> Model[Any]:
-    return dataclasses.replace(model, blind=None, by_value=False)
+    return dataclasses.replace(model, blind=None, by_value=False, table=None)
 
 
 def crash_heavy(rng: random.Random, n: int) -> list[Op]:
@@ -92,3 +93,19 @@ def test_same_verdicts_as_plain_search_on_larger_histories() -> None:
         slow = check_linearizable(ops, plain(model), Budget(time_s=30))
         assert fast.verdict is slow.verdict, f"seed {seed}"
         check_evidence(ops, model)
+
+
+@pytest.mark.parametrize("kind", ["cas-register", "register"])
+def test_step_table_agrees_with_step(kind: str) -> None:
+    model = MODELS[kind]
+    assert model.table is not None
+    for seed in range(200):
+        for op in crash_heavy(random.Random(seed), 6):
+            if op.outcome is Outcome.FAIL or (kind == "register" and op.f == "cas"):
+                continue
+            for state in (None, 0, 1, 2):
+                needs, leaves = model.table(op)
+                legal, new = model.step(state, op)
+                assert legal == (needs is ANY or needs == state), op.describe()
+                if legal:
+                    assert new == (state if leaves is SAME else leaves), op.describe()

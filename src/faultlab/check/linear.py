@@ -70,7 +70,7 @@ from collections.abc import Callable, Generator, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from faultlab.check.models import Model, validate
+from faultlab.check.models import ANY, SAME, Model, validate
 from faultlab.check.result import (
     Anomaly,
     AnomalyKind,
@@ -287,6 +287,7 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
     after_info = 1 << n
 
     step = model.step
+    table = [model.table(op) for op in ops] if model.table is not None else None
     state = model.init()
     bits = 0
     cache: set[tuple[int, Any]] = set()
@@ -311,7 +312,13 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
                         bits & after_info and blind[node]):
                     node = nxt[node]
                     continue
-                legal, new = step(state, ops[node])
+                if table is None:
+                    legal, new = step(state, ops[node])
+                else:
+                    needs, new = table[node]
+                    legal = needs is ANY or needs == state
+                    if new is SAME:
+                        new = state
                 if legal:
                     grown = (bits | (1 << node)) & ~after_info
                     if not ok[node]:

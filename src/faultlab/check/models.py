@@ -30,7 +30,10 @@ cannot matter. Two promises about ``step`` let the search prune: ``blind(op)`` h
 an op that is legal in every state and whose new state does not depend on the old one (a
 register's write), and ``by_value`` says ``step`` reads only ``op.f``, ``op.value`` and
 ``op.outcome`` (never the process or the times), so crashed ops alike in those are
-interchangeable. Built-ins, by name in :data:`MODELS`: register, cas-register, multi-register
+interchangeable. ``table(op)``, when given, is ``step`` as data: ``(needs, leaves)``, where
+``needs`` is the one state in which ``op`` is legal (:data:`ANY`: every state) and ``leaves``
+the state after it (:data:`SAME`: unchanged); the search then compares instead of calling.
+Built-ins, by name in :data:`MODELS`: register, cas-register, multi-register
 (alias kv), set, fifo-queue (alias queue), counter, mutex.
 """
 
@@ -45,9 +48,21 @@ from faultlab.history import Op, Outcome
 from faultlab.history.errors import suggest
 from faultlab.history.values import Flag, render
 
-__all__ = ["MODELS", "Model", "by_key", "get_model", "validate"]
+__all__ = ["ANY", "MODELS", "SAME", "Model", "by_key", "get_model", "validate"]
 
 S = TypeVar("S", bound=Hashable)
+
+
+class _Marker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+ANY: Any = _Marker("ANY")  # in a step table: legal in any state
+SAME: Any = _Marker("SAME")  # in a step table: leaves the state as it was
 
 
 def by_key(op: Op) -> Hashable:
@@ -76,6 +91,8 @@ class Model(Generic[S]):
     # Search prunings (see faultlab.check.linear); both are promises about step:
     blind: Callable[[Op], bool] | None = None  # op legal in any state, new state ignores it
     by_value: bool = False  # step reads only op.f, op.value and op.outcome
+    # step as a table: (the state op needs, or ANY; the state it leaves, or SAME)
+    table: Callable[[Op], tuple[Any, Any]] | None = None
 
 
 # --- registers ------------------------------------------------------------------------------
@@ -88,6 +105,15 @@ def _register_step(state: Any, op: Op) -> tuple[bool, Any]:
         return True, op.value
     expected, new = op.value  # type: ignore[misc,str-unpack]  # cas [expected, new]
     return (True, new) if state == expected else (False, state)
+
+
+def _register_table(op: Op) -> tuple[Any, Any]:
+    if op.f == "read":
+        return op.value, SAME
+    if op.f == "write":
+        return ANY, op.value
+    expected, new = op.value  # type: ignore[misc,str-unpack]
+    return expected, new
 
 
 def _register_explain(state: Any, op: Op) -> str:
@@ -285,13 +311,14 @@ def _is_write(op: Op) -> bool:
 _REGISTER: Model[Any] = Model("cas-register", lambda: None, _register_step,
                               frozenset({"read", "write", "cas"}), explain=_register_explain,
                               precheck=_register_precheck, prune=_register_prune,
-                              accepts=_register_accepts, blind=_is_write, by_value=True)
+                              accepts=_register_accepts, blind=_is_write, by_value=True,
+                              table=_register_table)
 
 MODELS: dict[str, Model[Any]] = {
     "register": Model("register", lambda: None, _register_step, frozenset({"read", "write"}),
                       explain=_register_explain, precheck=_register_precheck,
                       prune=_register_prune, accepts=_register_accepts, blind=_is_write,
-                      by_value=True),
+                      by_value=True, table=_register_table),
     "cas-register": _REGISTER,
     "multi-register": _REGISTER,
     "kv": _REGISTER,
