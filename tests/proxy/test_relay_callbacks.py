@@ -408,3 +408,18 @@ def test_an_observer_that_fails_ends_the_connection_as_an_internal_error(
 
     run(scenario())
     assert "observer bug" in log.getvalue()
+
+
+def test_both_sockets_of_a_connection_have_nodelay(run: Callable[..., None]) -> None:
+    """No Nagle delay of the proxy's own: a small answer is not held back for an ACK."""
+
+    async def scenario() -> None:
+        async with lab(echo) as the_lab:
+            conn = await the_lab.connect(await the_lab.proxy())
+            await conn.round_trip(b"n")
+            (connection,) = the_lab.server.registry.get("db").connections
+            for sock in (connection._client, connection._upstream):
+                assert sock is not None
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+    run(scenario())
