@@ -37,22 +37,23 @@ def test_demo_canvas_has_two_places_and_three_conditions_each(tmp_path: Path) ->
     assert skipped == []
     plan = plan_verification(canvas, DEMO_PATTERNS)
     assert sorted(plan.experiments) == sorted(
-        (stem, cond) for stem in ("storefront-inventory", "inventory-data")
+        (place, cond) for place in ("storefront -> inventory", "inventory -> data")
         for cond in ("hang", "outage", "flaky"))
     assert {(c.pattern, c.place.id): c.condition for c in plan.checks} == {
         (p, place): VERIFIERS[p].condition for p in DEMO_PATTERNS
         for place in ("storefront -> inventory", "inventory -> data")}
     paths = write_experiments(plan, tmp_path, "demo-resilient.yaml")
-    for (stem, condition), path in paths.items():
+    for (place, condition), path in paths.items():
         exp = load_experiment(path).experiment  # validates as written
-        target = exp.targets[stem.replace("-", "-to-", 1)]
+        name = place.replace(" -> ", "-to-")
+        target = exp.targets[name]
         assert target.proxy is not None and target.proxy.observe
         assert exp.workload is not None
         [fault] = exp.faults
-        assert list(fault.target_names) == [stem.replace("-", "-to-", 1)]
+        assert list(fault.target_names) == [name]
         text = yaml.safe_load(path.read_text())
         assert text["workload"]["http"]["traceparent"] is True
-        assert condition in path.stem
+        assert path.stem == f"verify-{condition}-{name}"
 
 
 UNRETRYABLE = """

@@ -60,7 +60,7 @@ async def run_job(job: VerifyJob, runs: Running, console: Console) -> list[Resul
         console.print(f"  {job.label:16} {path.stem:40} ran: {verdict.status.value}")
     results = []
     for check in job.plan.checks:
-        run_dir = (run_dirs.get((check.place.stem, check.condition))
+        run_dir = (run_dirs.get((check.place.id, check.condition))
                    if check.condition else None)
         if run_dir is not None:
             results.append(judge(check, job.canvas, run_dir))
