@@ -18,6 +18,10 @@ requests/s with < 1% late.
 
 ``--wrk`` also runs wrk (Debian; closed loop, 1 thread, 32 connections, pinned to core 0) for
 the rate a C generator reaches against the same nginx: a ceiling, not an open-loop peer.
+``--locust PATH`` runs that ``locust`` (e.g. from ``pip install locust`` in its own venv)
+headless on core 0: FastHttpUser, 32 users, no wait (closed loop, as fast as it goes). Both
+print their rate, CPU per request (their process's CPU over its requests, start-up included)
+and the lean client's ratios against them.
 ``--child`` is the generator process itself (internal).
 """
 
@@ -25,9 +29,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -134,14 +140,53 @@ def measure(url: str, rate: float, duration: float, client: str) -> dict[str, fl
     return result
 
 
-def run_wrk(url: str, duration: float) -> float | None:
+LOCUSTFILE = """
+from locust import FastHttpUser, constant, task
+
+class Hit(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def root(self):
+        self.client.get("/")
+"""
+
+
+def child_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_wrk(url: str, duration: float) -> tuple[float, float] | None:
+    """wrk's (requests/s, CPU s per request), or None without wrk."""
     wrk = shutil.which("wrk")
     if wrk is None:
         return None
+    cpu0 = child_cpu()
     out = subprocess.run(["taskset", "-c", "0", wrk, "-t1", "-c32", f"-d{duration:g}s", url],
                          capture_output=True, text=True, check=True).stdout
-    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    return float(m.group(1)) if m else None
+    cpu = child_cpu() - cpu0
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    if rate is None or total is None:
+        return None
+    return float(rate.group(1)), cpu / int(total.group(1))
+
+
+def run_locust(locust: str, url: str, duration: float, tmp: Path) -> tuple[float, float]:
+    """Locust FastHttpUser's (requests/s, CPU s per request)."""
+    (tmp / "locustfile.py").write_text(LOCUSTFILE)
+    cpu0 = child_cpu()
+    subprocess.run(["taskset", "-c", "0", locust, "-f", str(tmp / "locustfile.py"),
+                    "--headless", "-u", "32", "-r", "32", "-t", f"{duration:g}s",
+                    "--host", url.rstrip("/"), "--csv", str(tmp / "locust"), "--only-summary",
+                    "--loglevel", "WARNING"],
+                   capture_output=True, text=True, check=True, cwd=tmp)
+    cpu = child_cpu() - cpu0
+    with open(tmp / "locust_stats.csv") as f:
+        rows = {r["Name"]: r for r in csv.DictReader(f)}
+    agg = rows["Aggregated"]
+    return float(agg["Requests/s"]), cpu / max(1, int(agg["Request Count"]))
 
 
 def row(rate: float, r: dict[str, float | str]) -> str:
@@ -158,6 +203,7 @@ def main() -> None:
     parser.add_argument("--clients", default="lean,aiohttp",
                         help="comma-separated: lean, aiohttp (default: both, same run)")
     parser.add_argument("--wrk", action="store_true", help="also run wrk for a C ceiling")
+    parser.add_argument("--locust", metavar="PATH", help="also run this locust (FastHttpUser)")
     parser.add_argument("--child", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--client", default="default", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -175,6 +221,7 @@ def main() -> None:
             print(f"{'rate/s':>7} {'client':>7} {'achieved':>9} {'late':>6} {'drop':>6} "
                   f"{'fail':>5} {'p50 ms':>7} {'p99 ms':>8} {'cpu µs':>7} {'wakes':>6}"
                   "   (cpu µs and wakes per request)")
+            best: tuple[float, float] | None = None  # the lean client's on-time rate, CPU
             for rate in rates:
                 results = {c: measure(url, rate, args.duration, c)
                            for c in args.clients.split(",")}
@@ -185,10 +232,26 @@ def main() -> None:
                     print(f"{'':>7} lean/aiohttp: achieved "
                           f"{float(lean['achieved']) / float(aio['achieved']):.2f}x, "
                           f"CPU per request {float(lean['cpu']) / float(aio['cpu']):.2f}x")
+                lean = results.get("lean", {})
+                if lean and float(lean["late"]) < 0.01 and not float(lean["dropped"]):
+                    best = (float(lean["achieved"]), float(lean["cpu"]))
+            if best is not None:
+                print(f"lean client: highest rate on time (< 1% late, no drop) {best[0]:.0f}/s, "
+                      f"{best[1] * 1e6:.1f} µs CPU per request")
+            peers: list[tuple[str, tuple[float, float] | None]] = []
             if args.wrk:
-                wrk_rate = run_wrk(url, args.duration)
-                print("wrk: not installed" if wrk_rate is None else
-                      f"wrk -t1 -c32 (closed loop, C) on core 0: {wrk_rate:.0f} requests/s")
+                peers.append(("wrk -t1 -c32 (C, closed loop)", run_wrk(url, args.duration)))
+            if args.locust:
+                peers.append(("Locust FastHttpUser, 32 users, no wait (closed loop)",
+                              run_locust(args.locust, url, args.duration, Path(tmp))))
+            for name, peer in peers:
+                if peer is None:
+                    print(f"{name}: not installed")
+                    continue
+                ratio = (f"; lean on time / it: {best[0] / peer[0]:.2f}x the rate, "
+                         f"{best[1] / peer[1]:.2f}x the CPU per request" if best else "")
+                print(f"{name} on core 0: {peer[0]:.0f} requests/s, "
+                      f"{peer[1] * 1e6:.1f} µs CPU per request{ratio}")
         finally:
             nginx.terminate()
             nginx.wait(timeout=10)
