@@ -141,8 +141,20 @@ def run(
         "nothing. Exit 0 when all resolve, 2 otherwise.")] = False,
     from_run: Annotated[Path | None, typer.Option(
         "--from", help="Re-run a past run exactly: its journaled experiment and seed.")] = None,
+    metrics: Annotated[str | None, typer.Option(
+        "--metrics", help="Serve the run's own metrics (workload rates and latency, active "
+        "faults, phase) for Prometheus at http://HOST:PORT/metrics while it lasts; loopback "
+        "only, e.g. 127.0.0.1:9464.")] = None,
 ) -> None:
     """Run an experiment: start the system, drive load, inject faults, judge, revert."""
+    address = None
+    if metrics is not None:
+        from faultlab.run.metrics import MetricsError, parse_address
+
+        try:
+            address = parse_address(metrics)
+        except MetricsError as e:
+            raise _error(str(e)) from None
     if (file is None) == (from_run is None):
         raise _error("give an experiment FILE or --from RUN_DIR (hint: faultlab run exp.yaml)")
     if from_run is not None:
@@ -169,7 +181,8 @@ def run(
                      "--runs-dir to get a fresh one)")
     from faultlab.run.execute import execute
 
-    code = execute(loaded, run_dir=run_dir, runs_dir=runs_dir, seed=seed, quiet=quiet)
+    code = execute(loaded, run_dir=run_dir, runs_dir=runs_dir, seed=seed, quiet=quiet,
+                   metrics=address)
     raise typer.Exit(code)
 
 

@@ -42,8 +42,19 @@ async def run_async(runner: Runner, console: Console | None = None) -> Verdict:
                     if seen == 0 else "hurrying the tear-down (nothing is skipped)")
             console.print(f"[bold yellow]{sig.name}: {what}...[/]")
 
-    with interrupt_on_signals([runner], announce):
-        return await runner.run()
+    metrics = runner.metrics
+    if metrics is not None:
+        metrics.active_faults = runner.active_faults
+        url = await metrics.start()
+        if console is not None:
+            console.print(f"metrics for Prometheus: {url}")
+    try:
+        with interrupt_on_signals([runner], announce):
+            return await runner.run()
+    finally:
+        if metrics is not None:
+            metrics.phase = "done"
+            await metrics.stop()
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -69,16 +80,30 @@ def write_reports(console: Console, run_dirs: list[Path], out_dir: Path | None) 
 
 def execute(loaded: LoadedExperiment, *, run_dir: Path | None, runs_dir: Path,
             seed: int | None, quiet: bool, console: Console | None = None,
-            progress: Progress | None = None) -> int:
+            progress: Progress | None = None, metrics: tuple[str, int] | None = None) -> int:
     from faultlab.api import finish, prepare_run
 
     console = console or Console(highlight=False, width=None if sys.stdout.isatty() else 110)
     if progress is None:
         progress = ConsoleProgress(console) if not quiet else None
+    sock = None
+    if metrics is not None:
+        from faultlab.run.metrics import RunMetrics
+
+        try:
+            sock = RunMetrics.bind(metrics)
+        except OSError as e:  # before anything of the run exists
+            print(f"faultlab: --metrics {metrics[0]}:{metrics[1]}: cannot listen: "
+                  f"{e.strerror or e} (hint: pick a free port, or 0 for any)", file=sys.stderr)
+            return 2
     runner = prepare_run(loaded, run_dir=run_dir, runs_dir=runs_dir, seed=seed,
                          progress=progress, argv=list(sys.argv))
     if not quiet:
         console.print(f"[bold]faultlab run[/] {loaded.experiment.name} -> {runner.run_dir}")
+    if sock is not None:
+        from faultlab.run.metrics import RunMetrics
+
+        runner.metrics = RunMetrics(loaded.experiment.name, str(runner.run_dir), sock)
     with asyncio.Runner(loop_factory=loop_factory()) as loop:
         verdict = loop.run(run_async(runner, console))
     result = finish(runner, verdict)

@@ -58,6 +58,7 @@ from faultlab.workload.stats import SecondStats, StatsRecorder
 if TYPE_CHECKING:
     from faultlab.proxy.process import ProxyServerHandle
     from faultlab.run.checks import CheckOutcome
+    from faultlab.run.metrics import RunMetrics
 
 __all__ = ["Progress", "Runner"]
 
@@ -137,6 +138,7 @@ class Runner:
         self._proxy_server: ProxyServerHandle | None = None
         self._proxies: dict[str, ProxyEndpoint] = {}  # every proxy target's endpoint
         self.observations: dict[str, dict[str, Any]] = {}  # run/observations.py
+        self.metrics: RunMetrics | None = None  # run/metrics.py, served while the run lasts
         self._main: asyncio.Task[None] | None = None
 
     # --- the run ---------------------------------------------------------------------------
@@ -168,6 +170,10 @@ class Runner:
         if task.cancelled():
             return asyncio.CancelledError()
         return task.exception()
+
+    def active_faults(self) -> list[tuple[str, str, str]]:
+        """The faults in force now: (name, kind, target)."""
+        return [(name, a.record.kind, a.record.target) for name, a in self.active.items()]
 
     async def run(self) -> Verdict:
         self.journal.write(Event.RUN_STARTED, durable=True, experiment=self.exp.name,
@@ -292,6 +298,8 @@ class Runner:
             await self.clock.sleep_until(self.clock.now() + observe)
 
     def _phase(self, name: str) -> None:
+        if self.metrics is not None:
+            self.metrics.phase = name
         self.progress.phase(name, self.t())
         self.journal.write(Event.PHASE, phase=name)
 
@@ -437,6 +445,8 @@ class Runner:
     def _journal_second(self, workload: str, s: SecondStats) -> None:
         self.journal.write(Event.SECOND, workload=workload, **second_fields(s))
         self.progress.second(s)
+        if self.metrics is not None:
+            self.metrics.on_second(workload, s)
 
     async def _ticker(self) -> None:
         """Close completed seconds of every measured workload and evaluate them. An abort
