@@ -305,6 +305,28 @@ async def test_connections_are_kept_alive_and_reused_never_pipelined() -> None:
     assert srv.connections < summary.sent / 2
 
 
+async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
+    conns: list[int] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conns.append(1)
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")  # keep-alive...
+        await writer.drain()
+        await asyncio.sleep(0.005)
+        writer.close()  # ...ended by the server before the next request
+
+    srv, url = await raw_server(handler)
+    try:
+        summary, recorder, agg = await run_load(HttpRequestSpec(url, timeout=2.0), 20.0, 0.5,
+                                                client="lean")
+    finally:
+        srv.close()
+        await srv.wait_closed()
+    assert_accounted(summary, recorder, agg)
+    assert agg.ok == summary.sent == len(conns) == 10
+
+
 # --------------------------------------------------------------------------------------------
 # What is sent
 

@@ -96,6 +96,8 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.client.connections.discard(self)
+        if self in self.client.idle:  # closed by the server while idle (its keep-alive ended)
+            self.client.idle.remove(self)
         waiter, self.waiter = self.waiter, None
         if waiter is not None and not waiter.done():
             # A body without Content-Length or chunking ends at the close; anything else
