@@ -12,6 +12,7 @@ import io
 import random
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -132,3 +133,15 @@ def test_files_read_alike(tmp_path: Path) -> None:
     assert read_jsonl(path) == read_jsonl_strict(path)
     assert [op.source for op in read_jsonl(path)] == [op.source for op in
                                                       read_jsonl_strict(path)]
+
+
+def test_duplicate_index_found_however_far_apart() -> None:
+    """A large index is kept aside, then the bitmap grows over it: still a duplicate."""
+    ops = [Op(100_000, 0, "write", 1, 0, 1, Outcome.OK)]
+    ops += [Op(i, 1, "write", 1, 10 + 2 * i, 11 + 2 * i, Outcome.OK) for i in range(20_000)]
+    ops += [Op(100_000, 2, "write", 1, 0, 1, Outcome.OK)]
+    text = "".join(dump_op(op) + "\n" for op in ops)
+    for parse in (parse_jsonl, parse_jsonl_strict):
+        with pytest.raises(HistoryError, match="index 100000 is already the index of the "
+                           "operation on line 1"):
+            parse(text, "h.jsonl")

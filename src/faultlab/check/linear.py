@@ -46,8 +46,9 @@ Cheap pre-passes decide many partitions without search: the model's ``precheck``
 read of a value no write invoked before it completed: an immediate violation), and
 sequential partitions (no two operations overlap, no ``info`` except possibly the last),
 which have exactly one order and are replayed in linear time. Searches of different
-partitions are interleaved (each yields every few thousand steps) so that one hard partition
-does not hide a quick violation elsewhere; the first violation ends the check. A time and
+partitions are interleaved (each yields every few thousand steps; a few at a time, smallest
+partitions first) so that one hard partition does not hide a quick violation elsewhere; the
+first violation ends the check. A time and
 memory budget ends it with :attr:`Verdict.UNKNOWN` and the reason, never a hang. The memory
 figure is an estimate of the memo's size (entries × bitset bytes + overhead).
 
@@ -86,6 +87,7 @@ from faultlab.history.values import canonical_op, render
 __all__ = ["Budget", "check_linearizable"]
 
 _SLICE = 4096  # search steps between yields to the scheduler (budget checks, interleaving)
+_ACTIVE = 4  # searches taking turns at once
 _ENTRY_OVERHEAD = 120  # bytes per memo entry besides the bitset (tuple, set slot, state ref)
 
 
@@ -152,7 +154,7 @@ def check_linearizable(ops: Iterable[Op], model: Model[Any], budget: Budget | No
     if not kept:
         return result(Verdict.UNKNOWN, reason="nothing to check: " + _nothing(given))
 
-    searches: deque[tuple[Hashable, list[Op], _Search]] = deque()
+    waiting: deque[tuple[Hashable, list[Op]]] = deque()
     # Smallest partitions first: a violation in a small one is found before a big one starts.
     for key, part in sorted(parts.items(), key=lambda item: len(item[1])):
         if model.prune is not None:
@@ -169,11 +171,18 @@ def check_linearizable(ops: Iterable[Op], model: Model[Any], budget: Budget | No
             if dead is not None:
                 return result(Verdict.INVALID, _explain(key, part, model, dead))
             continue
-        searches.append((key, part, _search(part, model)))
+        waiting.append((key, part))
 
+    # At most _ACTIVE searches take turns (the others wait, holding no memo): enough that
+    # one hard partition does not hide a quick violation in the next ones, few enough that
+    # a thousand keys do not hold a thousand memos at once.
+    searches: deque[tuple[Hashable, list[Op], _Search]] = deque()
     memory: dict[Hashable, int] = {}  # memo entries of running searches
     try:
-        while searches:
+        while searches or waiting:
+            while waiting and len(searches) < _ACTIVE:
+                key, part = waiting.popleft()
+                searches.append((key, part, _search(part, model)))
             key, part, search = searches.popleft()
             try:
                 memory[key] = next(search)
@@ -190,7 +199,8 @@ def check_linearizable(ops: Iterable[Op], model: Model[Any], budget: Budget | No
             if elapsed <= budget.time_s and used <= budget.memory_bytes:
                 continue
             stats["configurations"] += sum(memory.values())
-            undecided = (f"with {len(searches)} of {len(parts)} partitions undecided "
+            undecided = (f"with {len(searches) + len(waiting)} of {len(parts)} partitions "
+                         "undecided "
                          "(no violation found so far)")
             if elapsed > budget.time_s:
                 return result(Verdict.UNKNOWN, reason=(

@@ -155,13 +155,12 @@ def _parse(lines: Iterator[tuple[int, str]], file: str, fast: bool = True) -> Hi
                                  Rule(bad.message, bad.hint))
                     continue
             index = op.index
-            if index < len(taken):
-                if taken[index]:
+            if index < 8 * (len(ops) + 1024):  # (the bitmap may grow over indexes in far)
+                if index >= len(taken):
+                    taken.extend(bytes(max(index + 1 - len(taken), len(taken))))
+                if taken[index] or (far and index in far):
                     _duplicate(problems, line, number, index, ops)
                     continue
-                taken[index] = 1
-            elif index < 8 * (len(ops) + 1024):
-                taken.extend(bytes(max(index + 1 - len(taken), len(taken))))
                 taken[index] = 1
             elif index in far:
                 _duplicate(problems, line, number, index, ops)
