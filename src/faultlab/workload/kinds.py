@@ -1,4 +1,5 @@
-"""faultlab's own workload kinds, registered here (the one place): ``http`` and ``history``.
+"""faultlab's own workload kinds, registered here (the one place): ``http``, ``history`` and
+``probe`` (:mod:`faultlab.workload.probe`).
 
 Each factory imports its machinery (aiohttp, the client drivers) when it is called, which the
 runner does before the warm-up: validating an experiment never pays for it, and a run never
@@ -10,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from faultlab.workload.probe import ProbeWorkload
 from faultlab.workload.spec import WORKLOAD_KINDS, HistoryWorkload, HttpWorkload, WorkloadKind
 
 if TYPE_CHECKING:
@@ -17,9 +19,10 @@ if TYPE_CHECKING:
     from faultlab.workload.base import WorkloadContext, WorkloadSummary
     from faultlab.workload.history_load import HistoryLoad
     from faultlab.workload.http import HttpLoad, HttpRequestSpec
+    from faultlab.workload.probe import RunningProbe
     from faultlab.workload.stats import StatsRecorder
 
-__all__ = ["HISTORY", "HTTP", "RunningHistoryLoad", "RunningHttpLoad", "history_file_name"]
+__all__ = ["HISTORY", "HTTP", "PROBE", "RunningHistoryLoad", "RunningHttpLoad", "history_file_name"]
 
 
 class RunningHttpLoad:
@@ -143,3 +146,12 @@ def _build_history(name: str, spec: HistoryWorkload, ctx: WorkloadContext
 
 HTTP = WORKLOAD_KINDS.register(WorkloadKind("http", HttpWorkload, _build_http))
 HISTORY = WORKLOAD_KINDS.register(WorkloadKind("history", HistoryWorkload, _build_history))
+
+
+def _build_probe(name: str, spec: ProbeWorkload, ctx: WorkloadContext) -> RunningProbe:
+    from faultlab.workload.probe import RunningProbe
+
+    return RunningProbe(name, spec, ctx)
+
+
+PROBE = WORKLOAD_KINDS.register(WorkloadKind("probe", ProbeWorkload, _build_probe))
