@@ -14,6 +14,7 @@ import pytest
 
 from faultlab.api import run_experiment
 from faultlab.experiment import ExperimentError, load_experiment_text
+from faultlab.experiment.loader import LoadedExperiment
 from faultlab.ports import free_ports
 from faultlab.run.verdict import Status
 from faultlab.workload.probe import json_value
@@ -29,7 +30,7 @@ workloads:
 """
 
 
-def _load(probe: str) -> object:
+def _load(probe: str) -> LoadedExperiment:
     return load_experiment_text(BASE.format(probe=probe))
 
 
@@ -51,7 +52,7 @@ def test_a_probe_dumps_and_reloads_equal() -> None:
     loaded = load_experiment_text(BASE.format(
         probe="    http: {url: 'http://127.0.0.1:1/health', json_path: checks.0.state, "
               "equals: up}"))
-    exp = loaded.experiment  # type: ignore[attr-defined]
+    exp = loaded.experiment
     again = load_experiment_text(json.dumps(exp.model_dump(mode="json", by_alias=True)))
     assert again.experiment == exp
 
