@@ -12,23 +12,25 @@ import math
 from typing import TYPE_CHECKING
 
 from faultlab.workload.probe import ProbeWorkload
+from faultlab.workload.scheduled import Scheduled
 from faultlab.workload.spec import WORKLOAD_KINDS, HistoryWorkload, HttpWorkload, WorkloadKind
 
 if TYPE_CHECKING:
     from faultlab.history import History
     from faultlab.workload.base import WorkloadContext, WorkloadSummary
     from faultlab.workload.history_load import HistoryLoad
-    from faultlab.workload.http import HttpLoad, HttpRequestSpec
+    from faultlab.workload.http import HttpRequestSpec
     from faultlab.workload.probe import RunningProbe
     from faultlab.workload.stats import StatsRecorder
 
 __all__ = ["HISTORY", "HTTP", "PROBE", "RunningHistoryLoad", "RunningHttpLoad", "history_file_name"]
 
 
-class RunningHttpLoad:
+class RunningHttpLoad(Scheduled):
     """An ``http`` workload in a run: :class:`~faultlab.workload.http.HttpLoad` (measured)."""
 
     measured = True
+    kind = "http"
 
     def __init__(self, name: str, spec: HttpWorkload, ctx: WorkloadContext) -> None:
         from faultlab.workload.http import HttpRequestSpec
@@ -42,8 +44,6 @@ class RunningHttpLoad:
             url=spec.url, method=spec.method, headers=tuple(spec.headers.items()),
             body=spec.body.encode() if spec.body is not None else None,
             timeout=spec.timeout, expect_status=expect, traceparent=spec.traceparent)
-        self._load: HttpLoad | None = None
-        self._stop = math.inf
 
     async def prepare(self) -> None:
         pass  # connections open during the warm-up, with the load itself
@@ -53,24 +53,10 @@ class RunningHttpLoad:
 
         if recorder is None:
             raise ValueError(f"workload '{self.name}' is measured: it needs a recorder")
-        self._load = HttpLoad(self.request, self.spec.rate,
-                              max_in_flight=self.spec.max_in_flight, clock=self._ctx.clock,
-                              recorder=recorder)
-        self._load.stop_at(self._stop)
-        await self._load.run(start, math.inf, origin=origin)
-
-    def stop_at(self, t: float) -> None:
-        self._stop = min(self._stop, t)
-        if self._load is not None:
-            self._load.stop_at(t)
-
-    def summary(self) -> WorkloadSummary:
-        from faultlab.workload.base import WorkloadSummary
-        from faultlab.workload.openloop import LoadSummary
-
-        load = (self._load.summary() if self._load is not None
-                else LoadSummary(0, 0, 0, 0.0, 0, False, ""))
-        return WorkloadSummary(self.spec.kind, load)
+        load = HttpLoad(self.request, self.spec.rate, max_in_flight=self.spec.max_in_flight,
+                        clock=self._ctx.clock, recorder=recorder)
+        self._drive(load)
+        await load.run(start, math.inf, origin=origin)
 
 
 def history_file_name(name: str) -> str:

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from faultlab.experiment.types import Command, Duration, HttpUrl, Strict
+from faultlab.workload.scheduled import Scheduled
 from faultlab.workload.spec import WorkloadSpec
 
 if TYPE_CHECKING:
-    from faultlab.workload.base import WorkloadContext, WorkloadSummary
-    from faultlab.workload.openloop import OpenLoop
+    from faultlab.workload.base import WorkloadContext
     from faultlab.workload.stats import Outcome, StatsRecorder
 
 __all__ = ["CommandProbe", "HttpProbe", "ProbeWorkload", "RunningProbe", "json_value"]
@@ -138,17 +138,16 @@ def _first_number(text: str) -> float | None:
     return None
 
 
-class RunningProbe:
+class RunningProbe(Scheduled):
     """A ``probe`` workload in a run: its polls on the open-loop schedule, each recorded."""
 
     measured = True
+    kind = "probe"
 
     def __init__(self, name: str, spec: ProbeWorkload, ctx: WorkloadContext) -> None:
         self.name = name
         self.spec = spec
         self._ctx = ctx
-        self._loop: OpenLoop | None = None
-        self._stop = math.inf
 
     async def prepare(self) -> None:
         pass
@@ -161,17 +160,17 @@ class RunningProbe:
         if recorder is None:
             raise ValueError(f"workload '{self.name}' is measured: it needs a recorder")
         spec = self.spec
-        self._loop = OpenLoop(1.0 / spec.every, clock=self._ctx.clock, recorder=recorder,
-                              max_in_flight=max(1, math.ceil(spec.timeout / spec.every)),
-                              noun="polls", cap_reason="the previous polls had not answered")
-        self._loop.stop_at(self._stop)
+        loop = OpenLoop(1.0 / spec.every, clock=self._ctx.clock, recorder=recorder,
+                        max_in_flight=max(1, math.ceil(spec.timeout / spec.every)),
+                        noun="polls", cap_reason="the previous polls had not answered")
+        self._drive(loop)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session:
 
             async def poll(intended: float, i: int) -> None:
                 outcome = await self._ask(session)
                 recorder.on_done(intended, outcome, max(0.0, self._ctx.clock.now() - intended))
 
-            await self._loop.run(start, math.inf, poll, origin=origin)
+            await loop.run(start, math.inf, poll, origin=origin)
 
     async def _ask(self, session: Any) -> Outcome:
         import asyncio
@@ -236,16 +235,3 @@ class RunningProbe:
         number = _first_number(out.decode(errors="replace"))
         return number is not None and (probe.below is None or number < probe.below) and (
             probe.above is None or number > probe.above)
-
-    def stop_at(self, t: float) -> None:
-        self._stop = min(self._stop, t)
-        if self._loop is not None:
-            self._loop.stop_at(t)
-
-    def summary(self) -> WorkloadSummary:
-        from faultlab.workload.base import WorkloadSummary
-        from faultlab.workload.openloop import LoadSummary
-
-        load = (self._loop.summary() if self._loop is not None
-                else LoadSummary(0, 0, 0, 0.0, 0, False, ""))
-        return WorkloadSummary(self.spec.kind, load)
