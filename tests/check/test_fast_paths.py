@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from faultlab.check import MODELS, Budget, Model, Verdict, check_linearizable
+from faultlab.check import MODELS, Budget, Model, Verdict, check_linearizable, linear
 from faultlab.check.models import ANY, SAME
 from faultlab.check.simulate import simulate
 from faultlab.history import Op, Outcome
@@ -63,8 +63,15 @@ def check_evidence(ops: list[Op], model: Model[Any]) -> None:
 KINDS = ["cas-register", "register", "fifo-queue", "set", "counter", "mutex"]
 
 
+@pytest.fixture(params=[0, linear.JIT_FROM], ids=["jit-always", "jit-default"])
+def jit_from(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """The just-in-time rule on every partition, and only from its usual threshold."""
+    monkeypatch.setattr(linear, "JIT_FROM", request.param)
+    return int(request.param)
+
+
 @pytest.mark.parametrize("kind", KINDS)
-def test_same_verdicts_as_brute_force_and_plain_search(kind: str) -> None:
+def test_same_verdicts_as_brute_force_and_plain_search(kind: str, jit_from: int) -> None:
     model = MODELS[kind]
     for seed in range(400):
         rng = random.Random(seed)
@@ -81,7 +88,7 @@ def test_same_verdicts_as_brute_force_and_plain_search(kind: str) -> None:
         check_evidence(ops, model)
 
 
-def test_same_verdicts_as_plain_search_on_larger_histories() -> None:
+def test_same_verdicts_as_plain_search_on_larger_histories(jit_from: int) -> None:
     model = MODELS["cas-register"]
     for seed in range(60):
         rng = random.Random(seed)

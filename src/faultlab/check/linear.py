@@ -88,6 +88,7 @@ __all__ = ["Budget", "check_linearizable"]
 
 _SLICE = 4096  # search steps between yields to the scheduler (budget checks, interleaving)
 _ACTIVE = 4  # searches taking turns at once
+JIT_FROM = 8  # crashed ops in a partition from which the just-in-time rule is used
 _ENTRY_OVERHEAD = 120  # bytes per memo entry besides the bitset (tuple, set slot, state ref)
 
 
@@ -293,8 +294,11 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
                 alike = (op.f, op.value)
                 twin[i] = last.get(alike, -1)
                 last[alike] = i
-    blind = [model.blind is not None and model.blind(op) for op in ops]
-    after_info = 1 << n
+    # With few crashed ops the just-in-time rule costs more (the flag splits configurations,
+    # and a greedy crashed op before a write is a dead end more) than it saves.
+    jit = model.blind is not None and n - sum(ok) >= JIT_FROM
+    blind = [jit and model.blind(op) for op in ops]  # type: ignore[misc]
+    after_info = 1 << n if jit else 0
 
     step = model.step
     table = [model.table(op) for op in ops] if model.table is not None else None
