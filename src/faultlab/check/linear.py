@@ -301,7 +301,16 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
     after_info = 1 << n if jit else 0
 
     step = model.step
-    table = [model.table(op) for op in ops] if model.table is not None else None
+    # The table in two flat lists: a tuple per op would be a container per op for the
+    # garbage collector to walk (on a million-op history, whole collections mid-search).
+    table = model.table
+    needs: list[Any] = []
+    leaves: list[Any] = []
+    if table is not None:
+        for op in ops:
+            need, leave = table(op)
+            needs.append(need)
+            leaves.append(leave)
     state = model.init()
     bits = 0
     cache: set[tuple[int, Any]] = set()
@@ -329,10 +338,18 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
                 if table is None:
                     legal, new = step(state, ops[node])
                 else:
-                    needs, new = table[node]
-                    legal = needs is ANY or needs == state
+                    need, new = needs[node], leaves[node]
+                    legal = need is ANY or need == state
                     if new is SAME:
                         new = state
+                if legal and after_info and not ok[node]:
+                    # Just in time: the op after a crashed one is a candidate now (placing a
+                    # crashed op reveals none), not blind, and legal in the state it leaves.
+                    other = nxt[head]
+                    while other < n and (other == node or blind[other]
+                                         or not step(new, ops[other])[0]):
+                        other = nxt[other]
+                    legal = other < n
                 if legal:
                     grown = (bits | (1 << node)) & ~after_info
                     if not ok[node]:
