@@ -77,13 +77,15 @@ def retries(requests: Sequence[RequestObservation], bound: int = 4) -> OracleRes
 
 # --- the registry and the model -------------------------------------------------------------
 
-def test_the_four_oracles_are_registered_under_the_names_their_results_carry() -> None:
+def test_the_oracles_are_registered_under_the_names_their_results_carry() -> None:
     registered = {"bounded_retries": bounded_retries, "circuit_breaker": circuit_breaker,
-                  "timeout": timeout, "concurrency_limit": concurrency_limit}
+                  "timeout": timeout, "concurrency_limit": concurrency_limit,
+                  "amplification": amplification}
     assert registered == ORACLES
     params: dict[str, dict[str, float]] = {"bounded_retries": {"max_attempts": 3},
               "circuit_breaker": {"cool_down": 1.0, "open_within": 2.0},
-              "timeout": {"timeout": 1.0}, "concurrency_limit": {"limit": 4}}
+              "timeout": {"timeout": 1.0}, "concurrency_limit": {"limit": 4},
+              "amplification": {"max_ratio": 1.1}}
     ev = Evidence([], FAULT, BEFORE, AFTER)
     for name in ORACLES:
         result = run_oracle(name, ev, **params[name])
@@ -94,7 +96,8 @@ def test_the_four_oracles_are_registered_under_the_names_their_results_carry() -
 def test_registration_refuses_a_second_oracle_of_a_name_and_run_oracle_an_unknown_one() -> None:
     with pytest.raises(ValueError, match="registered already"):
         oracle(timeout)
-    with pytest.raises(ValueError, match=r"unknown oracle 'nope'; known: bounded_retries"):
+    with pytest.raises(ValueError, match=r"unknown oracle 'nope'; known: amplification, "
+                       r"bounded_retries"):
         run_oracle("nope", Evidence([], FAULT))
 
 
