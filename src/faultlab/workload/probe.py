@@ -25,7 +25,7 @@ from pydantic import Field, field_validator, model_validator
 
 from faultlab.experiment.types import Command, Duration, HttpUrl, Strict
 from faultlab.workload.scheduled import Scheduled
-from faultlab.workload.spec import WorkloadSpec
+from faultlab.workload.spec import WorkloadSpec, _positive
 
 if TYPE_CHECKING:
     from faultlab.workload.base import WorkloadContext
@@ -102,9 +102,7 @@ class ProbeWorkload(WorkloadSpec):
     @field_validator("timeout")
     @classmethod
     def _timeout(cls, v: float) -> float:
-        if v <= 0:
-            raise ValueError("the probe timeout must be above zero; write e.g. 2s")
-        return v
+        return _positive(v, "probe")
 
     @model_validator(mode="after")
     def _one(self) -> ProbeWorkload:
