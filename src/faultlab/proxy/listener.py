@@ -5,21 +5,31 @@ from __future__ import annotations
 import asyncio
 import functools
 import socket
+from collections.abc import Callable
+from typing import Protocol
 
 from faultlab.proxy.addresses import HostPort, bind_listener
 from faultlab.proxy.chain import ConnectionSeed
 from faultlab.proxy.events import EventLog
 from faultlab.proxy.metrics import ProxyStats
 from faultlab.proxy.model import Stream, ToxicSpec
-from faultlab.proxy.observe import ConnectionObserver, ObservationLog
+from faultlab.proxy.observe import ConnectionObserver, ObservationLog, RequestObservation
 from faultlab.proxy.relay import CloseReason, Connection, ConnectionOutcome, RelayLimits
 from faultlab.proxy.relay import now as relay_clock
+from faultlab.proxy.toxics.http_parser import RequestHead
 
-__all__ = ["Proxy"]
+__all__ = ["Proxy", "RequestTracer"]
 
 STOP_TIMEOUT = 5.0  # connection tasks only close sockets when cancelled; this is a safety net
 ACCEPT_BACKOFF = 0.1  # after an accept error such as EMFILE, instead of spinning
 ACCEPT_BATCH = 64  # clients accepted per wake-up, so a flood cannot starve the loop
+
+
+class RequestTracer(Protocol):
+    """Spans for the traced requests a proxy's toxics fault (faultlab.telemetry.proxy)."""
+
+    def bind(self, proxy: Proxy, conn: Connection
+             ) -> Callable[[RequestHead, RequestObservation], None]: ...
 
 
 class Proxy:
@@ -32,7 +42,8 @@ class Proxy:
     """
 
     def __init__(self, name: str, listen: str, upstream: str, *, seed: int,
-                 limits: RelayLimits, events: EventLog, observe: bool = False) -> None:
+                 limits: RelayLimits, events: EventLog, observe: bool = False,
+                 tracer: RequestTracer | None = None) -> None:
         self.name = name
         self.listen = listen
         self.upstream = upstream  # raises AddressError if malformed
@@ -51,6 +62,10 @@ class Proxy:
         # Whether connections accepted from now on are observed; the log outlives changes.
         self.observe = observe
         self.observations = ObservationLog(name)
+        # With a tracer every connection is framed, for the traced requests it faults; a
+        # proxy that does not observe keeps none of the records (a ring of one).
+        self.tracer = tracer
+        self._unkept = ObservationLog(name, capacity=1)
 
     @property
     def upstream(self) -> str:
@@ -178,13 +193,16 @@ class Proxy:
             self._next_number += 1
             accepted = relay_clock()
             observer = None
-            if self.observe:
-                observer = ConnectionObserver(self.observations, number, _address(peer),
+            if self.observe or self.tracer is not None:
+                observer = ConnectionObserver(self.observations if self.observe
+                                              else self._unkept, number, _address(peer),
                                               accepted)
             conn = Connection(number=number, client=client, upstream=self._upstream_address,
                               seed=ConnectionSeed(self._seed, self.name, number),
                               toxics=self.toxics, limits=self._limits, now=accepted,
                               stats=self.stats, observer=observer)
+            if self.tracer is not None and observer is not None:
+                observer.traced = self.tracer.bind(self, conn)
             self.stats.accepted += 1
             self.stats.active += 1
             task = loop.create_task(conn.run(), name=f"proxy {self.name} #{number}")

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -251,7 +252,7 @@ class ConnectionObserver:
     """
 
     __slots__ = ("_count", "_done", "_log", "_pairing", "_pending", "_recording",
-                 "_requests", "_responses", "client", "conn", "opened")
+                 "_requests", "_responses", "client", "conn", "opened", "traced")
 
     def __init__(self, log: ObservationLog, conn: int, client: str, opened: float) -> None:
         self._log = log
@@ -265,6 +266,9 @@ class ConnectionObserver:
         self._recording = True  # False once the client's bytes are not HTTP/1.x
         self._pairing = True  # False once the connection ended (or after a bug)
         self._done = False
+        # Called with each finished request that carried a valid traceparent (the proxy
+        # server's tracer, faultlab.telemetry.proxy, when OTEL_* is set).
+        self.traced: Callable[[RequestHead, RequestObservation], None] | None = None
         log.attach(self)
 
     def client_bytes(self, data: bytes | memoryview, at: float) -> None:
@@ -332,7 +336,10 @@ class ConnectionObserver:
 
     def _finish(self, request: _Pending, outcome: Outcome, at: float,
                 status: int | None = None) -> None:
-        self._log.append(request.record(self._log.proxy, self.conn, outcome, at, status))
+        record = request.record(self._log.proxy, self.conn, outcome, at, status)
+        self._log.append(record)
+        if self.traced is not None and request.head.traceparent is not None:
+            self.traced(request.head, record)
 
     def _failed(self) -> None:
         self._recording = self._pairing = False

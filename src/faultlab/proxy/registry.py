@@ -33,7 +33,7 @@ from faultlab.proxy.addresses import (
     resolve_listen,
 )
 from faultlab.proxy.events import EventLog
-from faultlab.proxy.listener import Proxy
+from faultlab.proxy.listener import Proxy, RequestTracer
 from faultlab.proxy.metrics import MetricsCollector
 from faultlab.proxy.model import ApiError, ToxicSpec
 from faultlab.proxy.populate import populate
@@ -64,8 +64,10 @@ def _start_error(exc: OSError | AddressError) -> ApiError:
 
 class Registry:
     def __init__(self, *, events: EventLog, seed: int | None = None, clock: Clock | None = None,
-                 limits: RelayLimits | None = None) -> None:
+                 limits: RelayLimits | None = None, tracer: RequestTracer | None = None
+                 ) -> None:
         self.seed = secrets.randbits(63) if seed is None else seed
+        self.tracer = tracer
         self.events = events
         self.clock: Clock = clock or MonotonicClock()
         self.limits = limits or RelayLimits()
@@ -122,7 +124,8 @@ class Registry:
     async def install(self, request: ProxyCreate, sock: socket.socket | None) -> Proxy:
         """Create, start (on ``sock`` if given) and register a proxy; the lock is held."""
         proxy = Proxy(request.name, request.listen, request.upstream, seed=self.seed,
-                      limits=self.limits, events=self.events, observe=bool(request.observe))
+                      limits=self.limits, events=self.events, observe=bool(request.observe),
+                      tracer=self.tracer)
         if request.enabled:
             try:
                 await proxy.start(sock)

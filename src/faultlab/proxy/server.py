@@ -25,6 +25,7 @@ from faultlab.clock import Clock
 from faultlab.proxy.addresses import HostPort
 from faultlab.proxy.api import Instance, build_app, check_token
 from faultlab.proxy.events import EventLog
+from faultlab.proxy.listener import RequestTracer
 from faultlab.proxy.model import ApiError
 from faultlab.proxy.registry import Registry
 from faultlab.proxy.relay import RelayLimits
@@ -41,11 +42,12 @@ class ProxyServer:
     def __init__(self, *, api: HostPort | None = None, seed: int | None = None,
                  events: EventLog | None = None, clock: Clock | None = None,
                  limits: RelayLimits | None = None, token: str | None = None,
-                 instance_id: str | None = None) -> None:
+                 instance_id: str | None = None, tracer: RequestTracer | None = None) -> None:
         self.events = events or EventLog()
         self._token = None if token is None else check_token(token)
         self.instance = Instance.new(instance_id)  # ValueError for a malformed id
-        self.registry = Registry(events=self.events, seed=seed, clock=clock, limits=limits)
+        self.registry = Registry(events=self.events, seed=seed, clock=clock, limits=limits,
+                                 tracer=tracer)
         self._api = api or HostPort("127.0.0.1", 0)
         self._runner: web.AppRunner | None = None
         self.address: HostPort | None = None
@@ -207,8 +209,23 @@ async def _serve(options: ServeOptions, events: EventLog) -> int:
     except ApiError as exc:
         events.emit("startup_failed", error=f"config {options.config}: {exc.message}")
         return 1
+    from faultlab.telemetry.proxy import injection_tracer  # the SDK only if OTEL_* is set
+
+    tracer = injection_tracer(lambda message: events.emit("telemetry_warning", error=message))
+    if tracer is not None:
+        events.emit("tracing", endpoint=tracer.endpoint)
     server = ProxyServer(api=options.api, seed=options.seed, events=events, token=token,
-                         instance_id=options.instance_id)
+                         instance_id=options.instance_id, tracer=tracer)
+    try:
+        return await _serve_until_stopped(server, options, config, events)
+    finally:
+        if tracer is not None:
+            await asyncio.to_thread(tracer.shutdown)  # bounded: see InjectionTracer
+
+
+async def _serve_until_stopped(server: ProxyServer, options: ServeOptions,
+                               config: list[tuple[ProxyCreate, list[ToxicCreate]]],
+                               events: EventLog) -> int:
     try:
         await server.start()
     except OSError as exc:

@@ -190,7 +190,12 @@ class Runner:
                 await self.run_checks()
             except Exception as e:  # a checker bug must not hide the run's verdict
                 self._set(Status.ERROR, f"internal error in a checker: {type(e).__name__}: {e}")
-        return self._verdict()
+        verdict = self._verdict()
+        # The run's trace, from its closed journal (nothing unless OTEL_* is set; bounded).
+        from faultlab.telemetry import export_run
+
+        await self._wait(asyncio.create_task(export_run(self.journal.path, verdict.clauses)))
+        return verdict
 
     async def _body(self) -> None:
         def owned(server: ProxyServerHandle) -> None:
@@ -246,7 +251,8 @@ class Runner:
         return "; ".join(parts)
 
     def _set(self, status: Status, reason: str) -> None:
-        order = [Status.HELD, Status.VIOLATED, Status.STEADY_STATE_FAILED, Status.ABORTED,
+        order = [Status.HELD, Status.VIOLATED, Status.STEADY_STATE_FAILED,
+                 Status.PROBE_ERROR, Status.ABORTED,
                  Status.INTERRUPTED, Status.ERROR, Status.REVERT_FAILED]
         if self.status is None or order.index(status) > order.index(self.status):
             self.status = status
@@ -475,14 +481,21 @@ class Runner:
 
     def _steady_state_ok(self) -> bool:
         assert self.evaluator is not None
-        failed = []
+        failed, blind = [], []
         for name, tally in self.evaluator.before_result():
-            if tally.windows == 0 or tally.failed:
+            if tally.failed or (tally.windows == 0 and not tally.errored):
                 failed.append(name)
+            elif tally.errored:
+                blind.append(f"{name}: {tally.error or 'no message'}")
         if failed:
             self._set(Status.STEADY_STATE_FAILED,
                       f"steady state not met before any fault ({', '.join(failed)}); "
                       "no fault was injected")
+            return False
+        if blind:
+            self._set(Status.PROBE_ERROR,
+                      f"probe error: the steady state could not be measured "
+                      f"({'; '.join(blind)}); no fault was injected")
             return False
         return True
 
@@ -538,10 +551,14 @@ class Runner:
                 rec.recovery_time, rec.recovery_note = ev.recovery_of(rec.name)
         failed_checks = [c for c in self.check_outcomes if not c.passed]
         if self.status is None:
-            failed = [c for c in clauses if not c.held]
+            failed = [c for c in clauses if c.breached]
+            blind = [c for c in clauses if not c.held and not c.breached]
             if failed:
                 self._set(Status.VIOLATED, "hypothesis violated: " + "; ".join(
                     f"{c.name} ({c.detail})" for c in failed))
+            elif blind:
+                self._set(Status.PROBE_ERROR, "probe error: not judged, not breached: "
+                          + "; ".join(f"{c.name} ({c.detail})" for c in blind))
             elif not failed_checks:
                 self._set(Status.HELD, "hypothesis held" if clauses or self.check_outcomes
                           else "every fault was applied and reverted")

@@ -41,6 +41,7 @@ class RequestHead:
     path: str
     trace_id: str | None = None  # of a valid W3C traceparent header, lower-case
     request_id: str | None = None  # X-Request-Id, at most MAX_REQUEST_ID characters
+    traceparent: str | None = None  # that valid header's value (the caller's span id)
 
 
 class _State(enum.Enum):
@@ -109,7 +110,8 @@ def _parse_head(head: bytes) -> tuple[RequestHead, int | None, bool] | None:
         target = "/" + target.split("/", 3)[3] if target.count("/") >= 3 else "/"
     # Two traceparent headers are one invalid value (their combination), as the spec says.
     trace_id = parse_traceparent(traceparents[0]) if len(traceparents) == 1 else None
-    return RequestHead(method, target, trace_id, request_id), length, chunked
+    return (RequestHead(method, target, trace_id, request_id,
+                        traceparents[0] if trace_id is not None else None), length, chunked)
 
 
 class _Framer:
