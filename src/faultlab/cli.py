@@ -31,6 +31,7 @@ GROUPS = {
                "anything runs."),
     "patterns": ("faultlab.patterns.cli", "Infrastructure patterns: the canvas rules that "
                  "show each missing, and the experiment that checks it."),
+    "import": ("faultlab.importers.cli", "Convert experiments of other tools into faultlab's."),
 }
 
 
