@@ -26,6 +26,7 @@ description; a journal line that does not validate is skipped, never trusted.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -323,9 +324,9 @@ class _Builder:
             return span
         # The revert's start is not journaled: it began when the fault's time was up, or
         # at tear-down for a run that ended early, whichever came first.
-        begun = injected if injected is not None else fault.intent
-        if planned is not None and fault.inject_error is None:
-            begun += planned[1]
+        # Without its plan entry (a torn journal) only the tear-down bounds it.
+        begun = (injected if injected is not None else fault.intent) + (
+            planned[1] if planned is not None else math.inf)
         revert_start = max(min(begun, teardown_start, fault.reverted), inject.end)
         revert = SpanPlan(f"faultlab.revert {fault.name}", revert_start, fault.reverted,
                           {"faultlab.fault.name": fault.name}, fault.revert_error)
