@@ -130,7 +130,8 @@ def otel_env(endpoint: str | None, **extra: str) -> dict[str, str]:
     return env
 
 
-# A web server behind a proxy, light load, one latency fault: a run of about 4 s.
+# A web server behind a proxy, light load (a fresh traceparent per request), one latency
+# fault: a run of about 4 s.
 EXPERIMENT = """
 name: traced
 system:
@@ -142,7 +143,7 @@ targets:
   web-link:
     proxy: {{listen: "127.0.0.1:{proxy}", upstream: "127.0.0.1:{web}"}}
 workload:
-  http: {{url: "http://127.0.0.1:{proxy}/", rate: 10/s, timeout: 1s}}
+  http: {{url: "http://127.0.0.1:{proxy}/", rate: 10/s, timeout: 1s, traceparent: true}}
 warmup: 0s
 slos:
   - {{name: served, success_ratio: 50%, window: 1s}}

@@ -35,10 +35,17 @@ async def test_a_run_with_one_fault_is_a_tree_under_the_ci_parent(
     code, out, err = await run_cli(write_experiment(tmp_path), run_dir, env)
     assert code == 0, out + err
     assert "warning" not in err
-    assert receiver.posts == 1 and receiver.content_types == ["application/x-protobuf"]
+    assert set(receiver.content_types) == {"application/x-protobuf"}
     run = receiver.one("faultlab.run traced")
     assert (run.trace_id, run.parent_span_id) == (ci_trace, ci_span)
-    assert {s.trace_id for s in receiver.spans} == {ci_trace}
+    ours = [s for s in receiver.spans if not s.name.startswith("faultlab.inject ")]
+    assert {s.trace_id for s in ours} == {ci_trace}
+    # the run's proxy server (it inherits the run's environment) joined the load's traces:
+    # each request sent while the latency toxic was in force, under its own caller's span
+    delayed = receiver.named("faultlab.inject latency")
+    assert delayed and all(s.attributes["faultlab.toxic.kind"] == "latency"
+                           and s.attributes["faultlab.proxy.name"] == "web-link"
+                           and s.trace_id != ci_trace and s.parent_span_id for s in delayed)
     assert run.resource["service.name"] == "chaos-ci"
     assert run.resource["deployment.environment"] == "test"
     assert run.resource["team"] == "sre"
@@ -68,7 +75,7 @@ async def test_a_run_with_one_fault_is_a_tree_under_the_ci_parent(
     assert fault.attributes["faultlab.fault.planned_duration_s"] == 1.0
     assert not fault.error
     steps = by_parent(receiver, fault)
-    inject, revert = steps["faultlab.inject slow-web"], steps["faultlab.revert slow-web"]
+    inject, revert = steps["faultlab.fault.inject slow-web"], steps["faultlab.fault.revert slow-web"]
     assert fault.start_ns == inject.start_ns <= inject.end_ns <= revert.start_ns
     assert revert.end_ns == fault.end_ns
     # the fault was in force for its planned second, between the two
@@ -89,7 +96,7 @@ async def test_an_aborted_run_is_exported_with_an_error_status(
     assert run.resource["service.name"] == "faultlab"  # OTEL_SERVICE_NAME unset
     fault = receiver.one("faultlab.fault web-down")
     assert fault.attributes["faultlab.fault.kind"] == "down"
-    revert = receiver.one("faultlab.revert web-down")
+    revert = receiver.one("faultlab.fault.revert web-down")
     teardown = receiver.one("faultlab.teardown")
     # reverted by the tear-down, long before its planned 20 s were up
     assert teardown.start_ns <= revert.start_ns <= revert.end_ns <= teardown.end_ns

@@ -69,7 +69,7 @@ async def test_an_inject_that_failed_is_an_error_with_no_revert(tmp_path: Path) 
     assert fault.error == "inject failed: no such proxy"
     assert fault.attributes["faultlab.fault.param.delay"] == "50ms"
     assert fault.attributes["faultlab.fault.param.headers"] == '{"a":1}'  # JSON text
-    assert [c.name for c in fault.children] == ["faultlab.inject slow-db"]
+    assert [c.name for c in fault.children] == ["faultlab.fault.inject slow-db"]
     assert fault.children[0].error == "no such proxy"
     assert fault.end - fault.start == pytest.approx(0.25)
     assert fault in named(plan, "faultlab.phase faults").children
@@ -91,7 +91,7 @@ async def test_a_failed_revert_and_a_fault_left_active_are_errors(tmp_path: Path
                             "reasons": ["REVERT FAILED for fault 'a'"]})])  # no run_ended
     plan = tree(path)
     a, b = named(plan, "faultlab.fault a"), named(plan, "faultlab.fault b")
-    revert = named(plan, "faultlab.revert a")
+    revert = named(plan, "faultlab.fault.revert a")
     assert revert.error == "proxy server gone" and a.error == "revert failed: proxy server gone"
     teardown = named(plan, "faultlab.teardown")
     # no plan event: the revert began with the tear-down

@@ -11,8 +11,8 @@ complete once the verdict is written). The tree::
       faultlab.phase before|faults|after   each phase .. the next one (or tear-down)
         faultlab.slo <phase>: <slo>        each hypothesis clause, over its phase
         faultlab.fault <name>              fault_intent .. its revert's end
-          faultlab.inject <name>           fault_intent .. fault_injected (or the failure)
-          faultlab.revert <name>           planned end (or tear-down) .. fault_reverted
+          faultlab.fault.inject <name>     fault_intent .. fault_injected (or its failure)
+          faultlab.fault.revert <name>     planned end (or tear-down) .. fault_reverted
       faultlab.teardown             teardown_started .. teardown
       faultlab.check <kind>         each history check (its elapsed time, before its event)
 
@@ -305,7 +305,7 @@ class _Builder:
             attrs["faultlab.fault.planned_start_s"] = planned[0]
             attrs["faultlab.fault.planned_duration_s"] = planned[1]
         injected = fault.injected
-        inject = SpanPlan(f"faultlab.inject {fault.name}", fault.intent,
+        inject = SpanPlan(f"faultlab.fault.inject {fault.name}", fault.intent,
                           injected if injected is not None else
                           (fault.closed or teardown_start), {"faultlab.fault.name": fault.name},
                           fault.inject_error)
@@ -328,7 +328,7 @@ class _Builder:
         begun = (injected if injected is not None else fault.intent) + (
             planned[1] if planned is not None else math.inf)
         revert_start = max(min(begun, teardown_start, fault.reverted), inject.end)
-        revert = SpanPlan(f"faultlab.revert {fault.name}", revert_start, fault.reverted,
+        revert = SpanPlan(f"faultlab.fault.revert {fault.name}", revert_start, fault.reverted,
                           {"faultlab.fault.name": fault.name}, fault.revert_error)
         span.children.append(revert)
         span.end = max(span.end, fault.reverted)
