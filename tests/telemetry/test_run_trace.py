@@ -75,7 +75,8 @@ async def test_a_run_with_one_fault_is_a_tree_under_the_ci_parent(
     assert fault.attributes["faultlab.fault.planned_duration_s"] == 1.0
     assert not fault.error
     steps = by_parent(receiver, fault)
-    inject, revert = steps["faultlab.fault.inject slow-web"], steps["faultlab.fault.revert slow-web"]
+    inject = steps["faultlab.fault.inject slow-web"]
+    revert = steps["faultlab.fault.revert slow-web"]
     assert fault.start_ns == inject.start_ns <= inject.end_ns <= revert.start_ns
     assert revert.end_ns == fault.end_ns
     # the fault was in force for its planned second, between the two
