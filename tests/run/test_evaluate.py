@@ -245,3 +245,44 @@ def test_recovery_waits_for_every_workload_and_names_the_one_that_did_not() -> N
     recovery, why = ev.recovery_of("latency-link")
     assert recovery is None
     assert why == "the SLOs did not hold again before the run ended (workload 'api')"
+
+
+def blind(index: int, polls: int = 10) -> SecondStats:
+    """A second in which the probe could not ask once (Prometheus down)."""
+    s = SecondStats(index, sent=polls)
+    for _ in range(polls):
+        s.record(Outcome.PROBE_ERROR, 0)
+    s.error = "Prometheus at http://127.0.0.1:9 could not be asked: refused"
+    return s
+
+
+def test_probe_errors_judge_nothing_and_say_so_apart_from_breaches() -> None:
+    f = Feed()
+    f.add(second(0))
+    f.add(second(1))
+    f.add(blind(2))
+    f.add(blind(3))  # the window [2, 4) holds nothing but errors: not judged, not failed
+    f.ev.end_before(4.0)
+    f.ev.fault_injected("latency-link", 4.0)
+    for i in range(4, 7):
+        f.add(second(i, ok=2, failed=8))  # a real breach during the fault
+    clauses = {c.name: c for c in build_clauses(f.exp, f.ev, True, None)}
+    before = clauses["before: ok"]
+    assert not before.held and before.failed_windows == 0 and before.probe_errors == 1
+    assert before.result == "probe error" and not before.breached
+    assert "could not be asked" in (before.probe_error or "")
+    assert "probe error" in before.detail
+    during = clauses["during: ok"]
+    assert during.result == "violated" and during.breached and during.probe_errors == 0
+
+
+def test_a_probe_error_is_not_planned_and_leaves_no_latency() -> None:
+    s = blind(0, polls=3)
+    s.record(Outcome.OK, 1000)
+    s.sent += 1
+    assert s.finished == s.sent == 4 and s.in_flight == 0
+    from faultlab.workload.stats import aggregate
+
+    agg = aggregate([s])
+    assert agg.planned == 1 and agg.success_ratio == 1.0 and agg.errors == 3
+    assert s.histogram.get_total_count() == 1

@@ -38,7 +38,8 @@ def clause_entry(c: ClauseResult) -> ClauseEntry:
                        objective=c.objective, held=c.held, measured=c.measured, bound=c.bound,
                        unit=Unit(c.unit), windows=c.windows, failed_windows=c.failed_windows,
                        worst_window=c.worst_window, detail=c.detail,
-                       recovery_time=c.recovery_time, recover_within=c.recover_within)
+                       recovery_time=c.recovery_time, recover_within=c.recover_within,
+                       probe_errors=c.probe_errors, probe_error=c.probe_error)
 
 
 def fault_entry(f: FaultRecord) -> FaultEntry:

@@ -63,10 +63,12 @@ class RunRecord(Part):
     seed: int = Field(description="The seed of every random choice (replay with --seed).")
     command: list[str] = Field(description="The command line that started the run.")
     status: Status = Field(description="The verdict: held, violated, steady_state_failed, "
-                           "aborted, interrupted, revert_failed or error.")
+                           "probe_error (an SLO could not be judged: its probe could not "
+                           "ask; nothing was breached), aborted, interrupted, revert_failed "
+                           "or error.")
     exit_code: int = Field(description="The exit code of faultlab run for this status: 0 "
-                           "held, 1 violated, 3 aborted or interrupted, 4 revert failed or "
-                           "error.")
+                           "held, 1 violated, 3 aborted or interrupted, 4 probe error, revert "
+                           "failed or error.")
     reasons: list[str] = Field(description="Why the run ended as it did, most important "
                                "first; warnings start with 'warning: '.")
     clauses: list[ClauseEntry] = Field(description="Every hypothesis clause, in the "

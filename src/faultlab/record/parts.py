@@ -127,6 +127,19 @@ class ClauseEntry(Part):
     unit: Unit = Field(description="Unit of measured and bound: 's' (seconds) or 'ratio'.")
     windows: int = Field(default=0, ge=0, description="Windows evaluated.")
     failed_windows: int = Field(default=0, ge=0, description="Windows that failed the SLO.")
+    probe_errors: int = Field(default=0, ge=0, description="Windows in which the SLO's probe "
+                              "could not ask at all (e.g. its Prometheus was down): nothing "
+                              "was judged there. A clause with some and no failed window is "
+                              "not held, yet not breached (status probe_error).")
+    probe_error: str | None = Field(default=None, description="The first probe error's "
+                                    "message, when there was one.")
+
+    @property
+    def result(self) -> str:
+        """held, violated, or probe error (not held: its probe was blind, nothing failed)."""
+        if self.held:
+            return "held"
+        return "probe error" if self.probe_errors and not self.failed_windows else "violated"
     worst_window: tuple[int, int] | None = Field(
         default=None, description="The worst window as [start, end) in seconds since the "
         "run's second 0; null when no window had data.")
@@ -193,6 +206,8 @@ class WorkloadTotals(Part):
     timed_out: int = Field(ge=0, description="Requests that timed out.")
     dropped: int = Field(ge=0, description="Planned requests not sent because max_in_flight "
                          "were already in flight (counted as failures).")
+    probe_errors: int = Field(default=0, ge=0, description="A probe's polls that could not "
+                              "ask at all (sent, not planned: in no figure).")
     success_ratio: Figure = Field(default=None, description="ok / planned; null when nothing "
                                   "was planned.")
     p50: Figure = Field(default=None, description="Median latency in seconds, measured from "

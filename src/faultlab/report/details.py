@@ -23,9 +23,16 @@ def _table(header: list[str], rows: list[list[str]], cls: str = "") -> str:
             f"<tbody>{body}</tbody></table></div>")
 
 
-def _mark(held: bool) -> str:
-    return ('<span class="pass">✓ held</span>' if held
-            else '<span class="fail nowrap">✗ violated</span>')
+def _mark(c: ClauseEntry) -> str:
+    if c.held:
+        return '<span class="pass">✓ held</span>'
+    if c.result == "probe error":
+        return '<span class="warn nowrap">? probe error</span>'
+    return '<span class="fail nowrap">✗ violated</span>'
+
+
+def _md_mark(c: ClauseEntry) -> str:
+    return {"held": "✓ held", "violated": "✗ **violated**"}.get(c.result, "? **probe error**")
 
 
 def _measured(c: ClauseEntry) -> str:
@@ -57,12 +64,12 @@ class ClausesSection:
         if not ctx.comparison:
             run = ctx.runs[0]
             rows = [[f'<span data-clause="{esc(c.name)}" data-held="{str(c.held).lower()}">'
-                     f"{_mark(c.held)}</span>", esc(c.name), esc(_measured(c)),
+                     f"{_mark(c)}</span>", esc(c.name), esc(_measured(c)),
                      esc(_bound(c)), esc(f"{c.failed_windows} of {c.windows}"),
                      esc(_window(c)), esc(c.detail)] for c in run.clauses]
             html = _table(["result", "clause", "measured (worst)", "bound", "failed windows",
                            "worst window", "detail"], rows, "clauses")
-            mrows = [["✓ held" if c.held else "✗ **violated**", md(c.name), md(_measured(c)),
+            mrows = [[_md_mark(c), md(c.name), md(_measured(c)),
                       md(_bound(c)), md(f"{c.failed_windows} of {c.windows}")]
                      for c in run.clauses]
             return Rendered(html, md_table(["result", "clause", "measured (worst)", "bound",
@@ -80,9 +87,9 @@ class ClausesSection:
                     mrow.append("not judged")
                     continue
                 row.append(f'<span data-clause="{esc(name)}" data-run="{esc(lbl)}" '
-                           f'data-held="{str(c.held).lower()}">{_mark(c.held)}</span> '
+                           f'data-held="{str(c.held).lower()}">{_mark(c)}</span> '
                            f'{esc(_measured(c))} <span class="muted">({esc(_bound(c))})</span>')
-                mrow.append(("✓ " if c.held else "✗ ") + md(_measured(c)))
+                mrow.append(_md_mark(c)[:1] + " " + md(_measured(c)))
             rows.append(row)
             mrows.append(mrow)
         header = ["clause", *(esc(lbl) for lbl in ctx.labels)]

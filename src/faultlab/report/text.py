@@ -17,6 +17,7 @@ STATUS_HEADLINE = {
     Status.HELD: "Hypothesis held",
     Status.VIOLATED: "Hypothesis violated",
     Status.STEADY_STATE_FAILED: "Steady state not met: no fault was injected",
+    Status.PROBE_ERROR: "Not judged: a probe could not ask (a probe error, not a breach)",
     Status.ABORTED: "Aborted: an abort condition fired",
     Status.INTERRUPTED: "Interrupted before the end",
     Status.REVERT_FAILED: "A REVERT FAILED: the system may still be broken",

@@ -53,15 +53,23 @@ def build_clauses(exp: Experiment, ev: Evaluation, faults_ran: bool, last_fault:
 def _tallied(phase: str, name: str, owner: Evaluator) -> ClauseResult:
     check = owner.checks[name]
     tally = owner.tallies[(phase, name)]
-    held = tally.windows > 0 and tally.failed == 0
+    held = tally.windows > 0 and tally.failed == 0 and tally.errored == 0
     if tally.windows == 0:
         detail = "no window had data"
     else:
         detail = (f"worst {_fmt(check, tally.worst)} against {check.objective}; "
                   f"{tally.failed} of {tally.windows} windows failed")
+    if tally.errored:
+        detail = (f"{_blind(tally.errored, tally.error)}; " + detail)
     return ClauseResult(phase, name, check.objective, held, tally.worst, check.bound,
                         check.unit, tally.windows, tally.failed, tally.worst_window, detail,
-                        workload=owner.workload)
+                        workload=owner.workload, probe_errors=tally.errored,
+                        probe_error=tally.error)
+
+
+def _blind(windows: int, error: str | None) -> str:
+    return (f"probe error: the probe could not ask in {windows} window"
+            f"{'s' if windows != 1 else ''} ({error or 'no message'})")
 
 
 def _not_evaluated(ev: Evaluation, names: list[str]) -> list[ClauseResult]:
@@ -98,8 +106,12 @@ def _after(exp: Experiment, ev: Evaluation, owner: Evaluator, name: str, last_fa
         if worst is None or check.worse(v, worst):
             worst, worst_window = v, (s, s + check.window)
     recovered_in_time = recovery is not None and recovery <= within
+    blind = rec.errored if rec is not None and recovery is None else 0
     held = recovered_in_time and not failed and bool(values)
-    if recovery is None:
+    if blind:
+        assert rec is not None
+        detail = f"not judged: {_blind(blind, rec.error)}"
+    elif recovery is None:
         detail = f"did not recover: {why}"
     elif not recovered_in_time:
         detail = (f"recovered after {format_duration(recovery)}, later than "
@@ -113,4 +125,5 @@ def _after(exp: Experiment, ev: Evaluation, owner: Evaluator, name: str, last_fa
                   f"{_fmt(check, worst)} against {check.objective}")
     return ClauseResult("after", name, check.objective, held, worst, check.bound, check.unit,
                         len(values), len(failed), worst_window, detail, recovery, within,
-                        workload=owner.workload)
+                        workload=owner.workload, probe_errors=blind,
+                        probe_error=rec.error if blind and rec is not None else None)

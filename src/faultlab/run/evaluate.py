@@ -94,9 +94,15 @@ class _Tally:
     failed: int = 0
     worst: float | None = None
     worst_window: tuple[int, int] | None = None
+    errored: int = 0  # windows of probe errors only: nothing could be judged
+    error: str | None = None
 
-    def add(self, check: SloCheck, value: float | None, window: tuple[int, int]) -> bool | None:
+    def add(self, check: SloCheck, agg: Aggregate, window: tuple[int, int]) -> bool | None:
+        value = check.measure(agg)
         if value is None:
+            if agg.errors:
+                self.errored += 1
+                self.error = self.error or agg.error
             return None
         self.windows += 1
         ok = check.passes(value)
@@ -113,6 +119,8 @@ class _Recovery:
     revert: float
     until: float | None = None  # next fault's inject, if any
     recovered_at: int | None = None
+    errored: int = 0  # after-windows with probe errors only
+    error: str | None = None
     # window start -> the after-SLOs' figures over the full window [start, start + w)
     after_windows: dict[int, dict[str, float | None]] = field(default_factory=dict)
 
@@ -208,7 +216,7 @@ class Evaluator:
             if not seconds:
                 continue
             window = (seconds[0].index, second + 1)
-            self.tallies[(phase, name)].add(check, check.measure(aggregate(seconds)), window)
+            self.tallies[(phase, name)].add(check, aggregate(seconds), window)
 
     def _track_recovery(self, second: int) -> None:
         names = self.hold["after"]
@@ -223,8 +231,11 @@ class Evaluator:
             values: dict[str, float | None] = {}
             for name in names:
                 check = self.checks[name]
-                part = [x for x in seconds if x.index >= start + w - check.window]
-                values[name] = check.measure(aggregate(part))
+                part = aggregate(x for x in seconds if x.index >= start + w - check.window)
+                values[name] = check.measure(part)
+                if values[name] is None and part.errors:
+                    rec.errored += 1
+                    rec.error = rec.error or part.error
             rec.after_windows[start] = values
             if rec.recovered_at is None and self._all_pass(values):
                 rec.recovered_at = start

@@ -36,10 +36,11 @@ class ConsoleProgress:
         p99 = format_duration(s.histogram.get_value_at_percentile(99) / 1e6) if n else "-"
         bad = s.failed + s.timed_out + s.dropped
         colour = "red" if bad else "green"
+        blind = f" [magenta]probe error {s.errors}[/]" if s.errors else ""
         self.console.print(
             f"{self.label}[dim]{s.index:5d}s {self.current:7}[/] sent {s.sent:4d} "
             f"[{colour}]ok {s.ok:4d} err {s.failed:3d} timeout {s.timed_out:3d}[/] "
-            f"p99 {p99}", highlight=False)
+            f"p99 {p99}{blind}", highlight=False)
 
     def event(self, text: str) -> None:
         self.console.print(f"{self.label}[bold]{text}[/]")
@@ -74,7 +75,8 @@ def print_summary(console: Console, verdict: Verdict, experiment: str, run_dir: 
                         f"{format_duration(c.recover_within or 0)})"
                         if c.recovery_time is not None else "not recovered")
         table.add_row(f"{c.phase}: {c.slo}", c.objective, _fig(c.measured, c.unit), recovery,
-                      "[green]held[/]" if c.held else "[red]violated[/]")
+                      {"held": "[green]held[/]", "violated": "[red]violated[/]"}.get(
+                          c.result, f"[magenta]{c.result}[/]"))
     if verdict.clauses:
         console.print(table)
     if verdict.faults:
@@ -106,7 +108,9 @@ def print_summary(console: Console, verdict: Verdict, experiment: str, run_dir: 
         w = entry
         console.print(f"workload {name}: {w.get('planned')} planned, {w.get('ok')} ok, "
                       f"{w.get('failed')} failed, {w.get('timed_out')} timed out, "
-                      f"{w.get('dropped')} dropped; p50 {_fig(w.get('p50'), 's')}, "
+                      f"{w.get('dropped')} dropped"
+                      + (f", {w['probe_errors']} probe errors" if w.get("probe_errors") else "")
+                      + f"; p50 {_fig(w.get('p50'), 's')}, "
                       f"p99 {_fig(w.get('p99'), 's')}", highlight=False)
     style = status_style(verdict.status)
     console.print(f"[{style}]{verdict.status.value.upper()}[/] (exit {int(verdict.exit_code)})"

@@ -6,7 +6,8 @@ Exit codes (documented in the README):
     1  the hypothesis was violated (including: steady state not met, so no fault was injected)
     2  invalid input (the experiment file, a --var, a run directory)
     3  aborted (an abort condition fired) or interrupted (SIGINT / SIGTERM)
-    4  a revert failed, set-up failed, or an internal error
+    4  a revert failed, set-up failed, a probe could not be asked (so an SLO could not be
+       judged: a probe error, never a breach), or an internal error
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Status(StrEnum):
     HELD = "held"
     VIOLATED = "violated"
     STEADY_STATE_FAILED = "steady_state_failed"
+    PROBE_ERROR = "probe_error"  # an SLO could not be judged: its probe could not ask
     ABORTED = "aborted"
     INTERRUPTED = "interrupted"
     REVERT_FAILED = "revert_failed"
@@ -42,6 +44,7 @@ class Status(StrEnum):
             Status.HELD: ExitCode.HELD,
             Status.VIOLATED: ExitCode.VIOLATED,
             Status.STEADY_STATE_FAILED: ExitCode.VIOLATED,
+            Status.PROBE_ERROR: ExitCode.ERROR,
             Status.ABORTED: ExitCode.ABORTED,
             Status.INTERRUPTED: ExitCode.ABORTED,
             Status.REVERT_FAILED: ExitCode.ERROR,
@@ -67,6 +70,20 @@ class ClauseResult:
     recovery_time: float | None = None  # after-clauses: seconds from revert to holding again
     recover_within: float | None = None
     workload: str | None = None  # the workload the SLO measures
+    # windows in which the probe could not ask at all (its own errors, no answer about the
+    # system), and the first such error: the clause is then not held, yet not breached
+    probe_errors: int = 0
+    probe_error: str | None = None
+
+    @property
+    def breached(self) -> bool:
+        """Not held because of what was measured (not merely because a probe was blind)."""
+        return not self.held and (self.failed_windows > 0 or self.probe_errors == 0)
+
+    @property
+    def result(self) -> str:
+        """held, violated, or probe error."""
+        return "held" if self.held else "violated" if self.breached else "probe error"
 
     @property
     def name(self) -> str:

@@ -25,11 +25,14 @@ def second_fields(s: SecondStats) -> dict[str, Any]:
     # the ok requests' own histogram, when it differs from the one of every request
     ok_hdr = (s.ok_histogram.encode().decode()
               if s.ok_histogram is not None and s.ok else None)
-    return {"second": s.index, "sent": s.sent, "ok": s.ok, "failed": s.failed,
-            "timed_out": s.timed_out, "dropped": s.dropped, "late": s.late,
-            "max_lag": round(s.max_lag, 6), "p50": pct(50), "p90": pct(90), "p99": pct(99),
-            "max": round(h.get_max_value() / 1e6, 6) if n else None,
-            "hdr": h.encode().decode() if n else None, "ok_hdr": ok_hdr}
+    out = {"second": s.index, "sent": s.sent, "ok": s.ok, "failed": s.failed,
+           "timed_out": s.timed_out, "dropped": s.dropped, "late": s.late,
+           "max_lag": round(s.max_lag, 6), "p50": pct(50), "p90": pct(90), "p99": pct(99),
+           "max": round(h.get_max_value() / 1e6, 6) if n else None,
+           "hdr": h.encode().decode() if n else None, "ok_hdr": ok_hdr}
+    if s.errors:  # a probe's own errors: only when there were some
+        out.update(probe_errors=s.errors, probe_error=s.error)
+    return out
 
 
 def _clean(v: float) -> float | None:
@@ -58,7 +61,8 @@ def workload_entries(workloads: Mapping[str, Workload],
             entry["totals"] = {
                 "seconds": agg.seconds, "planned": agg.planned, "sent": agg.sent,
                 "ok": agg.ok, "failed": agg.failed, "timed_out": agg.timed_out,
-                "dropped": agg.dropped, "success_ratio": _clean(agg.success_ratio),
+                "dropped": agg.dropped, "probe_errors": agg.errors,
+                "success_ratio": _clean(agg.success_ratio),
                 "p50": _clean(agg.percentile(50)), "p90": _clean(agg.percentile(90)),
                 "p99": _clean(agg.percentile(99)), "max": _clean(agg.max_latency),
                 "ok_p50": _clean(agg.percentile(50, successful_only=True)),

@@ -14,8 +14,13 @@ running for the first time): they are counted in :attr:`StatsRecorder.warmup` an
 second, so no clause, abort condition or total ever sees them.
 
 Invariants:
-- ``sent + dropped`` counts every planned request of a second; ``ok + failed + timed_out``
-  counts every finished one; a complete second has ``ok + failed + timed_out == sent``.
+- ``sent + dropped`` counts every planned request of a second; ``ok + failed + timed_out +
+  errors`` counts every finished one; a complete second has ``ok + failed + timed_out +
+  errors == sent``.
+- ``errors`` are a probe's own failures (the Prometheus it asks is down, its query is
+  invalid): the question could not be asked, so they say nothing about the system. They are
+  not *planned* (no success ratio, no latency counts them) and a window of nothing else has
+  no data; :attr:`SecondStats.error` keeps the first one's message.
 - The histogram holds the latency (microseconds, from the intended time) of every finished
   request, timeouts recorded at their timeout, so the tail is bounded, never lost.
 - The successful-only histogram (:meth:`SecondStats.ok_latencies`) holds the latency of every
@@ -50,6 +55,7 @@ class Outcome(Enum):
     OK = "ok"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
+    PROBE_ERROR = "probe_error"  # the probe could not ask (not an answer about the system)
 
 
 @dataclass
@@ -64,6 +70,8 @@ class SecondStats:
     dropped: int = 0
     late: int = 0
     max_lag: float = 0.0
+    errors: int = 0  # probe errors (Outcome.PROBE_ERROR)
+    error: str | None = None  # the first probe error's message
     histogram: HdrHistogram = field(default_factory=new_histogram, repr=False)
     # latencies of the ok requests; None while every finished request was ok (then it is
     # `histogram`), so that only seconds with failures pay for a second histogram
@@ -75,6 +83,9 @@ class SecondStats:
 
     def record(self, outcome: Outcome, us: int) -> None:
         """Count one finished request with latency ``us`` (microseconds)."""
+        if outcome is Outcome.PROBE_ERROR:
+            self.errors += 1
+            return
         if outcome is Outcome.OK:
             self.ok += 1
             if self.ok_histogram is not None:
@@ -92,7 +103,7 @@ class SecondStats:
 
     @property
     def finished(self) -> int:
-        return self.ok + self.failed + self.timed_out
+        return self.ok + self.failed + self.timed_out + self.errors
 
     @property
     def in_flight(self) -> int:
@@ -113,10 +124,13 @@ class Aggregate:
     max_lag: float
     histogram: HdrHistogram
     ok_histogram: HdrHistogram  # the ok requests' latencies only
+    errors: int = 0  # probe errors: not planned, not in any figure
+    error: str | None = None  # the first one's message
 
     @property
     def planned(self) -> int:
-        return self.sent + self.dropped
+        """Requests that asked the system something: sent or dropped, not probe errors."""
+        return self.sent + self.dropped - self.errors
 
     @property
     def success_ratio(self) -> float:
@@ -140,8 +154,9 @@ class Aggregate:
 
 def aggregate(seconds: Iterable[SecondStats]) -> Aggregate:
     hist, ok_hist = new_histogram(), new_histogram()
-    n = sent = ok = failed = timed_out = dropped = late = 0
+    n = sent = ok = failed = timed_out = dropped = late = errors = 0
     max_lag = 0.0
+    error: str | None = None
     for s in seconds:
         n += 1
         sent += s.sent
@@ -150,6 +165,8 @@ def aggregate(seconds: Iterable[SecondStats]) -> Aggregate:
         timed_out += s.timed_out
         dropped += s.dropped
         late += s.late
+        errors += s.errors
+        error = error or s.error
         max_lag = max(max_lag, s.max_lag)
         if s.histogram.get_total_count():
             hist.add(s.histogram)
@@ -157,7 +174,8 @@ def aggregate(seconds: Iterable[SecondStats]) -> Aggregate:
             ok_hist.add(s.ok_histogram)
         elif s.ok:
             ok_hist.add(s.histogram)
-    return Aggregate(n, sent, ok, failed, timed_out, dropped, late, max_lag, hist, ok_hist)
+    return Aggregate(n, sent, ok, failed, timed_out, dropped, late, max_lag, hist, ok_hist,
+                     errors, error)
 
 
 class StatsRecorder:
@@ -209,6 +227,13 @@ class StatsRecorder:
     def on_done(self, intended: float, outcome: Outcome, latency: float) -> None:
         us = min(max(1, round(latency * 1e6)), HIGHEST_LATENCY_US)
         self._bucket(intended).record(outcome, us)
+
+    def on_error(self, intended: float, message: str) -> None:
+        """A probe could not ask its question (see :attr:`Outcome.PROBE_ERROR`)."""
+        b = self._bucket(intended)
+        b.record(Outcome.PROBE_ERROR, 0)
+        if b.error is None:
+            b.error = message
 
     def on_dropped(self, intended: float) -> None:
         self._bucket(intended).dropped += 1

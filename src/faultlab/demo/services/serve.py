@@ -9,6 +9,8 @@ The contract with whoever starts the process (faultlab's demo, the tests):
   starter that raced another process for a free port can simply try another one.
 - ``--pid-file``: the pid is written (atomically) before the ready line, and removed on a
   clean exit, but only if it still holds our pid (a restarted successor may own it by then).
+- ``GET /metrics`` answers what the app served, for a Prometheus to scrape
+  (:mod:`faultlab.demo.services.metrics`).
 - SIGTERM and SIGINT stop the process cleanly with status 0: in-flight requests get
   :data:`SHUTDOWN_GRACE` seconds, then client sessions are closed.
 """
@@ -38,6 +40,9 @@ async def serve(app: web.Application, host: str, port: int, pid_file: Path | Non
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
+    from faultlab.demo.services.metrics import add_metrics
+
+    add_metrics(app)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port, shutdown_timeout=SHUTDOWN_GRACE)
