@@ -242,7 +242,8 @@ class HttpProbe(TextChecks):
 
     @model_validator(mode="after")
     def _path_and_value(self) -> HttpProbe:
-        if "equals" in self.model_fields_set and self.json_path is None:
+        # an explicit null without json_path is what a dump of a probe without it holds
+        if self.equals is not None and self.json_path is None:
             raise ValueError("equals needs json_path: the value to compare (e.g. json_path: "
                              "status, equals: ok)")
         return self
