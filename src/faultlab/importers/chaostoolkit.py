@@ -52,8 +52,6 @@ Path = tuple[str | int, ...]
 _KNOWN_TOP = {"version", "title", "description", "tags", "configuration", "secrets",
               "steady-state-hypothesis", "method", "rollbacks", "contributions",
               "extensions", "controls", "runtime", "dry"}
-_IGNORED_TOP = {"version": "", "dry": "", "tags": "kept in the description",
-                "contributions": "kept in the description"}
 _ACTIVITY_KEYS = {"type", "name", "provider", "tolerance", "pauses", "background", "ref",
                   "controls", "description"}
 
@@ -121,19 +119,25 @@ class _Converter:
         self.slos: list[dict[str, Any]] = []
         self.faults: list[dict[str, Any]] = []
         self.activities: dict[str, tuple[Path, dict[str, Any]]] = {}
+        self.seen: set[Path] = set()  # activities checked (a ref's definition is checked once)
 
     # --- reporting --------------------------------------------------------------------------
 
     def problem(self, path: Path, message: str, hint: str) -> None:
+        before = len(self.report.problems)
         self.report.problem(self.doc, path, message, hint)
+        if self.report.problems[-1] in self.report.problems[:before]:  # a ref checked twice
+            self.report.problems.pop()
 
     def unconverted(self, path: Path, message: str) -> None:
-        self.result.unconverted.append((path, message))
-        self.result.located[path] = self.doc.at(path)
+        if (path, message) not in self.result.unconverted:
+            self.result.unconverted.append((path, message))
+            self.result.located[path] = self.doc.at(path)
 
     def note(self, path: Path, message: str) -> None:
-        self.result.notes.append((path, message))
-        self.result.located[path] = self.doc.at(path)
+        if (path, message) not in self.result.notes:
+            self.result.notes.append((path, message))
+            self.result.located[path] = self.doc.at(path)
 
     def unique(self, base: str) -> str:
         name, i = base, 2
@@ -159,21 +163,30 @@ class _Converter:
         for key in data:
             if key not in _KNOWN_TOP:
                 self.unconverted((key,), "is not a Chaos Toolkit experiment key; ignored")
-            elif key in ("extensions", "controls", "runtime"):
+            elif key in ("extensions", "controls", "contributions"):
                 self.unconverted((key,), f"{key} are not converted (faultlab has no place "
-                                 "for them)" if key != "runtime" else "runtime settings "
-                                 "(rollback strategy, hypothesis strategy) are not "
-                                 "converted: faultlab always runs the rollbacks")
+                                 "for them)")
+            elif key == "runtime":
+                self.unconverted((key,), "runtime settings (rollback and hypothesis "
+                                 "strategies) are not converted: faultlab judges the "
+                                 "hypothesis before and after the method, and always runs "
+                                 "the rollbacks")
+            elif key == "dry":
+                self.unconverted((key,), "a dry run is `faultlab run --dry-run`; not "
+                                 "converted")
         self.values = Values.read(data, self.unconverted, self.note)
+        self.index()
         hypo_names = self.hypothesis()
         self.report.check()
         starts = self.method(method)
         self.report.check()
-        fault_end = self.check_window(starts, hypo_names)
-        description = " ".join(str(x) for x in (
-            data.get("description") if isinstance(data.get("description"), str) else "",
-            f"Converted from the Chaos Toolkit experiment {str(title).strip()!r}.",
-        ) if x).strip()
+        self.check_window(starts, hypo_names)
+        own = data.get("description")
+        own = own.strip() if isinstance(own, str) else ""
+        if own and own[-1] not in ".!?":
+            own += "."
+        description = " ".join(x for x in (own, "Converted from the Chaos Toolkit experiment "
+                                           f"{str(title).strip()!r}.") if x)
         if isinstance(data.get("tags"), list) and data["tags"]:
             description += " Tags: " + ", ".join(str(t) for t in data["tags"]) + "."
         exp: dict[str, Any] = {
@@ -203,7 +216,6 @@ class _Converter:
             f.pop("_revert_timeout", None)
         if longest > 5:
             exp["revert"] = {"timeout": _seconds(math.ceil(longest) + 1)}
-        del fault_end
         return exp
 
     def hypothesis(self) -> list[str]:
@@ -229,10 +241,10 @@ class _Converter:
             return []
         names: list[str] = []
         for i, raw in enumerate(probes):
-            path: Path = (*base, "probes", i)
-            activity = self.activity(path, raw)
-            if activity is None:
+            found = self.activity((*base, "probes", i), raw)
+            if found is None:
                 continue
+            path, activity = found
             if activity.get("type") != "probe":
                 self.problem((*path, "type"), "the hypothesis holds probes only",
                              'write "type": "probe", or move the action to the method')
@@ -253,8 +265,21 @@ class _Converter:
             names.append(slo)
         return names
 
-    def activity(self, path: Path, raw: Any) -> dict[str, Any] | None:
-        """An activity's mapping (a ``ref`` resolved), or None after a problem or note."""
+    def index(self) -> None:
+        """Every named activity, for ``ref`` (Chaos Toolkit resolves refs anywhere)."""
+        hypo = self.data.get("steady-state-hypothesis")
+        probes = hypo.get("probes") if isinstance(hypo, dict) else None
+        for base, items in ((("steady-state-hypothesis", "probes"), probes),
+                            (("method",), self.data.get("method")),
+                            (("rollbacks",), self.data.get("rollbacks"))):
+            for i, raw in enumerate(items if isinstance(items, list) else []):
+                if isinstance(raw, dict) and isinstance(raw.get("name"), str) and (
+                        "provider" in raw):
+                    self.activities.setdefault(raw["name"], ((*base, i), raw))
+
+    def activity(self, path: Path, raw: Any) -> tuple[Path, dict[str, Any]] | None:
+        """An activity's place and mapping (a ``ref`` resolved to its definition), or None
+        after a problem."""
         if not isinstance(raw, dict):
             self.problem(path, "an activity must be a mapping", '{"type": "action", "name": '
                          '..., "provider": {...}}')
@@ -263,11 +288,12 @@ class _Converter:
             ref = raw["ref"]
             found = self.activities.get(str(ref)) if isinstance(ref, str) else None
             if found is None:
-                self.problem((*path, "ref"), f"ref {ref!r} names no activity defined "
-                             "before it", "name an activity of the hypothesis or method "
-                             "above it")
+                self.problem((*path, "ref"), f"ref {ref!r} names no activity",
+                             "name an activity of the hypothesis, method or rollbacks")
                 return None
-            return found[1]
+            if found[0] in self.seen:
+                return found
+            raw, path = found[1], found[0]
         kind = raw.get("type")
         if kind not in ("action", "probe"):
             self.problem((*path, "type"), f"an activity's type is action or probe, not "
@@ -283,9 +309,8 @@ class _Converter:
                                  "ignored")
         if "controls" in raw:
             self.unconverted((*path, "controls"), "controls are not converted")
-        if isinstance(raw.get("name"), str):
-            self.activities.setdefault(raw["name"], (path, raw))
-        return raw
+        self.seen.add(path)
+        return path, raw
 
     # --- the method and the rollbacks -------------------------------------------------------
 
@@ -294,10 +319,10 @@ class _Converter:
         t, last_action = 0.0, -math.inf
         starts: list[float] = []
         for i, raw in enumerate(method):
-            path: Path = ("method", i)
-            activity = self.activity(path, raw)
-            if activity is None:
+            found = self.activity(("method", i), raw)
+            if found is None:
                 continue
+            path, activity = found
             before, after = self.pauses(path, activity)
             t += before
             if activity.get("background"):
@@ -356,7 +381,7 @@ class _Converter:
                                  "ignored")
         return out[0], out[1]
 
-    def check_window(self, starts: list[float], hypo: list[str]) -> float:
+    def check_window(self, starts: list[float], hypo: list[str]) -> None:
         end = math.ceil(starts[-1] * 1000) / 1000
         rollbacks = self.data.get("rollbacks", [])
         commands: list[list[str]] = []
@@ -366,10 +391,10 @@ class _Converter:
                          '"rollbacks": [{"type": "action", ...}]')
             rollbacks = []
         for i, raw in enumerate(rollbacks):
-            path: Path = ("rollbacks", i)
-            activity = self.activity(path, raw)
-            if activity is None:
+            found = self.activity(("rollbacks", i), raw)
+            if found is None:
                 continue
+            path, activity = found
             if activity.get("type") == "probe":
                 self.unconverted(path, "a probe among the rollbacks is not converted "
                                  "(a rollback is an action)")
@@ -384,7 +409,7 @@ class _Converter:
         self.report.check()
         check = self.options.check_for
         if not commands and not hypo:
-            return end
+            return
         revert = (commands[0] if len(commands) == 1 else
                   ["sh", "-c", "; ".join(shlex.join(c) for c in commands)] if commands
                   else ["true"])
@@ -394,7 +419,6 @@ class _Converter:
             "kind": "command", "target": "local", "inject": ["true"], "revert": revert,
             "timeout": _seconds(max(timeout, 30.0)), "start": _seconds(start),
             "duration": _seconds(duration), "_revert_timeout": max(timeout, 30.0)})
-        return start + duration
 
     # --- providers --------------------------------------------------------------------------
 

@@ -91,9 +91,28 @@ def _dump(experiment: dict[str, Any]) -> str:
                      width=100)
 
 
+def _timeline(exp: dict[str, Any]) -> str:
+    """One line: when each action runs and when the hypothesis is judged again."""
+    from faultlab.units import parse_duration
+
+    parts = []
+    for fault in exp.get("faults", []):
+        start = parse_duration(fault["start"])
+        if "revert" not in fault:
+            parts.append(f"{fault['name']} at {start:g}s")
+        else:
+            end = start + parse_duration(fault["duration"])
+            then = ", then the rollbacks" if fault["name"].startswith("rollbacks") else ""
+            parts.append(f"hypothesis judged {start:g}s-{end:g}s{then}")
+    before = exp.get("hypothesis", {}).get("before", {}).get("for")
+    steady = f" (held for {before} first)" if before else ""
+    return (f"Timeline, from the end of the steady state{steady}: "
+            + ("; ".join(parts) or "nothing") + ".")
+
+
 def _header(conv: Conversion, source: str) -> str:
     lines = [f"Converted from the Chaos Toolkit experiment {source} by `faultlab import "
-             "chaostoolkit` (see docs/chaostoolkit.md)."]
+             "chaostoolkit` (see docs/chaostoolkit.md).", _timeline(conv.experiment)]
     unconverted = conv.lines(source, notes=False)
     lines.append(f"Not converted ({len(unconverted)}):" if unconverted
                  else "Every construct was converted.")
