@@ -148,7 +148,7 @@ UNSUPPORTED = {
          "provider": {"type": "http", "url": "http://127.0.0.1:9/"}},
         {"type": "probe", "name": "filter", "provider": {"type": "http",
                                                            "url": "http://127.0.0.1:9/"},
-         "tolerance": {"type": "jsonpath", "path": "$.a[?(@.b == 1)]", "target": "body"}},
+         "tolerance": {"type": "jsonpath", "path": "$.a[0:2]", "target": "body"}},
         {"type": "probe", "name": "headers", "provider": {"type": "http",
                                                             "url": "http://127.0.0.1:9/"},
          "tolerance": {"type": "regex", "pattern": "x", "target": "headers"}},

@@ -62,17 +62,30 @@ class JsonPathError(ValueError):
     pass
 
 
-#: one step of a parsed JSONPath: ("key", name), ("index", n), ("all", None), ("deep", name)
-Step = tuple[str, str | int | None]
-_STEP = re.compile(r"""\.\.(?P<deep>[A-Za-z_][\w-]*|\*)|\.(?P<key>[A-Za-z_][\w-]*)|\.(?P<star>\*)
+#: one step of a parsed JSONPath: ("key", name), ("index", n), ("all", None), ("deep", name),
+#: ("filter", (relative steps, operator or None, literal))
+Step = tuple[str, Any]
+_NAME = r"[A-Za-z_][\w-]*"
+_QUOTED = r"""'[^']*'|"[^"]*\""""
+_STEP = re.compile(rf"""\.\.(?P<deep>{_NAME}|\*)|\.(?P<key>{_NAME})|\.(?P<star>\*)
                    |\[\s*(?P<index>-?\d+)\s*\]|\[\s*\*\s*\]
-                   |\[\s*(?P<q>['"])(?P<quoted>(?:(?!(?P=q)).)*)(?P=q)\s*\]""", re.X)
+                   |\[\s*(?P<quoted>{_QUOTED})\s*\]
+                   |\[\s*\?\s*\(\s*@(?P<rel>(?:\.{_NAME}|\[\s*(?:-?\d+|{_QUOTED})\s*\])*)
+                      \s*(?:(?P<op>==|!=|<=|>=|<|>)\s*
+                      (?P<lit>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|{_QUOTED}|true|false|null))?
+                      \s*\)\s*\]""", re.X)
+_REL = re.compile(rf"\.(?P<key>{_NAME})|\[\s*(?P<index>-?\d+)\s*\]|\[\s*(?P<quoted>{_QUOTED})\s*\]")
+_OPS: dict[str, Any] = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+                        "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
+                        ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
 
 
 def parse_jsonpath(path: str) -> tuple[Step, ...]:
     """The steps of a JSONPath of the common subset: ``$``, ``.key``, ``['key']``, ``[n]``
-    (negative from the end), ``[*]`` / ``.*``, and ``..key`` (every descendant's key).
-    Filters and slices raise :class:`JsonPathError` naming what is not supported."""
+    (negative from the end), ``[*]`` / ``.*``, ``..key`` (every descendant's key) and filters
+    ``[?(@.key)]`` (it exists) or ``[?(@.key OP literal)]`` (``==, !=, <, <=, >, >=``; a
+    number, a quoted string, true, false or null). Slices and other expressions raise
+    :class:`JsonPathError` naming what is not supported."""
     text = path.strip()
     if not text.startswith("$"):
         raise JsonPathError(f"JSONPath {path!r} must start with $ (e.g. $.status)")
@@ -82,18 +95,28 @@ def parse_jsonpath(path: str) -> tuple[Step, ...]:
         m = _STEP.match(text, at)
         if m is None:
             rest = text[at:]
-            what = ("filters ([?(...)])" if rest.startswith("[?") else "slices ([a:b])"
+            what = ("this filter" if rest.startswith("[?") else "slices ([a:b])"
                     if re.match(r"\[\s*-?\d*\s*:", rest) else f"{rest[:20]!r}")
             raise JsonPathError(f"JSONPath {path!r}: {what} not supported (hint: faultlab "
-                                "reads $, .key, ['key'], [n], [*], .* and ..key)")
+                                "reads $, .key, ['key'], [n], [*], .*, ..key and "
+                                "[?(@.key OP value)])")
         if m.group("deep") is not None:
             steps.append(("deep", None if m.group("deep") == "*" else m.group("deep")))
         elif m.group("key") is not None:
             steps.append(("key", m.group("key")))
         elif m.group("quoted") is not None:
-            steps.append(("key", m.group("quoted")))
+            steps.append(("key", m.group("quoted")[1:-1]))
         elif m.group("index") is not None:
             steps.append(("index", int(m.group("index"))))
+        elif m.group("rel") is not None:
+            rel = tuple(("index", int(r.group("index"))) if r.group("index") is not None
+                        else ("key", r.group("key") if r.group("key") is not None
+                              else r.group("quoted")[1:-1])
+                        for r in _REL.finditer(m.group("rel")))
+            literal = m.group("lit")
+            value = (None if literal is None else literal[1:-1] if literal[0] in "'\""
+                     else json.loads(literal))
+            steps.append(("filter", (rel, m.group("op"), value)))
         else:
             steps.append(("all", None))
         at = m.end()
@@ -115,25 +138,48 @@ def _descendants(value: Any) -> list[Any]:
     return out
 
 
+def _step(kind: str, arg: Any, v: Any) -> list[Any]:
+    if (kind == "key" and isinstance(v, dict) and arg in v) or (
+            kind == "index" and isinstance(v, list) and isinstance(arg, int)
+            and -len(v) <= arg < len(v)):
+        return [v[arg]]
+    if kind == "all":
+        return _children(v)
+    if kind == "deep":
+        out: list[Any] = []
+        for d in _descendants(v):
+            if arg is None:
+                out.extend(_children(d))
+            elif isinstance(d, dict) and arg in d:
+                out.append(d[arg])
+        return out
+    if kind == "filter":
+        # Chaos Toolkit's jsonpath2 tests the value itself ($.items.*[?(@.up)]); other
+        # libraries test a list's items ($.items[?(@.up)]): both read the same here
+        if _holds(arg, v):
+            return [v]
+        return [x for x in v if _holds(arg, x)] if isinstance(v, list) else []
+    return []
+
+
+def _holds(predicate: tuple[tuple[Step, ...], str | None, Any], value: Any) -> bool:
+    rel, op, literal = predicate
+    found = jsonpath_values(rel, value)
+    if not found:
+        return False
+    if op is None:
+        return True
+    try:
+        return bool(_OPS[op](found[0], literal))
+    except TypeError:  # e.g. a string compared with < to a number
+        return False
+
+
 def jsonpath_values(steps: tuple[Step, ...], doc: Any) -> list[Any]:
     """Every value the parsed path matches in ``doc``, in document order."""
     values = [doc]
     for kind, arg in steps:
-        nxt: list[Any] = []
-        for v in values:
-            if (kind == "key" and isinstance(v, dict) and arg in v) or (
-                    kind == "index" and isinstance(v, list) and isinstance(arg, int)
-                    and -len(v) <= arg < len(v)):
-                nxt.append(v[arg])  # type: ignore[index]  # arg is an int for a list
-            elif kind == "all":
-                nxt.extend(_children(v))
-            elif kind == "deep":
-                for d in _descendants(v):
-                    if arg is None:
-                        nxt.extend(_children(d))
-                    elif isinstance(d, dict) and arg in d:
-                        nxt.append(d[arg])
-        values = nxt
+        values = [x for v in values for x in _step(kind, arg, v)]
     return values
 
 
@@ -151,8 +197,8 @@ class TextChecks(Strict):
         "[low, high], inclusive: the number the text holds (or the value at json_path) "
         "must be within."))
     jsonpath: str | None = Field(default=None, min_length=1, max_length=512, description=(
-        "A JSONPath into the text read as JSON ($, .key, ['key'], [n], [*], .*, ..key); "
-        "it must match something, or count/expect say what."))
+        "A JSONPath into the text read as JSON ($, .key, ['key'], [n], [*], .*, ..key, "
+        "[?(@.key OP value)]); it must match something, or count/expect say what."))
     count: int | None = Field(default=None, ge=0, description="With jsonpath: how many "
                               "values it must match.")
     expect: list[Any] | None = Field(default=None, description="With jsonpath: the values "
