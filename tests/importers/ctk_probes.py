@@ -39,3 +39,18 @@ def touch(path: str) -> None:
 def given(base: str, configuration: dict[str, Any], secrets: dict[str, Any]) -> bool:
     """True when Chaos Toolkit's configuration and secrets arrived as it passes them."""
     return bool(configuration.get("base") == base and secrets.get("svc", {}).get("token"))
+
+
+# Probes as tolerances: given the probe's whole result as ``value``, as Chaos Toolkit
+# passes it.
+
+def answer_is_up(value: dict[str, Any]) -> bool:
+    return bool(value["status"] == 200 and value["body"]["checks"][0]["state"] == "up")
+
+
+def stdout_says(value: dict[str, Any], word: str) -> bool:
+    return word in str(value["stdout"])
+
+
+def below(value: int, limit: int) -> bool:
+    return value < limit

@@ -141,7 +141,7 @@ UNSUPPORTED = {
     "steady-state-hypothesis": {"title": "t", "probes": [
         {"type": "probe", "name": "tol-probe", "provider": {"type": "process", "path": "true"},
          "tolerance": {"type": "probe", "name": "check", "provider": {
-             "type": "python", "module": "m", "func": "f", "arguments": {}}}},
+             "type": "process", "path": "true"}}},
         {"type": "probe", "name": "k8s", "tolerance": True,
          "provider": {"type": "python-k8s"}},
         {"type": "probe", "name": "str-tol", "tolerance": "ok",

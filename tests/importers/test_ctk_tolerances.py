@@ -44,6 +44,13 @@ def _python(func: str, **arguments: Any) -> dict[str, Any]:
             "arguments": {"base": "${base}", **arguments}}
 
 
+def _judge(func: str, **arguments: Any) -> dict[str, Any]:
+    """A probe as tolerance: the function is given the probe's result as value."""
+    return {"type": "probe", "name": "judge", "provider": {
+        "type": "python", "module": "tests.importers.ctk_probes", "func": func,
+        "arguments": arguments}}
+
+
 # (id, provider, tolerance, passes while healthy, passes while broken)
 CASES: list[tuple[str, dict[str, Any], Any, bool, bool]] = [
     ("http-status", _http(), 200, True, False),
@@ -76,6 +83,9 @@ CASES: list[tuple[str, dict[str, Any], Any, bool, bool]] = [
                                                     "target": "stdout"}, True, True),
     ("process-string-arguments", {"type": "process", "path": "test",
                                   "arguments": "-d /"}, 0, True, True),
+    ("http-probe-tolerance", _http(), _judge("answer_is_up"), True, False),
+    ("process-probe-tolerance", _fetch(), _judge("stdout_says", word='"up"'), True, False),
+    ("python-probe-tolerance", _python("load"), _judge("below", limit=10), True, False),
     ("python-bool", _python("healthy"), True, True, False),
     ("python-string", _python("status"), "ok", True, False),
     ("python-int", _python("load"), 3, True, False),

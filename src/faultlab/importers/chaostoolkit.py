@@ -19,7 +19,8 @@ The mapping (docs/chaostoolkit.md has the whole table and a worked example):
   before the first action;
 - providers: ``http`` and ``process`` as such (an http *action* as a ``python3 -c`` request),
   ``python`` as ``python3 -c`` calling the function with its arguments as JSON and judging
-  its result by the tolerance exactly as Chaos Toolkit does.
+  its result by the tolerance exactly as Chaos Toolkit does; a probe as tolerance (a python
+  function given ``value=``) likewise, for every provider.
 
 Everything else is named in :attr:`Conversion.unconverted` (``method[2].provider.type: 'k8s'
 is not supported``) and written at the top of the file; nothing is dropped silently. Input
@@ -42,7 +43,12 @@ from urllib.parse import urlencode
 
 from faultlab.canvas.importers.common import Document, ImportFileError, Report
 from faultlab.experiment.errors import Problem
-from faultlab.importers.ctk_code import HTTP_ACTION, PYTHON_CALL, split_secrets
+from faultlab.importers.ctk_code import (
+    HTTP_ACTION,
+    PROBE_TOLERANCE,
+    PYTHON_CALL,
+    split_secrets,
+)
 from faultlab.importers.ctk_values import CODE, MARK, Values, has_secret
 from faultlab.workload.probe import JsonPathError, parse_jsonpath
 
@@ -195,7 +201,8 @@ class _Converter:
         }
         used = set(walk_strings([self.workloads, self.faults]))
         programs = {name: code for name, code in (("ctk_python_call", PYTHON_CALL),
-                                                  ("ctk_http_action", HTTP_ACTION))
+                                                  ("ctk_http_action", HTTP_ACTION),
+                                                  ("ctk_probe_tolerance", PROBE_TOLERANCE))
                     if CODE + name in used}
         if programs:  # each program once, used as ${name} (docs/chaostoolkit.md)
             exp["vars"] = programs
@@ -495,7 +502,7 @@ class _Converter:
             value, dict | list) else str(value)
 
     def python_argv(self, path: Path, provider: dict[str, Any], mapping: dict[str, Any],
-                    check: dict[str, Any]) -> list[str] | None:
+                    check: dict[str, Any], tolerance_scopes: Any = None) -> list[str] | None:
         module, func = provider.get("module"), provider.get("func")
         for key, value in (("module", module), ("func", func)):
             if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][\w.]*", value):
@@ -510,18 +517,20 @@ class _Converter:
                          '{"url": "http://127.0.0.1:8080"}')
             return None
         extra: list[str] = []
+        scopes = provider.get("secrets")
+        if isinstance(tolerance_scopes, list):  # the tolerance's function has its own
+            scopes = [*(scopes if isinstance(scopes, list) else []), *tolerance_scopes]
         call = {"configuration": self.values.configuration,
-                "secrets": self.values.scoped_secrets(provider.get("secrets"))}
+                "secrets": self.values.scoped_secrets(scopes)}
         try:
             encoded = [json.dumps(split_secrets(x, MARK, extra), allow_nan=False)
-                       for x in (args, call)]
+                       for x in (args, call, check)]
         except (TypeError, ValueError):
             self.problem((*path, "provider", "arguments"), "arguments that are not JSON "
                          "values cannot be passed", "write numbers, strings, lists, mappings")
             return None
         return [self.options.python, "-c", CODE + "ctk_python_call", str(module), str(func),
-                *encoded,
-                json.dumps(check), *extra]
+                *encoded, *extra]
 
     def http_request(self, path: Path, provider: dict[str, Any], mapping: dict[str, Any]
                      ) -> tuple[str, str, dict[str, str], str | None] | None:
@@ -576,10 +585,15 @@ class _Converter:
                                     "timeout": _seconds(timeout)}
         tpath: Path = (*path, "tolerance")
         if isinstance(tolerance, dict) and tolerance.get("type") == "probe":
-            self.unconverted(tpath, "a probe as tolerance is not converted (faultlab would "
-                             "have to run one probe per answer of another); the probe's own "
-                             "success is judged instead")
-            tolerance = None
+            judge = self.tolerance_probe(tpath, tolerance, mapping)
+            if judge is None:
+                tolerance = None  # the probe's own success is judged
+            else:
+                argv = self.probe_with_tolerance(path, provider, kind, mapping, timeout, judge)
+                if argv is None:
+                    return None
+                workload["command"] = {"argv": argv}
+                return workload
         if isinstance(tolerance, dict):
             for key in ("pattern", "path"):
                 if isinstance(tolerance.get(key), str):
@@ -624,6 +638,52 @@ class _Converter:
         probe.update(checks)
         workload["http"] = probe
         return workload
+
+    def tolerance_probe(self, path: Path, tolerance: dict[str, Any], mapping: dict[str, Any]
+                        ) -> dict[str, Any] | None:
+        """The check of a probe as tolerance: a python function given ``value``."""
+        provider = tolerance.get("provider")
+        if not isinstance(provider, dict) or provider.get("type") != "python":
+            self.unconverted(path, "a probe as tolerance is converted when its provider is "
+                             "python (a function given value=); this one is not, and the "
+                             "probe's own success is judged instead")
+            return None
+        module, func = provider.get("module"), provider.get("func")
+        args = self.values.substitute(provider.get("arguments", {}) or {}, mapping)
+        if not all(isinstance(x, str) and re.fullmatch(r"[A-Za-z_][\w.]*", x)
+                   for x in (module, func)) or not isinstance(args, dict):
+            self.problem((*path, "provider"), "a python provider needs module and func (dotted "
+                         "Python names) and arguments as a mapping",
+                         '"module": "mypackage.tolerances", "func": "is_fine"')
+            return None
+        args.pop("value", None)  # Chaos Toolkit sets it to the probe's result
+        return {"kind": "probe", "module": module, "func": func, "arguments": args,
+                "secrets": provider.get("secrets")}
+
+    def probe_with_tolerance(self, path: Path, provider: dict[str, Any], kind: str,
+                             mapping: dict[str, Any], timeout: float, check: dict[str, Any]
+                             ) -> list[str] | None:
+        scopes = check.pop("secrets")
+        if kind == "python":
+            return self.python_argv(path, provider, mapping, check, scopes)
+        if kind == "process":
+            argv = self.process_argv(path, provider, mapping)
+            if argv is None:
+                return None
+            source: dict[str, Any] = {"process": {"argv": argv, "timeout": timeout}}
+        else:
+            request = self.http_request(path, provider, mapping)
+            if request is None:
+                return None
+            method, url, headers, body = request
+            source = {"http": {"method": method, "url": url, "headers": headers,
+                               "body": body, "timeout": timeout}}
+        extra: list[str] = []
+        call = {"configuration": self.values.configuration,
+                "secrets": self.values.scoped_secrets(scopes)}
+        return [self.options.python, "-c", CODE + "ctk_probe_tolerance",
+                *(json.dumps(split_secrets(x, MARK, extra)) for x in (source, call, check)),
+                *extra]
 
     def _bad_tolerance(self, path: Path, message: str) -> None:
         self.problem(path, message, "see Chaos Toolkit's tolerances: a value, a list, or "

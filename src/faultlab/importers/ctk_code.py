@@ -1,7 +1,9 @@
 """The small Python programs a converted experiment runs with ``python3 -c`` where faultlab
 has no kind of its own: a Chaos Toolkit ``python`` provider (import a module, call a function
-with its arguments, judge the result by the probe's tolerance as Chaos Toolkit does) and an
-``http`` action (one request; faultlab's probes ask HTTP, but a fault kind does not).
+with its arguments, judge the result by the probe's tolerance as Chaos Toolkit does), a
+probe whose tolerance is a probe (ask an http or process probe, hand its result to a python
+function as ``value``) and an ``http`` action (one request; faultlab's probes ask HTTP, but
+no fault kind does).
 
 Each program is a fixed text; what varies is passed as separate arguments (JSON, or plain
 strings), so no value is ever spliced into code and no quoting can go wrong. A string that
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ARGV_KEY", "HTTP_ACTION", "PYTHON_CALL", "split_secrets"]
+__all__ = ["ARGV_KEY", "HTTP_ACTION", "PROBE_TOLERANCE", "PYTHON_CALL", "split_secrets"]
 
 #: the key of a mapping that stands for ``sys.argv[n]`` in the JSON arguments
 ARGV_KEY = "__faultlab_argv__"
@@ -36,22 +38,19 @@ def _args(first: int) -> str:
 
 #: argv: module, function, arguments (JSON), call (JSON: configuration and secrets to pass
 #: where the function takes them), check (JSON), then the argv strings
-def _python_call() -> str:
-    return _args(6) + """
-import importlib, inspect, re
-from decimal import Decimal, InvalidOperation
-func = getattr(importlib.import_module(sys.argv[1]), sys.argv[2])
-kwargs = back(json.loads(sys.argv[3]))
-call = back(json.loads(sys.argv[4]))
-check = json.loads(sys.argv[5])
-params = inspect.signature(func).parameters
-for name in ("configuration", "secrets"):
-    if name in params:
-        kwargs[name] = call[name]
-value = func(**kwargs)
+# Judges ``value`` (the probe's result) by ``check`` as Chaos Toolkit's tolerances do, and
+# exits 0 when it holds.
+_CHECK = """
 kind = check["kind"]
 if kind == "none":
     sys.exit(0)
+if kind == "probe":  # a probe as tolerance: a function given the whole result as value
+    tfunc = getattr(importlib.import_module(check["module"]), check["func"])
+    targs = dict(check["arguments"], value=value)
+    for name in ("configuration", "secrets"):
+        if name in inspect.signature(tfunc).parameters:
+            targs[name] = call[name]
+    sys.exit(0 if tfunc(**targs) else 1)
 target = check.get("target")
 if target and isinstance(value, dict):
     value = value.get(target, value)
@@ -94,8 +93,63 @@ else:
 sys.exit(0 if ok else 1)
 """
 
+_IMPORTS = """
+import importlib, inspect, re
+from decimal import Decimal, InvalidOperation
+"""
+
+
+def _python_call() -> str:
+    return _args(6) + _IMPORTS + """
+func = getattr(importlib.import_module(sys.argv[1]), sys.argv[2])
+kwargs = back(json.loads(sys.argv[3]))
+call = back(json.loads(sys.argv[4]))
+check = back(json.loads(sys.argv[5]))
+for name in ("configuration", "secrets"):
+    if name in inspect.signature(func).parameters:
+        kwargs[name] = call[name]
+value = func(**kwargs)
+""" + _CHECK
+
+
+def _probe_tolerance() -> str:
+    return _args(4) + _IMPORTS + """
+import subprocess, urllib.error, urllib.request
+source = back(json.loads(sys.argv[1]))
+call = back(json.loads(sys.argv[2]))
+check = back(json.loads(sys.argv[3]))
+if "http" in source:  # the result Chaos Toolkit's http provider gives: status, headers, body
+    h = source["http"]
+    body = h["body"].encode() if h["body"] is not None else None
+    request = urllib.request.Request(h["url"], data=body, headers=h["headers"],
+                                     method=h["method"])
+    try:
+        with urllib.request.urlopen(request, timeout=h["timeout"]) as r:
+            status, headers, raw = r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        status, headers, raw = e.code, dict(e.headers), e.read()
+    except (OSError, ValueError) as e:
+        sys.exit(f"{h['method']} {h['url']}: {e}")
+    text = raw.decode("utf-8", "replace")
+    content = text
+    if headers.get("Content-Type", "").split(";")[0].strip() == "application/json":
+        try:
+            content = json.loads(text)
+        except ValueError:
+            pass
+    value = {"status": status, "headers": headers, "body": content}
+else:  # a process's: status, stdout, stderr
+    p = source["process"]
+    done = subprocess.run(p["argv"], capture_output=True, timeout=p["timeout"])
+    value = {"status": done.returncode, "stdout": done.stdout.decode("utf-8", "replace"),
+             "stderr": done.stderr.decode("utf-8", "replace")}
+""" + _CHECK
+
 
 PYTHON_CALL = _python_call()
+#: argv: the probe (JSON: {"http": {...}} or {"process": {"argv", "timeout"}}), call (JSON),
+#: check (JSON: a probe as tolerance), then the argv strings
+PROBE_TOLERANCE = _probe_tolerance()
 
 #: argv: method, url, headers (JSON), body (or the empty string for none), expected status
 #: (JSON: null for any), timeout in seconds, then the argv strings
