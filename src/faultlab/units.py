@@ -12,17 +12,19 @@ import math
 import re
 from itertools import pairwise
 
-__all__ = ["UnitError", "format_duration", "parse_byte_rate", "parse_duration", "parse_rate"]
+__all__ = ["UnitError", "format_duration", "format_period", "parse_byte_rate", "parse_duration",
+           "parse_rate"]
 
 
 class UnitError(ValueError):
     """A quantity was written without a unit, with an unknown unit, or out of range."""
 
 
-_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}
+_DURATION_UNITS = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3,
+                   "us": 1e-6, "µs": 1e-6}
 _NUMBER = r"(\d+(?:\.\d+)?|\.\d+)"
-_PART_RE = re.compile(rf"{_NUMBER}\s*(us|µs|ms|s|m|h)")
-_DURATION_RE = re.compile(rf"^\s*(?:{_NUMBER}\s*(?:us|µs|ms|s|m|h)\s*)+$")
+_PART_RE = re.compile(rf"{_NUMBER}\s*(us|µs|ms|s|m|h|d|w)")
+_DURATION_RE = re.compile(rf"^\s*(?:{_NUMBER}\s*(?:us|µs|ms|s|m|h|d|w)\s*)+$")
 _RATE_RE = re.compile(rf"^\s*{_NUMBER}\s*/\s*(s|m|h)\s*$")
 _BYTE_RATE_RE = re.compile(rf"^\s*{_NUMBER}\s*(B|KB|MB|GB|KiB|MiB|GiB)\s*/\s*s\s*$")
 _BYTES = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "KiB": 1024, "MiB": 1024**2,
@@ -34,13 +36,14 @@ _UNIT_ALIASES = {
     "msec": "ms", "msecs": "ms", "millis": "ms", "millisecond": "ms", "milliseconds": "ms",
     "usec": "us", "micros": "us", "microsecond": "us", "microseconds": "us",
     "min": "m", "mins": "m", "minute": "m", "minutes": "m",
+    "day": "d", "days": "d", "week": "w", "weeks": "w",
     "hr": "h", "hrs": "h", "hour": "h", "hours": "h",
 }
 _ALIASED_RE = re.compile(rf"^\s*{_NUMBER}\s*([A-Za-z]+)\s*$")
 
 
 def parse_duration(text: object) -> float:
-    """Parse ``250ms``, ``1.5s``, ``2m``, ``1h``, ``500us`` or ``1m30s`` into seconds (>= 0).
+    """Parse ``250ms``, ``1.5s``, ``2m``, ``1h``, ``30d``, ``500us`` or ``1m30s`` into seconds.
 
     A compound duration lists its units from the largest down, each at most once."""
     if isinstance(text, bool) or not isinstance(text, str | int | float):
@@ -61,7 +64,7 @@ def parse_duration(text: object) -> float:
         raise UnitError(f"{text!r} is not a duration; write "
                         f"{aliased.group(1)}{_UNIT_ALIASES[aliased.group(2).lower()]}")
     raise UnitError(
-        f"{text!r} is not a duration; write e.g. 250ms, 30s, 2m or 1m30s (units: us ms s m h)")
+        f"{text!r} is not a duration; write e.g. 250ms, 30s, 2m or 1m30s (units: us ms s m h d w)")
 
 
 def parse_rate(text: object) -> float:
@@ -88,6 +91,14 @@ def parse_byte_rate(text: object) -> float:
     if not 0 < value < math.inf:
         raise UnitError(f"byte rate {text!r} must be above zero")
     return value
+
+
+def format_period(seconds: float) -> str:
+    """A long period as people write it: 30d, 4w, 12h; else the plain duration."""
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600)):
+        if seconds >= size and seconds % size == 0:
+            return f"{round(seconds / size)}{unit}"
+    return format_duration(seconds)
 
 
 def format_duration(seconds: float) -> str:

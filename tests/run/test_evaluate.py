@@ -8,7 +8,7 @@ import pytest
 
 from faultlab.experiment import load_experiment_text
 from faultlab.run.clauses import build_clauses
-from faultlab.run.evaluate import Evaluation
+from faultlab.run.evaluate import AbortSignal, Evaluation
 from faultlab.workload.stats import Outcome, SecondStats
 
 EXPERIMENT = """
@@ -286,3 +286,92 @@ def test_a_probe_error_is_not_planned_and_leaves_no_latency() -> None:
     agg = aggregate([s])
     assert agg.planned == 1 and agg.success_ratio == 1.0 and agg.errors == 3
     assert s.histogram.get_total_count() == 1
+
+
+BUDGETED = """
+name: b
+workload: {http: {url: "http://127.0.0.1:1/", rate: 100/s}}
+targets: {link: {proxy: {listen: "127.0.0.1:2", upstream: "127.0.0.1:3"}}}
+slos:
+  - {name: avail, success_ratio: 99.9%, window: 2s, budget: {period: 30d, max_spend: 1%}}
+  - {name: fast, latency: {p99: 100ms}, window: 2s, budget: {period: 7d}}
+hypothesis:
+  before: {hold: [avail], for: 4s}
+faults:
+  - {target: link, kind: latency, delay: 1s, duration: 10s}
+abort:
+  - burn_rate: {slo: avail, above: 14.4, long: 6s, short: 2s}
+"""
+
+
+def budgeted() -> tuple[Evaluation, list[SecondStats]]:
+    exp = load_experiment_text(BUDGETED).experiment
+    seconds: list[SecondStats] = []
+    ev = Evaluation(exp, {"http": lambda a, b: [s for s in seconds if a <= s.index < b]})
+    return ev, seconds
+
+
+def test_the_budget_consumed_is_the_hand_computation_of_the_runs_own_seconds() -> None:
+    ev, seconds = budgeted()
+    # 10 seconds of 100 requests; seconds 4-6 fail 10 each (30 bad) and 5 requests of
+    # second 5 take 250 ms (slower than the 100 ms bound; a p99 allows 1% of 1,000)
+    for i in range(10):
+        s = second(i, ok=100 - (10 if 4 <= i <= 6 else 0), failed=10 if 4 <= i <= 6 else 0)
+        if i == 5:
+            for _ in range(5):
+                s.histogram.record_value(250_000)
+            s.sent += 5
+            s.ok += 5
+        seconds.append(s)
+        ev.on_second("http", s)
+    avail, fast = ev.budgets()
+    assert (avail.bad, avail.total, avail.seconds) == (30, 1005, 10)
+    # by hand: error ratio 30/1005; budget 0.1% of requests; burn = ratio / 0.001;
+    # consumed = burn x 10 s / 30 days
+    burn = (30 / 1005) / 0.001
+    assert avail.burn_rate == pytest.approx(burn)
+    assert avail.consumed == pytest.approx(burn * 10 / (30 * 86400))
+    assert avail.consumed == pytest.approx(30 / (0.001 * (1005 / 10) * 30 * 86400))
+    assert not avail.exceeded and avail.max_spend == pytest.approx(0.01)
+    assert (fast.bad, fast.total) == (5, 1005)  # the 250 ms ones, not the 10 ms ones
+    assert fast.consumed == pytest.approx((5 / 1005) / 0.01 * 10 / (7 * 86400))
+
+
+def test_a_burn_rate_abort_fires_at_the_second_the_hand_computation_says() -> None:
+    ev, seconds = budgeted()
+    fired: list[tuple[int, AbortSignal]] = []
+
+    def feed(s: SecondStats) -> None:
+        seconds.append(s)
+        signal = ev.on_second("http", s)
+        if signal is not None:
+            fired.append((s.index, signal))
+
+    for i in range(4):
+        feed(second(i, ok=100))
+    ev.end_before(4.0)
+    ev.fault_injected("latency-link", 4.0)
+    # from second 4 on, 2 of 100 fail: the short window (2s) burns 20x from second 5 on;
+    # the long (6s) window [s-5, s] holds 2 x (s-3) bad of 600: it burns
+    # (2 (s-3) / 600) / 0.001 > 14.4  <=>  s - 3 > 4.32  <=>  s >= 8
+    for i in range(4, 12):
+        feed(second(i, ok=98, failed=2))
+    assert fired and fired[0][0] == 8, fired
+    signal = fired[0][1]
+    assert "burns its error budget" in signal.reason and "30d budget lasts" in signal.reason
+
+
+def test_a_burn_rate_needs_its_short_window_after_the_injection() -> None:
+    ev, seconds = budgeted()
+    for i in range(6):  # failing before any fault: the steady state's business, no abort
+        s = second(i, ok=50, failed=50)
+        seconds.append(s)
+        assert ev.on_second("http", s) is None
+    ev.end_before(6.0)
+    ev.fault_injected("latency-link", 6.0)
+    s = second(6, ok=50, failed=50)
+    seconds.append(s)
+    assert ev.on_second("http", s) is None  # the 2s short window reaches before the fault
+    s = second(7, ok=50, failed=50)
+    seconds.append(s)
+    assert ev.on_second("http", s) is not None

@@ -27,6 +27,7 @@ def check(exp: Experiment, data: Any) -> list[Finding]:
     out += _faults(exp)
     out += _schedule(exp)
     out += _slo_references(exp)
+    out += _burn_rates(exp)
     out += _checks(exp)
     return out
 
@@ -286,6 +287,26 @@ def _slo_references(exp: Experiment) -> list[Finding]:
         elif len(measured) > 1:
             out.append((("slos", i), f"SLO '{slo.name}' must say which workload it measures",
                         f"add workload: one of {_listing(measured)}", True))
+    return out
+
+
+def _burn_rates(exp: Experiment) -> list[Finding]:
+    """A burn_rate abort names an SLO whose objective lets some requests fail."""
+    out: list[Finding] = []
+    slos = {s.name: s for s in exp.slos}
+    for i, cond in enumerate(exp.abort):
+        rate = cond.burn_rate
+        if rate is None:
+            continue
+        where: Path = ("abort", i, "burn_rate", "slo")
+        slo = slos.get(rate.slo)
+        if slo is None:
+            out.append((where, f"unknown SLO '{rate.slo}'",
+                        suggest(rate.slo, list(slos)) or "name one of slos:", False))
+        elif slo.allowed_bad() <= 0:
+            out.append((where, f"SLO '{rate.slo}' allows no failure (100%, or a latency "
+                        "max), so it has no budget to burn", "state it as e.g. 99.9% or p99",
+                        False))
     return out
 
 

@@ -7,12 +7,14 @@ Public API::
     record_schema() -> dict                          # `faultlab schema --result`
 
 Exceptions: ``RecordError`` (a ``FaultlabError``): a file that is not a readable run record.
-The parts (clauses, faults, workloads, checks) are documented in :mod:`faultlab.record.parts`.
+The parts (clauses, faults, workloads, checks, budgets) are documented in
+:mod:`faultlab.record.parts`.
 """
 
 from faultlab.record.model import RECORD_VERSION, RecordError, RunRecord, record_schema
 from faultlab.record.parts import (
     Anomaly,
+    BudgetEntry,
     CheckEntry,
     CheckEvidence,
     CheckVerdict,
@@ -32,7 +34,8 @@ from faultlab.record.parts import (
     WorkloadTotals,
 )
 
-__all__ = ["RECORD_VERSION", "Anomaly", "CheckEntry", "CheckEvidence", "CheckVerdict",
-           "ClauseEntry", "ExperimentRef", "FaultEntry", "GeneratorFigures", "HistoryFigures",
-           "ObservedProxy", "ObservedSecond", "Phase", "RecordError", "RunRecord", "StuckOp",
-           "Unit", "Violation", "WarmupFigures", "WorkloadEntry", "WorkloadTotals", "record_schema"]
+__all__ = ["RECORD_VERSION", "Anomaly", "BudgetEntry", "CheckEntry", "CheckEvidence",
+           "CheckVerdict", "ClauseEntry", "ExperimentRef", "FaultEntry", "GeneratorFigures",
+           "HistoryFigures", "ObservedProxy", "ObservedSecond", "Phase", "RecordError",
+           "RunRecord", "StuckOp", "Unit", "Violation", "WarmupFigures", "WorkloadEntry",
+           "WorkloadTotals", "record_schema"]

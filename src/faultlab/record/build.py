@@ -9,6 +9,7 @@ with ``drop_unknown=False`` so that a new figure nobody added to the record fail
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,5 +90,6 @@ def record_from_verdict(verdict: Verdict, loaded: LoadedExperiment, run_dir: Pat
          "faults": [fault_entry(f) for f in verdict.faults],
          "workloads": _workloads(verdict, loaded),
          "checks": [check_entry(c, context) for c in verdict.checks],
-         "observations": dict(verdict.observations)},
+         "observations": dict(verdict.observations),
+         "budgets": [dataclasses.asdict(b) for b in verdict.budgets]},
         context=context)

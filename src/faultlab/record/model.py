@@ -21,6 +21,7 @@ from pydantic import ConfigDict, Field, ValidationError, computed_field, model_v
 
 from faultlab.errors import FaultlabError
 from faultlab.record.parts import (
+    BudgetEntry,
     CheckEntry,
     ClauseEntry,
     ExperimentRef,
@@ -80,6 +81,9 @@ class RunRecord(Part):
     observations: dict[str, ObservedProxy] = Field(
         default_factory=dict, description="What reached each dependency behind a proxy "
         "target with observe: true, by target name.")
+    budgets: list[BudgetEntry] = Field(
+        default_factory=list, description="The error budget each SLO spent (every SLO whose "
+        "kind counts requests; consumed only for those with a budget period).")
 
     @model_validator(mode="after")
     def _exit_code_matches(self) -> RunRecord:

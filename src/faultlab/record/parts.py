@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-__all__ = ["Anomaly", "CheckEntry", "CheckEvidence", "CheckVerdict", "ClauseEntry",
+__all__ = ["Anomaly", "BudgetEntry", "CheckEntry", "CheckEvidence", "CheckVerdict", "ClauseEntry",
            "ExperimentRef", "FaultEntry", "GeneratorFigures", "HistoryFigures",
            "ObservedProxy", "ObservedSecond", "Phase",
            "StuckOp", "Unit", "Violation", "WarmupFigures", "WorkloadEntry", "WorkloadTotals"]
@@ -193,6 +193,28 @@ class FaultEntry(Part):
     @property
     def target(self) -> str:
         return "+".join(self.targets)
+
+
+class BudgetEntry(Part):
+    """The error budget one SLO spent in the run, as if the run's traffic were its period's."""
+
+    slo: str = Field(description="The SLO's name.")
+    workload: str | None = Field(default=None, description="The workload it measures.")
+    allowed: float = Field(ge=0, le=1, description="The share of requests its objective lets "
+                           "fail (1 - 99.9% = 0.001): the budget, as a ratio.")
+    bad: int = Field(ge=0, description="Requests that counted against the objective (failed, "
+                     "timed out, dropped; or slower than a latency bound).")
+    total: int = Field(ge=0, description="Requests judged.")
+    seconds: int = Field(ge=0, description="Seconds evaluated (up to an abort).")
+    burn_rate: Figure = Field(default=None, description="(bad / total) / allowed: how many "
+                              "times faster than sustainable the run spent the budget; null "
+                              "without requests.")
+    period: Figure = Field(default=None, description="The SLO's budget period in seconds "
+                           "(budget.period), when it states one.")
+    consumed: Figure = Field(default=None, description="The share of the period's budget the "
+                             "run consumed: burn_rate x seconds / period.")
+    max_spend: Figure = Field(default=None, description="The share it was allowed to "
+                              "consume (budget.max_spend), when given.")
 
 
 class WorkloadTotals(Part):

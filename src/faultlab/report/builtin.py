@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from faultlab.report.budget import BudgetSection
 from faultlab.report.charts import ChartsSection
 from faultlab.report.details import ClausesSection, FaultsSection, ReproduceSection, TimelineSection
 from faultlab.report.history_checks import CheckDetailsSection, CheckFindingsSection
@@ -13,6 +14,7 @@ __all__ = ["BUILTIN", "ensure_registered"]
 
 BUILTIN: tuple[Section, ...] = (VerdictSection(), FindingsSection(), CheckFindingsSection(),
                                 ChartsSection(), ObservedSection(), ClausesSection(),
+                                BudgetSection(),
                                 CheckDetailsSection(), FaultsSection(), TimelineSection(),
                                 ReproduceSection())
 _done: list[bool] = []

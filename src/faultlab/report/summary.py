@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from faultlab.report.budget import budget_kpi
 from faultlab.report.model import MomentKind, RunData
 from faultlab.report.sections import Rendered, ReportContext, Slot
 from faultlab.report.text import esc, figure, headline, md, status_class
@@ -27,6 +28,9 @@ def _kpis(run: RunData) -> list[tuple[str, str]]:
     if run.checks:
         valid = sum(c.passed for c in run.checks)
         out.append(("checks", f"{valid} of {len(run.checks)} valid"))
+    budget = budget_kpi(run.record.budgets) if run.record is not None else None
+    if budget is not None:
+        out.append(("error budget", budget))
     return out
 
 

@@ -20,7 +20,14 @@ Definitions (seconds are indices since the run's origin; second ``s`` covers [s,
   ``r`` passes until the end of the run. With several measured workloads a fault's recovery
   is the latest of theirs;
 - after an abort (:meth:`Evaluation.stop`) no second is evaluated any more: the seconds
-  after it are cut short by the abort's tear-down and say nothing about the system.
+  after it are cut short by the abort's tear-down and say nothing about the system;
+- error budget: every evaluated second of an SLO whose kind counts events adds its (bad,
+  total) requests; burn rate = (bad / total) / the share the objective lets fail, and the
+  share of a ``budget.period``'s budget consumed = burn rate x seconds / period (as if the
+  run's traffic were the period's). A ``burn_rate`` abort condition fires, once a fault has
+  been injected, at the first second whose ``short`` window (wholly after the injection) and
+  ``long`` window (which may reach back before it, as a production alert's does) both burn
+  faster than ``above``.
 """
 
 from __future__ import annotations
@@ -30,9 +37,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from faultlab.experiment.model import Experiment
+from faultlab.run.verdict import BudgetResult
 from faultlab.slo.kinds import SloKind, slo_kind
-from faultlab.slo.spec import AbortCondition, Slo
-from faultlab.units import format_duration
+from faultlab.slo.spec import AbortCondition, BurnRate, Slo
+from faultlab.units import format_duration, format_period
 from faultlab.workload.stats import Aggregate, SecondStats, aggregate
 
 __all__ = ["AbortSignal", "Evaluation", "Evaluator", "SloCheck", "Span"]
@@ -131,9 +139,12 @@ class AbortSignal:
     measured: float
     window: tuple[int, int]
     workload: str | None = None  # the measured workload it fired on
+    detail: str = ""  # the whole reason, when the condition states its own (a burn rate)
 
     @property
     def reason(self) -> str:
+        if self.detail:
+            return self.detail
         c = self.condition
         start, end = self.window
         on = f" of workload '{self.workload}'" if self.workload is not None else ""
@@ -168,6 +179,9 @@ class Evaluator:
         self.last_second = -1
         self.fault_seconds = 0  # seconds that fell inside some fault's span
         self.stopped = False  # the run was aborted: later seconds are not evaluated
+        # SLO -> [bad, total, seconds] over every evaluated second: its error budget spent
+        self.spent: dict[str, list[int]] = {n: [0, 0, 0] for n, c in self.checks.items()
+                                            if c.kind.events is not None}
 
     # --- phase boundaries, set by the runner as they happen --------------------------------
 
@@ -205,6 +219,13 @@ class Evaluator:
         self.fault_seconds += bool(inside)
         for span in inside:
             self._evaluate("during", span, s.index)
+        if self.spent:
+            one = aggregate([s])
+            for name, spent in self.spent.items():
+                bad, total = self.events(name, one)
+                spent[0] += bad
+                spent[1] += total
+                spent[2] += 1
         self._track_recovery(s.index)
         return self._abort(s.index)
 
@@ -240,6 +261,40 @@ class Evaluator:
             if rec.recovered_at is None and self._all_pass(values):
                 rec.recovered_at = start
 
+    def events(self, slo: str, agg: Aggregate) -> tuple[int, int]:
+        """(bad, total) requests of SLO ``slo`` in ``agg``."""
+        check = self.checks[slo]
+        assert check.kind.events is not None
+        return check.kind.events(check.slo.objective, agg)
+
+    def burn(self, slo: str, first: int, end: int) -> float | None:
+        """The burn rate of ``slo``'s budget over seconds [first, end); None: no request."""
+        bad, total = self.events(slo, aggregate(self._window_of(first, end)))
+        return None if total == 0 else bad / total / self.checks[slo].slo.allowed_bad()
+
+    def _burning(self, cond: AbortCondition, rate: BurnRate, second: int
+                 ) -> AbortSignal | None:
+        if rate.slo not in self.spent:
+            return None
+        short, long = max(1, math.ceil(rate.short_window)), max(1, math.ceil(rate.long))
+        assert self.abort_armed_at is not None
+        if second - short + 1 + 0.5 < self.abort_armed_at:
+            return None
+        fast = self.burn(rate.slo, second - short + 1, second + 1)
+        slow = self.burn(rate.slo, second - long + 1, second + 1)
+        if fast is None or slow is None or not (fast > rate.above and slow > rate.above):
+            return None
+        lasts = ""
+        budget = self.checks[rate.slo].slo.budget
+        if budget is not None:
+            lasts = (f"; at this rate the {format_period(budget.period)} budget lasts "
+                     f"{format_duration(budget.period / slow)}")
+        detail = (f"SLO '{rate.slo}' burns its error budget {slow:.3g}x over "
+                  f"{format_duration(long)} and {fast:.3g}x over {format_duration(short)} "
+                  f"(fires above {rate.above:g}x), seconds {second - long + 1}-{second + 1}"
+                  f"{lasts}")
+        return AbortSignal(cond, slow, (second - long + 1, second + 1), self.workload, detail)
+
     def _all_pass(self, values: dict[str, float | None]) -> bool:
         return all(v is not None and self.checks[n].passes(v) for n, v in values.items())
 
@@ -247,6 +302,11 @@ class Evaluator:
         if self.abort_armed_at is None or second + 0.5 < self.abort_armed_at:
             return None
         for cond in self.exp.abort:
+            if cond.burn_rate is not None:
+                signal = self._burning(cond, cond.burn_rate, second)
+                if signal is not None:
+                    return signal
+                continue
             n = max(1, math.ceil(cond.duration))
             first = second - n + 1
             if first + 0.5 < self.abort_armed_at:
@@ -281,6 +341,21 @@ class Evaluator:
                 return None, "the next fault began before the SLOs held again"
             return None, "the SLOs did not hold again before the run ended"
         return max(0.0, rec.recovered_at - rec.revert), ""
+
+    def budgets(self) -> list[BudgetResult]:
+        """The error budget every SLO of this workload spent over the evaluated seconds."""
+        out = []
+        for name, (bad, total, seconds) in self.spent.items():
+            slo = self.checks[name].slo
+            allowed = slo.allowed_bad()
+            burn = (bad / total / allowed) if total and allowed > 0 else None
+            period = slo.budget.period if slo.budget is not None else None
+            consumed = (burn * seconds / period if burn is not None and period is not None
+                        else None)
+            cap = slo.budget.max_spend if slo.budget is not None else None
+            out.append(BudgetResult(name, self.workload, allowed, bad, total, seconds, burn,
+                                    period, consumed, None if cap is None else float(cap)))
+        return out
 
 
 class Evaluation:
@@ -330,6 +405,9 @@ class Evaluation:
             if ev is not None:
                 out.append((name, ev.tallies[("before", name)]))
         return out
+
+    def budgets(self) -> list[BudgetResult]:
+        return [b for ev in self.evaluators.values() for b in ev.budgets()]
 
     def recovery_of(self, fault: str) -> tuple[float | None, str]:
         judged = [ev for ev in self.evaluators.values() if ev.hold["after"]]

@@ -550,6 +550,10 @@ class Runner:
             if ev is not None and rec.reverted_at is not None:
                 rec.recovery_time, rec.recovery_note = ev.recovery_of(rec.name)
         failed_checks = [c for c in self.check_outcomes if not c.passed]
+        budgets = ev.budgets() if ev is not None else []
+        # a budget judges only a run that measured to its end (or was aborted by the breach)
+        overspent = [b for b in budgets if b.exceeded] if self.status in (
+            None, Status.ABORTED) else []
         if self.status is None:
             failed = [c for c in clauses if c.breached]
             blind = [c for c in clauses if not c.held and not c.breached]
@@ -559,11 +563,15 @@ class Runner:
             elif blind:
                 self._set(Status.PROBE_ERROR, "probe error: not judged, not breached: "
                           + "; ".join(f"{c.name} ({c.detail})" for c in blind))
-            elif not failed_checks:
+            elif not failed_checks and not overspent:
                 self._set(Status.HELD, "hypothesis held" if clauses or self.check_outcomes
                           else "every fault was applied and reverted")
         for c in failed_checks:
             self._set(Status.VIOLATED, f"check {c.summary}")
+        for b in overspent:
+            assert b.consumed is not None and b.max_spend is not None
+            self._set(Status.VIOLATED, f"SLO '{b.slo}' consumed {b.consumed:.3%} of its error "
+                      f"budget, more than its max_spend {b.max_spend:.3%}")
         workloads = self._workload_totals()
         for name, w in self.workloads.items():
             ls = w.summary().load
@@ -581,7 +589,7 @@ class Runner:
         verdict = Verdict(status, list(self.reasons), clauses, self.records,
                           dict(primary.get("generator") or {}), dict(primary.get("totals") or {}),
                           list(self.check_outcomes), dict(history), workloads,
-                          dict(self.observations))
+                          dict(self.observations), budgets)
         self.journal.write(Event.VERDICT, durable=True, status=status.value,
                            exit_code=int(verdict.exit_code), reasons=verdict.reasons)
         self.journal.write(Event.RUN_ENDED, durable=True)

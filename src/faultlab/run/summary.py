@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from faultlab.run.verdict import Status, Verdict
-from faultlab.units import format_duration
+from faultlab.units import format_duration, format_period
 from faultlab.workload.stats import SecondStats
 
 __all__ = ["ConsoleProgress", "print_summary", "status_style"]
@@ -112,6 +112,11 @@ def print_summary(console: Console, verdict: Verdict, experiment: str, run_dir: 
                       + (f", {w['probe_errors']} probe errors" if w.get("probe_errors") else "")
                       + f"; p50 {_fig(w.get('p50'), 's')}, "
                       f"p99 {_fig(w.get('p99'), 's')}", highlight=False)
+    for b in verdict.budgets:
+        if b.consumed is not None and b.period is not None and b.burn_rate is not None:
+            console.print(f"error budget {b.slo}: consumed {b.consumed * 100:.3g}% of its "
+                          f"{format_period(b.period)} budget ({b.bad} of {b.total} requests "
+                          f"bad, burn rate {b.burn_rate:.3g}x)", highlight=False)
     style = status_style(verdict.status)
     console.print(f"[{style}]{verdict.status.value.upper()}[/] (exit {int(verdict.exit_code)})"
                   f": {verdict.reasons[0] if verdict.reasons else ''}")

@@ -17,7 +17,7 @@ from enum import IntEnum, StrEnum
 
 from faultlab.run.checks import CheckOutcome
 
-__all__ = ["ClauseResult", "ExitCode", "FaultRecord", "Status", "Verdict"]
+__all__ = ["BudgetResult", "ClauseResult", "ExitCode", "FaultRecord", "Status", "Verdict"]
 
 
 class ExitCode(IntEnum):
@@ -90,6 +90,27 @@ class ClauseResult:
         return f"{self.phase}: {self.slo}"
 
 
+@dataclass(frozen=True)
+class BudgetResult:
+    """The error budget one SLO spent in the run (see :mod:`faultlab.run.evaluate`)."""
+
+    slo: str
+    workload: str | None
+    allowed: float  # the share of requests the objective lets fail (1 - 99.9% = 0.001)
+    bad: int  # requests that counted against the objective
+    total: int  # requests judged
+    seconds: int  # seconds evaluated
+    burn_rate: float | None  # (bad / total) / allowed; None without requests
+    period: float | None  # the SLO's budget period in seconds, when it states one
+    consumed: float | None  # share of the period's budget: burn_rate * seconds / period
+    max_spend: float | None = None
+
+    @property
+    def exceeded(self) -> bool:
+        return (self.max_spend is not None and self.consumed is not None
+                and self.consumed > self.max_spend)
+
+
 @dataclass
 class FaultRecord:
     name: str
@@ -123,6 +144,7 @@ class Verdict:
     workloads: dict[str, dict[str, object]] = field(default_factory=dict)
     # what reached each observed proxy target (run/observations.py), by target name
     observations: dict[str, dict[str, object]] = field(default_factory=dict)
+    budgets: list[BudgetResult] = field(default_factory=list)  # SLOs that count events
 
     @property
     def exit_code(self) -> ExitCode:

@@ -3,10 +3,12 @@
 An :class:`SloKind` is the objective's spec type and four functions over it: its ``bound``,
 its ``objective`` text ("p99 <= 300ms"), and ``measure``, the figure of one window of
 statistics (``None``: the window has no data). ``higher_is_better`` says which way the bound
-goes. Its ``source`` is what it is measured on: ``workload``, a measured workload's
-per-second statistics (an :class:`~faultlab.workload.stats.Aggregate` of the window's
-seconds); probes (HTTP, command, Prometheus) are sources to come. The evaluator judges every
-SLO through its kind and names no kind itself.
+goes. ``events`` (optional) counts a window's requests against the objective, (bad, total),
+for error budgets and burn rates: a kind without it has no budget. Its ``source`` is what
+it is measured on: ``workload``, a measured workload's per-second statistics (an
+:class:`~faultlab.workload.stats.Aggregate` of the window's seconds). Probes (HTTP, command,
+Prometheus: :mod:`faultlab.workload.probe`) are measured workloads too, so every kind judges
+them. The evaluator judges every SLO through its kind and names no kind itself.
 
 faultlab's kinds are ``latency`` and ``success_ratio``; a plug-in registers more in the
 entry-point group ``faultlab.slos``. Until the SLO model is built from this registry (as the
@@ -39,6 +41,7 @@ class SloKind:
     objective: Callable[[Any], str]
     measure: Callable[[Any, Aggregate], float | None]
     source: Literal["workload"] = "workload"
+    events: Callable[[Any, Aggregate], tuple[int, int]] | None = None
 
     def passes(self, spec: Any, value: float) -> bool:
         bound = self.bound(spec)
@@ -83,11 +86,26 @@ def _success_ratio(spec: float, agg: Aggregate) -> float | None:
     return None if agg.planned == 0 else _figure(agg.success_ratio)
 
 
+def _latency_events(spec: LatencyObjective, agg: Aggregate) -> tuple[int, int]:
+    """(requests slower than the bound, requests measured): a bucket of the histogram counts
+    as slow when all of it lies above the bound."""
+    hist = agg.ok_histogram if spec.successful_only else agg.histogram
+    bound_us = spec.bounds()[0][1] * 1e6
+    slow = sum(item.count_at_value_iterated_to for item in hist.get_recorded_iterator()
+               if hist.get_lowest_equivalent_value(item.value_iterated_to) > bound_us)
+    return slow, hist.get_total_count()
+
+
+def _ratio_events(spec: float, agg: Aggregate) -> tuple[int, int]:
+    return agg.planned - agg.ok, agg.planned
+
+
 LATENCY = SLO_KINDS.register(SloKind(
-    "latency", LatencyObjective, "s", False, _latency_bound, _latency_objective, _latency))
+    "latency", LatencyObjective, "s", False, _latency_bound, _latency_objective, _latency,
+    events=_latency_events))
 SUCCESS_RATIO = SLO_KINDS.register(SloKind(
     "success_ratio", float, "ratio", True, lambda r: float(r),
-    lambda r: f"success ratio >= {r * 100:g}%", _success_ratio))
+    lambda r: f"success ratio >= {r * 100:g}%", _success_ratio, events=_ratio_events))
 
 
 def slo_kind(slo: Slo) -> SloKind:
