@@ -11,7 +11,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=N
                   help="Convert experiments of other tools into faultlab's.")
 
 
-def _seconds(text: str, option: str, *, whole: bool = False, least: float = 0.1) -> float:
+def seconds(text: str, option: str, *, whole: bool = False, least: float = 0.1) -> float:
     from faultlab.units import UnitError, parse_duration
 
     try:
@@ -56,9 +56,9 @@ def chaostoolkit(
     from faultlab.importers.chaostoolkit import Options
     from faultlab.importers.ctk_io import import_chaostoolkit, write_atomically
 
-    options = Options(every=_seconds(every, "--every"),
-                      steady_for=int(_seconds(steady_for, "--steady-for", whole=True, least=1)),
-                      check_for=int(_seconds(check_for, "--check-for", whole=True, least=1)),
+    options = Options(every=seconds(every, "--every"),
+                      steady_for=int(seconds(steady_for, "--steady-for", whole=True, least=1)),
+                      check_for=int(seconds(check_for, "--check-for", whole=True, least=1)),
                       continuous=continuous, python=python)
     try:
         conv = import_chaostoolkit(experiment, options)
