@@ -1,28 +1,56 @@
 """The search's prunings against the brute-force reference and the plain search.
 
 The prunings (a crashed op is never placed right before a blind op, crashed ops alike are
-placed in invocation order) must change no verdict, and an invalid verdict keeps its
-evidence: a prefix that is a legal linearization and an ok operation left unplaced.
+placed in invocation order, a legal read is placed at once, a configuration dominated by
+one entered before is skipped) must change no verdict, alone or together, and an invalid
+verdict keeps its evidence: a prefix that is a legal linearization and an ok operation left
+unplaced. The plain search (exact memo, no prunings, no step table) is the reference on
+histories too large for brute force.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 import random
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from faultlab.check import MODELS, Budget, Model, Verdict, check_linearizable, linear
 from faultlab.check.models import ANY, SAME
-from faultlab.check.simulate import simulate
+from faultlab.check.result import CheckResult
+from faultlab.check.simulate import etcd_like, hard_invalid, simulate
 from faultlab.history import Op, Outcome
 
 from .test_properties import brute_force, nothing_to_check, random_history
 
+UNBOUNDED = Budget(time_s=math.inf, memory_bytes=1 << 40)
+
+
+@contextlib.contextmanager
+def searching(*, subsume: bool, greedy_reads: bool) -> Iterator[None]:
+    saved = linear.SUBSUME, linear.GREEDY_READS
+    linear.SUBSUME, linear.GREEDY_READS = subsume, greedy_reads
+    try:
+        yield
+    finally:
+        linear.SUBSUME, linear.GREEDY_READS = saved
+
 
 def plain(model: Model[Any]) -> Model[Any]:
     return dataclasses.replace(model, blind=None, by_value=False, table=None)
+
+
+def check_plain(ops: Sequence[Op], model: Model[Any], budget: Budget | None = None
+                ) -> CheckResult:
+    """The plain Wing–Gong–Lowe search: no pruning of the model or of the search."""
+    with searching(subsume=False, greedy_reads=False):
+        return check_linearizable(ops, plain(model), budget)
 
 
 def crash_heavy(rng: random.Random, n: int) -> list[Op]:
@@ -70,8 +98,17 @@ def jit_from(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     return int(request.param)
 
 
+@pytest.fixture(params=[(True, True), (True, False), (False, True), (False, False)],
+                ids=["dominance+greedy", "dominance", "greedy", "neither"])
+def prunings(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dominated configurations skipped or not, greedy reads or not."""
+    monkeypatch.setattr(linear, "SUBSUME", request.param[0])
+    monkeypatch.setattr(linear, "GREEDY_READS", request.param[1])
+
+
 @pytest.mark.parametrize("kind", KINDS)
-def test_same_verdicts_as_brute_force_and_plain_search(kind: str, jit_from: int) -> None:
+def test_same_verdicts_as_brute_force_and_plain_search(kind: str, jit_from: int,
+                                                       prunings: None) -> None:
     model = MODELS[kind]
     for seed in range(400):
         rng = random.Random(seed)
@@ -84,11 +121,12 @@ def test_same_verdicts_as_brute_force_and_plain_search(kind: str, jit_from: int)
                 Verdict.VALID if brute_force(ops, model) else Verdict.INVALID)
         got = check_linearizable(ops, model)
         assert got.verdict is want, f"seed {seed}\n" + "\n".join(op.describe() for op in ops)
-        assert check_linearizable(ops, plain(model)).verdict is want
+        assert check_plain(ops, model).verdict is want
         check_evidence(ops, model)
 
 
-def test_same_verdicts_as_plain_search_on_larger_histories(jit_from: int) -> None:
+def test_same_verdicts_as_plain_search_on_larger_histories(jit_from: int, prunings: None
+                                                           ) -> None:
     model = MODELS["cas-register"]
     for seed in range(60):
         rng = random.Random(seed)
@@ -97,7 +135,7 @@ def test_same_verdicts_as_plain_search_on_larger_histories(jit_from: int) -> Non
             end = max(op.complete_ns or op.invoke_ns for op in ops) + 10
             ops.append(Op(len(ops), 999, "read", rng.randrange(3), end, end + 1, Outcome.OK))
         fast = check_linearizable(ops, model, Budget(time_s=30))
-        slow = check_linearizable(ops, plain(model), Budget(time_s=30))
+        slow = check_plain(ops, model, Budget(time_s=30))
         assert fast.verdict is slow.verdict, f"seed {seed}"
         check_evidence(ops, model)
 
@@ -116,3 +154,57 @@ def test_step_table_agrees_with_step(kind: str) -> None:
                 assert legal == (needs is ANY or needs == state), op.describe()
                 if legal:
                     assert new == (state if leaves is SAME else leaves), op.describe()
+
+
+def with_stale_read(rng: random.Random, ops: list[Op], values: int) -> list[Op]:
+    """``ops`` and, after everything, a read by a fresh client of a random value: invalid
+    unless some crashed write may write it late (or it is the last value)."""
+    end = max(op.complete_ns or op.invoke_ns for op in ops) + 10
+    return [*ops, Op(len(ops), 99_999, "read", rng.randrange(values), end, end + 1,
+                     Outcome.OK)]
+
+
+PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROPS
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(10, 120), clients=st.integers(2, 8),
+       partition_crash=st.sampled_from([0.1, 0.4, 0.8]), stale=st.booleans())
+def test_etcd_shaped_histories_agree_with_plain_search(seed: int, n: int, clients: int,
+                                                       partition_crash: float, stale: bool
+                                                       ) -> None:
+    """Etcd-shaped histories (partitions, many crashed ops): the same verdict as the plain
+    search, valid when nothing was injected, evidence that holds when invalid."""
+    rng = random.Random(seed)
+    ops = etcd_like(rng, n, clients, partition_crash=partition_crash, values=3)
+    if stale:
+        ops = with_stale_read(rng, ops, 3)
+    model = MODELS["cas-register"]
+    fast = check_linearizable(ops, model, UNBOUNDED)
+    assert fast.verdict is check_plain(ops, model, UNBOUNDED).verdict
+    if not stale:
+        assert fast.verdict is Verdict.VALID, fast.render()
+    check_evidence(ops, model)
+
+
+@PROPS
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 10))
+def test_crash_heavy_histories_agree_with_brute_force(seed: int, n: int) -> None:
+    ops = crash_heavy(random.Random(seed), n)
+    model = MODELS["cas-register"]
+    want = (Verdict.UNKNOWN if nothing_to_check(ops, model) else
+            Verdict.VALID if brute_force(ops, model) else Verdict.INVALID)
+    assert check_linearizable(ops, model).verdict is want
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize(("ops", "seed"), [(400, 1), (400, 2), (400, 3), (800, 2), (800, 3)])
+def test_hard_invalid_histories_are_invalid_at_the_stale_read(ops: int, seed: int) -> None:
+    """The benchmark's hard histories (a stale read two thirds in, after dozens of crashed
+    writes; invalid by construction) are decided, and the evidence names the read."""
+    history = hard_invalid(seed, ops)
+    result = check_linearizable(history, MODELS["cas-register"], UNBOUNDED)
+    assert result.verdict is Verdict.INVALID, result.reason
+    assert result.violation is not None
+    assert result.violation.must_complete == history[-1]
+    check_evidence(history, MODELS["cas-register"])

@@ -15,32 +15,49 @@ completion is +infinity, so they never force anything and may stay unplaced fore
 Invariants of the search loop:
 
 - the list holds exactly the operations not yet linearized, in time order;
-- ``bits`` (a Python int) has bit ``i`` set iff operation ``i`` is linearized, and ``state``
-  is the model state after the linearized operations in ``stack`` order;
-- ``cache`` holds every ``(bits, state)`` configuration ever entered; re-entering one cannot
-  succeed where the first visit failed, so it is skipped (Lowe's memo) — this makes the
-  search a walk over distinct configurations rather than over orders;
+- ``done`` (a Python int) has bit ``i`` set iff ``ok`` operation ``i`` is linearized,
+  ``crashed`` likewise for ``info`` operations (plus a flag, below), and ``state`` is the
+  model state after the linearized operations in ``stack`` order;
+- ``memo`` maps ``(done, state)`` to the ``crashed`` masks entered with them. A
+  configuration is skipped when one entered before has the same ``done`` and ``state`` and a
+  *subset* of its crashed ops (a subset of its flag, too): the one with fewer crashed ops
+  placed can do everything it can (the crashed ops it did not use are still there, and
+  crashed ops never force anything), so it failed or is still being explored towards
+  whatever success there is. With no crashed ops this is Lowe's memo of exact
+  configurations; it makes the search a walk over distinct configurations, not orders;
 - walking from the head, a call node is a candidate to linearize next (its invocation precedes
   every remaining completion); reaching a return node means that operation must be placed
   before anything later and none of the candidates before it worked: backtrack (pop the last
   linearized operation, relink it — dancing links, O(1) — and try the node after it);
+- the candidates of a configuration are walked in three passes: reads, then the other ``ok``
+  operations, then crashed ones — so that configurations with few crashed ops are entered
+  first and dominate the others;
 - success when no ``ok`` operation remains (unplaced ``info`` operations never happened);
   failure when a return node is reached with an empty stack.
 
-Two prunings shrink the search to linearizations of a normal form, which exists whenever
-any linearization does (both are promises the model makes, see :mod:`faultlab.check.models`):
+Three prunings shrink the search to linearizations of a normal form, which exists whenever
+any linearization does (they are promises the model makes, see
+:mod:`faultlab.check.models`). A shortest linearization (fewest crashed ops) is in that form
+after the rearrangements below, none of which lengthens it:
 
+- *greedy reads*: a candidate that only reads (``read_only``: it leaves every state as it
+  was) and is legal now is placed at once, and nothing else is tried in its place: moving
+  it from later to here keeps every other step's state and respects real time (its
+  invocation precedes every remaining completion). When that fails, the configuration fails;
 - *just in time*: a crashed op is never placed right before a *blind* op (legal in every
-  state, its new state ignoring the old: a register's write). Deleting a crashed op so
-  placed keeps a linearization legal, so a crashed write is only placed where something
-  observes it next. Bit ``n`` of ``bits`` says the last op placed crashed;
+  state, its new state ignoring the old: a register's write), and only where some candidate
+  that is not blind is legal in the state it leaves. Deleting a crashed op placed right
+  before a blind op keeps a linearization legal and shortens it, so a crashed write is only
+  placed where something observes it next. Bit ``n`` of ``crashed`` says the last op placed
+  crashed;
 - *symmetry*: crashed ops alike (same ``f`` and ``value``, for a ``by_value`` model) are
   interchangeable, and the one invoked first may take the place of any later one; so they
   are placed in invocation order (``twin``), which makes the sets of crashed ops used
-  prefixes of each class instead of arbitrary subsets.
+  prefixes of each class instead of arbitrary subsets (and makes the dominance above hold
+  class by class: the smaller prefix can stand in for the larger).
 
-A dead end right after a crashed op is an artefact of the first pruning, not evidence, so
-the deepest dead end reported is taken among the others.
+A dead end right after a crashed op is an artefact of the second pruning, not evidence, so
+the dead end reported is taken among the others: the one with the most ``ok`` ops placed.
 
 Cheap pre-passes decide many partitions without search: the model's ``precheck`` (e.g. a
 read of a value no write invoked before it completed: an immediate violation), and
@@ -50,11 +67,12 @@ partitions are interleaved (each yields every few thousand steps; a few at a tim
 partitions first) so that one hard partition does not hide a quick violation elsewhere; the
 first violation ends the check. A time and
 memory budget ends it with :attr:`Verdict.UNKNOWN` and the reason, never a hang. The memory
-figure is an estimate of the memo's size (entries × bitset bytes + overhead).
+figure is an estimate of the memo's size (configurations entered × (bitset bytes +
+overhead)).
 
-On failure the search reports its deepest dead end: the longest linearizable prefix it
-found, the operation whose completion came before it could be placed, and every candidate
-with the reason it cannot go next (from the model's ``explain``).
+On failure the search reports its deepest dead end: the linearizable prefix it found with
+the most ``ok`` operations, the operation whose completion came before it could be placed,
+and every candidate with the reason it cannot go next (from the model's ``explain``).
 
 Values reach the model in canonical form (:func:`faultlab.history.values.canonical`), so any
 JSON value can be written, read or held. A history with nothing to check — no client
@@ -89,6 +107,8 @@ __all__ = ["Budget", "check_linearizable"]
 _SLICE = 4096  # search steps between yields to the scheduler (budget checks, interleaving)
 _ACTIVE = 4  # searches taking turns at once
 JIT_FROM = 8  # crashed ops in a partition from which the just-in-time rule is used
+SUBSUME = True  # skip configurations dominated by one entered before (see _search)
+GREEDY_READS = True  # a legal read is placed at once, the only choice tried
 _ENTRY_OVERHEAD = 120  # bytes per memo entry besides the bitset (tuple, set slot, state ref)
 
 
@@ -298,7 +318,6 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
     # and a greedy crashed op before a write is a dead end more) than it saves.
     jit = model.blind is not None and n - sum(ok) >= JIT_FROM
     blind = [jit and model.blind(op) for op in ops]  # type: ignore[misc]
-    after_info = 1 << n if jit else 0
 
     step = model.step
     # The table in two flat lists: a tuple per op would be a container per op for the
@@ -311,19 +330,33 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
             need, leave = table(op)
             needs.append(need)
             leaves.append(leave)
+    # An ok op that only reads (it leaves every state as it was) and is legal now may be
+    # placed at once, before any other candidate (greedy reads, see the module doc).
+    reads = [ok[i] and GREEDY_READS and model.read_only(op) for i, op in enumerate(ops)]
     state = model.init()
-    bits = 0
-    cache: set[tuple[int, Any]] = set()
+    done = 0  # bit i: ok op i is linearized
+    crashed = 0  # bit i: crashed op i is linearized; bit n (flag): the last op placed crashed
+    flag = 1 << n if jit else 0
+    subsume = SUBSUME
+    # (done, state) -> the crashed masks entered with them: an int, or a list of several
+    # (an antichain under inclusion once dominated masks are dropped).
+    memo: dict[tuple[int, Any], Any] = {}
     configs = 0  # configurations entered (the memo's size)
-    # The stack as a persistent chain (op, state before, bits before, rest): a snapshot is
-    # one reference.
-    stack: tuple[int, Any, int, Any] | None = None
-    depth = 0
+    # The stack as a persistent chain (op, state before, done, crashed before, forced, rest):
+    # a snapshot is one reference. forced: it was a greedy read, the only choice tried.
+    stack: tuple[int, Any, int, int, bool, Any] | None = None
     remaining = sum(ok)
-    best_depth = -1
+    best_depth = -remaining - 1  # the most ok ops placed at a dead end (crashed ops aside)
     best: tuple[Any, Any, int] = (None, None, 0)
     budget = _SLICE
     node = nxt[head]
+    # The pass of the walk over the candidates: 0 for a legal read (placed at once, the only
+    # choice), 1 for the other ok ops, 2 for crashed ops: last, so that configurations with
+    # fewer crashed ops are entered first and dominate the others (without dominance, ok and
+    # crashed ops are tried in one pass, as in the plain search).
+    first = 0 if any(reads) else 1
+    last = 2 if subsume else 1
+    phase = first
     try:
         while remaining:
             budget -= 1
@@ -331,64 +364,127 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
                 budget = _SLICE
                 yield configs
             if node < n:
-                if (twin[node] >= 0 and not bits >> twin[node] & 1) or (
-                        bits & after_info and blind[node]):
+                if phase == 0:
+                    if not reads[node]:
+                        node = nxt[node]
+                        continue
+                    if table is None:
+                        legal, new = step(state, ops[node])
+                    else:
+                        need = needs[node]
+                        legal, new = need is ANY or need == state, state
+                    if not legal:
+                        node = nxt[node]
+                        continue
+                    forced = True
+                elif ok[node]:
+                    if phase == 2 or reads[node] or (crashed & flag and blind[node]):
+                        node = nxt[node]  # (a read is not legal: the scan found none)
+                        continue
+                    if table is None:
+                        legal, new = step(state, ops[node])
+                    else:
+                        need, new = needs[node], leaves[node]
+                        legal = need is ANY or need == state
+                        if new is SAME:
+                            new = state
+                    if not legal:
+                        node = nxt[node]
+                        continue
+                    forced = False
+                else:
+                    if phase != last or (twin[node] >= 0 and not crashed >> twin[node] & 1) or (
+                            crashed & flag and blind[node]):
+                        node = nxt[node]
+                        continue
+                    if table is None:
+                        legal, new = step(state, ops[node])
+                    else:
+                        need, new = needs[node], leaves[node]
+                        legal = need is ANY or need == state
+                        if new is SAME:
+                            new = state
+                    if legal and flag:
+                        # Just in time: the op after a crashed one is a candidate now
+                        # (placing a crashed op reveals none), not blind, and legal in the
+                        # state it leaves.
+                        other = nxt[head]
+                        while other < n and (other == node or blind[other]
+                                             or not step(new, ops[other])[0]):
+                            other = nxt[other]
+                        legal = other < n
+                    if not legal:
+                        node = nxt[node]
+                        continue
+                    forced = False
+                if ok[node]:
+                    grown, more = done | (1 << node), crashed & ~flag
+                else:
+                    grown, more = done, crashed | (1 << node) | flag
+                key = (grown, new)
+                seen = memo.get(key)
+                fresh = True
+                if seen is None:
+                    memo[key] = more
+                elif seen.__class__ is int:
+                    if seen & more == seen if subsume else seen == more:
+                        fresh = False
+                    else:
+                        memo[key] = more if subsume and more & seen == more else [seen, more]
+                elif subsume:
+                    if any(m & more == m for m in seen):
+                        fresh = False
+                    else:
+                        seen[:] = [m for m in seen if m & more != more]
+                        seen.append(more)
+                elif more in seen:
+                    fresh = False
+                else:
+                    seen.append(more)
+                if fresh:
+                    configs += 1
+                    stack = (node, state, done, crashed, forced, stack)
+                    state, done, crashed = new, grown, more
+                    before, after = prv[node], nxt[node]
+                    nxt[before], prv[after] = after, before
+                    if ok[node]:
+                        ret = node + n
+                        before, after = prv[ret], nxt[ret]
+                        nxt[before], prv[after] = after, before
+                        remaining -= 1
+                    node = nxt[head]
+                    phase = first
+                    continue
+                if not forced:
                     node = nxt[node]
                     continue
-                if table is None:
-                    legal, new = step(state, ops[node])
-                else:
-                    need, new = needs[node], leaves[node]
-                    legal = need is ANY or need == state
-                    if new is SAME:
-                        new = state
-                if legal and after_info and not ok[node]:
-                    # Just in time: the op after a crashed one is a candidate now (placing a
-                    # crashed op reveals none), not blind, and legal in the state it leaves.
-                    other = nxt[head]
-                    while other < n and (other == node or blind[other]
-                                         or not step(new, ops[other])[0]):
-                        other = nxt[other]
-                    legal = other < n
-                if legal:
-                    grown = (bits | (1 << node)) & ~after_info
-                    if not ok[node]:
-                        grown |= after_info
-                    config = (grown, new)
-                    if config not in cache:
-                        cache.add(config)
-                        configs += 1
-                        stack = (node, state, bits, stack)
-                        depth += 1
-                        state, bits = new, grown
-                        before, after = prv[node], nxt[node]
-                        nxt[before], prv[after] = after, before
-                        if ok[node]:
-                            ret = node + n
-                            before, after = prv[ret], nxt[ret]
-                            nxt[before], prv[after] = after, before
-                            remaining -= 1
-                        node = nxt[head]
-                        continue
-                node = nxt[node]
+                # The greedy read leads where a search has been: this configuration fails.
+            elif phase < last:
+                node = nxt[head]  # no legal read: try the other ok ops; then crashed ops
+                phase += 1
                 continue
-            # A return node: that op must be placed before anything later, and could not be.
-            # (Right after a crashed op, a blind op's return is a dead end of the pruning
-            # only, not evidence: it could go next without the crashed op.)
-            if depth > best_depth and not bits & after_info:
-                best_depth, best = depth, (stack, state, node - n)
-            if stack is None:
-                break
-            i, state, bits, stack = stack
-            depth -= 1
-            if ok[i]:
-                ret = i + n
-                nxt[prv[ret]] = ret
-                prv[nxt[ret]] = ret
-                remaining += 1
-            nxt[prv[i]] = i
-            prv[nxt[i]] = i
+            else:
+                # A return node: that op must be placed before anything later, and could
+                # not be. (Right after a crashed op, a blind op's return is a dead end of the
+                # pruning only, not evidence: it could go next without the crashed op.)
+                if -remaining > best_depth and not crashed & flag:
+                    best_depth, best = -remaining, (stack, state, node - n)
+            # Backtrack: undo the last op placed; past a greedy read, its configuration failed.
+            while stack is not None:
+                i, state, done, crashed, forced, stack = stack
+                if ok[i]:
+                    ret = i + n
+                    nxt[prv[ret]] = ret
+                    prv[nxt[ret]] = ret
+                    remaining += 1
+                nxt[prv[i]] = i
+                prv[nxt[i]] = i
+                if not forced:
+                    break
+            else:
+                break  # every way from the start failed
             node = nxt[i]
+            phase = 1 if ok[i] else last
         else:
             return None, configs
     except Exception:
@@ -398,7 +494,7 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
     prefix: list[int] = []
     while chain is not None:
         prefix.append(chain[0])
-        chain = chain[3]
+        chain = chain[5]
     prefix.reverse()
     return _Dead(prefix, dead_state, must), configs
 

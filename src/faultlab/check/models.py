@@ -26,13 +26,15 @@ and its file position. Optional hooks make failures readable and easy histories 
 ``render(state)`` shows a state (JSON-like text by default); ``explain(state, op)`` says
 what state ``op`` would need; ``precheck(ops)`` finds an op that no order can justify (e.g. a
 read of a value never written) in linear time; ``prune(ops)`` drops ``info`` ops that provably
-cannot matter. Two promises about ``step`` let the search prune: ``blind(op)`` holds for
-an op that is legal in every state and whose new state does not depend on the old one (a
-register's write), and ``by_value`` says ``step`` reads only ``op.f``, ``op.value`` and
-``op.outcome`` (never the process or the times), so crashed ops alike in those are
-interchangeable. ``table(op)``, when given, is ``step`` as data: ``(needs, leaves)``, where
-``needs`` is the one state in which ``op`` is legal (:data:`ANY`: every state) and ``leaves``
-the state after it (:data:`SAME`: unchanged); the search then compares instead of calling.
+cannot matter. Promises about ``step`` let the search prune: ``read_only(op)`` holds only
+for an op that leaves every state as it was (the search places a legal ``ok`` read at
+once); ``blind(op)`` holds for an op that is legal in every state and whose new state does
+not depend on the old one (a register's write); and ``by_value`` says ``step`` (and
+``blind``, ``table``) read only ``op.f``, ``op.value`` and ``op.outcome`` (never the process
+or the times), so crashed ops alike in those are interchangeable. ``table(op)``, when
+given, is ``step`` as data: ``(needs, leaves)``, where ``needs`` is the one state in which
+``op`` is legal (:data:`ANY`: every state) and ``leaves`` the state after it (:data:`SAME`:
+unchanged); the search then compares instead of calling.
 Built-ins, by name in :data:`MODELS`: register, cas-register, multi-register
 (alias kv), set, fifo-queue (alias queue), counter, mutex.
 """
