@@ -6,6 +6,9 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from faultlab.demo.suite import experiment_files
 
@@ -92,3 +95,150 @@ def test_check_valid_invalid_and_bad_input(tmp_path: Path) -> None:
     assert "Traceback" not in broken.stderr
     unknown = cli("check", str(history(1)), "--checker", "sets")
     assert unknown.returncode == 2
+
+
+# --- the quick commands' own parser (faultlab.cli.QUICK) agrees with the typer app -----------
+
+def test_quick_commands_declare_the_typer_apps_options() -> None:
+    import inspect
+
+    import typer.main
+
+    from faultlab.cli import QUICK, app
+
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    for name, quick in QUICK.items():
+        params = commands[name].params
+        arguments = [p for p in params if not p.opts[0].startswith("-")]
+        options = {p.name: p for p in params if p.opts[0].startswith("-")}
+        assert tuple(p.name for p in arguments) == quick.arguments, name
+        assert sum(p.required for p in arguments) == quick.required, name
+        assert set(options) == {o.dest for o in quick.options}, name
+        body = inspect.signature(quick.body).parameters
+        for opt in quick.options:
+            typer_opt = options[opt.dest]
+            assert set(typer_opt.opts) == set(opt.names), (name, opt.dest)
+            assert set(typer_opt.secondary_opts) == set(opt.off), (name, opt.dest)
+            assert typer_opt.is_flag == (opt.parse is None), (name, opt.dest)
+            assert typer_opt.multiple == opt.multiple, (name, opt.dest)
+            # the body's default is what typer passes when the option is not given
+            default = body[opt.dest].default
+            assert (list(default) if opt.multiple else default) == typer_opt.default, (
+                name, opt.dest)
+
+
+_PLAIN = [
+    ["validate", "e.yaml"], ["validate", "e.yaml", "--var", "a=1", "-v", "b=2"],
+    ["validate", "--var=a=1", "e.yaml"], ["validate", "e.yaml", "--var", "novalue"],
+    ["check", "h.jsonl"], ["check", "h.jsonl", "--model", "register", "--checker", "set",
+                           "--time-limit", "2.5", "--independent"],
+    ["check", "--no-independent", "h.jsonl", "--time-limit=30"],
+    ["check", "h.jsonl", "--time-limit", "0"], ["check", "h.jsonl", "--model="],
+    ["run", "e.yaml"], ["run", "e.yaml", "-q", "--seed", "7", "--runs-dir", "r", "--run-dir",
+                        "d", "--dry-run", "--metrics", "127.0.0.1:9464", "-v", "x=1"],
+    ["run", "--from", "runs/old", "--seed", "0"], ["run"], ["version"],
+]
+
+#: lines the quick parser leaves to typer (help, usage errors, values typer reads its way)
+_LEFT_TO_TYPER = [
+    [], ["--help"], ["check", "--help"], ["check"], ["check", "h", "--model"],
+    ["check", "h", "--bogus"], ["check", "h", "--model", "a", "--model", "b"],
+    ["check", "h", "--time-limit", "1e3"], ["check", "h", "--time-limit", "-1"],
+    ["check", "h", "--independent=yes"], ["validate", "a", "b"], ["validate", "e", "-vx=1"],
+    ["validate", "e", "--", "f"], ["run", "e", "--seed", "007"], ["run", "-"],
+    ["run", "e", "-qv", "x=1"], ["version", "x"], ["schema"], ["proxy", "serve"],
+]
+
+
+def test_quick_parser_gives_the_bodies_what_typer_gives_them(monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """Each plain line, parsed by faultlab.cli.parse_quick and by the typer app, reaches the
+    same body with the same arguments (the bodies replaced by recorders: nothing runs)."""
+    import inspect
+
+    from typer.testing import CliRunner
+
+    from faultlab import cli
+    from faultlab.cli import QUICK, app, parse_quick
+
+    def bound(body: Any, args: Any, kwargs: Any) -> dict[str, Any]:
+        call = inspect.signature(body).bind(*args, **kwargs)
+        call.apply_defaults()
+        return {k: list(v) if isinstance(v, list | tuple) else v
+                for k, v in call.arguments.items()}
+
+    originals = {name: quick.body for name, quick in QUICK.items()}
+    calls: list[tuple[str, dict[str, Any]]] = []
+    for name, body in originals.items():
+        def record(*args: Any, _name: str = name, _body: Any = body, **kwargs: Any) -> None:
+            calls.append((_name, bound(_body, args, kwargs)))
+        monkeypatch.setattr(cli, name, record)
+    for argv in _PLAIN:
+        quick = parse_quick(argv)
+        assert quick is not None, argv
+        body, args, kwargs = quick
+        fast = (argv[0], bound(body, args, kwargs))
+        calls.clear()
+        result = CliRunner().invoke(app, argv)
+        assert result.exit_code == 0, (argv, result.output)
+        assert calls == [fast], argv
+    for argv in _LEFT_TO_TYPER:
+        assert parse_quick(argv) is None, argv
+
+
+def _both_ways(*args: str) -> tuple[subprocess.CompletedProcess[str], ...]:
+    """The command run by faultlab's entry point (the quick parser) and by the typer app."""
+    typer_app = "from faultlab.cli_app import app; app(prog_name='faultlab')"
+    return (cli(*args), subprocess.run([sys.executable, "-c", typer_app, *args],
+                                       capture_output=True, text=True, timeout=60,
+                                       check=False))
+
+
+def test_quick_and_typer_paths_print_the_same(tmp_path: Path) -> None:
+    good = tmp_path / "h.jsonl"
+    good.write_text('{"process": 0, "f": "write", "value": 1, "invoke_ns": 0, '
+                    '"complete_ns": 10, "outcome": "ok"}\n')
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\nfaults:\n  - {kind: kil, target: local}\nslos: 3\n")
+    held = tmp_path / "held"
+    held.mkdir()
+    (held / "journal.jsonl").write_text("")
+    lines = [("check", str(good)), ("check", str(bad)), ("check", str(good), "--model", "x"),
+             ("check", str(good), "--time-limit", "0"),
+             ("validate", str(experiment_files()["slow-data"])), ("validate", str(broken)),
+             ("validate", str(broken), "--var", "a=1"), ("run", str(tmp_path / "nope.yaml")),
+             ("run",), ("run", str(experiment_files()["slow-data"]), "--run-dir", str(held)),
+             ("version",)]
+    for line in lines:
+        quick, typer_way = _both_ways(*line)
+        assert (quick.returncode, quick.stdout, quick.stderr) == (
+            typer_way.returncode, typer_way.stdout, typer_way.stderr), line
+
+
+def test_check_and_validate_import_neither_typer_nor_unused_kinds(tmp_path: Path) -> None:
+    history = tmp_path / "h.jsonl"
+    history.write_text('{"process": 0, "f": "write", "value": 1, "invoke_ns": 0, '
+                       '"complete_ns": 10, "outcome": "ok"}\n')
+    experiment = tmp_path / "e.yaml"
+    experiment.write_text("name: e\ntargets:\n  victim: {process: {pidfile: /nonexistent}}\n"
+                          "faults:\n  - {target: victim, kind: kill}\n")
+    probe = ("import json, sys\nfrom faultlab.cli import main\n"
+             "sys.argv = ['faultlab', *sys.argv[1:]]\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ("
+             "'typer', 'pydantic') or m.startswith(('faultlab.faults.kinds.', "
+             "'faultlab.lab.netfaults')))), file=sys.stderr)\n")
+    for args, expected in ((["check", str(history)], []),
+                           (["validate", str(experiment)], ["faultlab.faults.kinds.kill",
+                                                            "faultlab.faults.kinds.process"])):
+        done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True,
+                              text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        loaded = json.loads(done.stderr.strip().splitlines()[-1])
+        assert not [m for m in loaded if m.startswith("typer")], args
+        kinds = [m for m in loaded if m.startswith("faultlab.")]
+        assert kinds == expected, args
+        if args[0] == "check":
+            assert not loaded, "check needs no pydantic"

@@ -1,26 +1,46 @@
-"""The ``faultlab`` command. Heavy modules are imported inside commands, so ``--help`` and
-``validate`` start fast."""
+"""The ``faultlab`` command.
+
+Start-up is part of the interface: ``faultlab check`` and ``validate`` should answer before
+a person notices a pause. typer alone costs ~100 ms to import and call (it builds a
+pydantic adapter per parameter), more than checking a small history, so this module imports
+nothing heavy and the quick commands (:data:`QUICK`: ``check``, ``validate``, ``run``,
+``version``) are parsed here when the command line is plain: the command, its arguments and
+its options, each option once, every value well formed. Anything else (``--help``, a typo,
+a value typer would refuse or convert in its own way, every other command) goes to the
+typer app in :mod:`faultlab.cli_app`, which prints the same help, the same usage errors
+and the same exit codes as before. Both ways call the same command bodies below, so their
+messages and exit codes are the same by construction; tests/test_cli.py checks that
+:data:`QUICK` and the typer app declare the same options.
+"""
 
 from __future__ import annotations
 
-import json
+import os
+import re
 import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from faultlab import __version__
 
-# plain help (click's formatter): rich's takes ~110 ms to import, more than the rest of a
-# `faultlab --help` together
-app = typer.Typer(
-    name="faultlab", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
-    help="Break a running system on purpose, measure what users feel, put everything back.")
+if TYPE_CHECKING:
+    import typer
+
+    from faultlab.experiment.loader import LoadedExperiment
+
+    app: typer.Typer
+
+__all__ = ["CHECK_HELP", "EXIT_CODES_HELP", "GROUPS", "QUICK", "check", "echo", "main",
+           "mount_groups", "run", "validate"]
 
 EXIT_CODES_HELP = ("Exit codes: 0 hypothesis held; 1 violated; 2 invalid input; "
                    "3 aborted or interrupted; 4 a revert failed, set-up failed, internal error.")
 
+CHECK_HELP = ("Exit codes: 0 valid; 1 invalid (the explanation is printed); 2 invalid or "
+              "empty input; 3 unknown (the time or memory budget ran out first, or there was "
+              "nothing to check); 4 internal error. Format: docs/history.md.")
 
 #: the command groups: name -> (module of their Typer app, help); a group's module is
 #: imported only when the command line names it, so the others cost nothing at start-up
@@ -35,29 +55,54 @@ GROUPS = {
 }
 
 
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the typer app, built on first use
+        from faultlab import cli_app
+
+        return cli_app.app
+    raise AttributeError(f"module 'faultlab.cli' has no attribute {name!r}")
+
+
 def mount_groups(argv: list[str] | None = None) -> None:
     """Add the command groups to ``app``: the one ``argv`` names for real, the others as
     their name and help only (all of them for real when ``argv`` is None)."""
-    import importlib
+    from faultlab import cli_app
 
-    wanted = next((a for a in (argv or []) if not a.startswith("-")), None)
-    mounted = {g.name for g in app.registered_groups}
-    for name, (module, help_text) in GROUPS.items():
-        if name in mounted:
-            continue
-        if argv is None or name == wanted:
-            group = importlib.import_module(module).app
-        else:
-            group = typer.Typer(help=help_text, add_completion=False, rich_markup_mode=None)
-        app.add_typer(group, name=name, help=help_text)
+    cli_app.mount_groups(argv)
 
 
-def _error(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"faultlab: {message}", err=True)
-    return typer.Exit(code)
+# --- output and errors, as click's echo writes them ----------------------------------------
+
+_ANSI = re.compile(r"\033\[[;?0-9]*[a-zA-Z]")
 
 
-def _parse_vars(items: list[str]) -> dict[str, str]:
+def echo(message: str, err: bool = False) -> None:
+    """One line to stdout (or stderr), flushed, as ``typer.echo`` writes it: ANSI codes
+    stripped unless the stream is a terminal, UTF-8 where the stream says ASCII."""
+    stream = sys.stderr if err else sys.stdout
+    if stream is None:
+        return
+    text = message + "\n"
+    isatty = getattr(stream, "isatty", None)
+    if not (isatty is not None and isatty()):
+        text = _ANSI.sub("", text)
+    encoding = (getattr(stream, "encoding", None) or "ascii").lower().replace("-", "")
+    binary = getattr(stream, "buffer", None)
+    if encoding in ("ascii", "usascii", "646") and binary is not None:
+        stream.flush()
+        binary.write(text.encode("utf-8", "replace"))
+        binary.flush()
+        return
+    stream.write(text)
+    stream.flush()
+
+
+def _error(message: str, code: int = 2) -> SystemExit:
+    echo(f"faultlab: {message}", err=True)
+    return SystemExit(code)
+
+
+def _parse_vars(items: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
@@ -70,83 +115,35 @@ def _parse_vars(items: list[str]) -> dict[str, str]:
     return out
 
 
-def _load(file: Path, variables: list[str]):  # type: ignore[no-untyped-def]
+def _load(file: Path, variables: Sequence[str]) -> LoadedExperiment:
     from faultlab.experiment import ExperimentError, load_experiment
 
     try:
         loaded = load_experiment(file, _parse_vars(variables))
     except ExperimentError as e:
         for problem in e.problems:
-            typer.echo(str(problem), err=True)
-        raise typer.Exit(2) from None
+            echo(str(problem), err=True)
+        raise SystemExit(2) from None
     for warning in loaded.warnings:  # valid, probably not meant: said before anything runs
-        typer.echo(str(warning), err=True)
+        echo(str(warning), err=True)
     return loaded
 
 
-VarOption = Annotated[list[str], typer.Option(
-    "--var", "-v", help="Set a variable used as ${NAME} in the file (repeatable).")]
+# --- the quick commands' bodies (cli_app's commands call them too) -------------------------
 
-
-@app.command()
-def validate(file: Path, var: VarOption = []) -> None:  # noqa: B006
+def validate(file: Path, var: Sequence[str] = ()) -> None:
     """Check an experiment file without running anything."""
     loaded = _load(file, var)
     exp = loaded.experiment
     warned = f", {len(loaded.warnings)} warning(s)" if loaded.warnings else ""
-    typer.echo(f"{file}: ok: experiment '{exp.name}', {len(exp.targets)} targets, "
-               f"{len(exp.faults)} faults, {len(exp.slos)} SLOs{warned}")
+    echo(f"{file}: ok: experiment '{exp.name}', {len(exp.targets)} targets, "
+         f"{len(exp.faults)} faults, {len(exp.slos)} SLOs{warned}")
 
 
-@app.command()
-def schema(
-    result: Annotated[bool, typer.Option(
-        "--result", help="The schema of result.json (the run record) instead.")] = False,
-    canvas: Annotated[bool, typer.Option(
-        "--canvas", help="The schema of canvas files instead.")] = False,
-) -> None:
-    """Print the JSON Schema of experiment files (for editors), of result.json, or of
-    canvas files."""
-    if canvas:
-        from faultlab.canvas.model import Canvas
-
-        doc = Canvas.model_json_schema(by_alias=True)
-        doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-        doc["title"] = "faultlab canvas (version 1)"
-        typer.echo(json.dumps(doc, indent=2))
-        return
-    if result:
-        from faultlab.record import record_schema
-
-        typer.echo(json.dumps(record_schema(), indent=2))
-        return
-    from faultlab.experiment.model import experiment_model
-
-    doc = experiment_model().model_json_schema(by_alias=True)
-    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    doc["title"] = "faultlab experiment (version 1)"
-    typer.echo(json.dumps(doc, indent=2))
-
-
-@app.command(epilog=EXIT_CODES_HELP)
-def run(
-    file: Annotated[Path | None, typer.Argument(help="The experiment file.")] = None,
-    var: VarOption = [],  # noqa: B006
-    runs_dir: Annotated[Path, typer.Option(help="Where run directories are created.")] = Path(
-        "runs"),
-    run_dir: Annotated[Path | None, typer.Option(help="Use exactly this run directory.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed for every random choice.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-second lines.")] = False,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Resolve every target and print the fault timeline; touch "
-        "nothing. Exit 0 when all resolve, 2 otherwise.")] = False,
-    from_run: Annotated[Path | None, typer.Option(
-        "--from", help="Re-run a past run exactly: its journaled experiment and seed.")] = None,
-    metrics: Annotated[str | None, typer.Option(
-        "--metrics", help="Serve the run's own metrics (workload rates and latency, active "
-        "faults, phase) for Prometheus at http://HOST:PORT/metrics while it lasts; loopback "
-        "only, e.g. 127.0.0.1:9464.")] = None,
-) -> None:
+def run(file: Path | None = None, var: Sequence[str] = (), *, runs_dir: Path = Path("runs"),
+        run_dir: Path | None = None, seed: int | None = None, quiet: bool = False,
+        dry_run: bool = False, from_run: Path | None = None, metrics: str | None = None
+        ) -> None:
     """Run an experiment: start the system, drive load, inject faults, judge, revert."""
     address = None
     if metrics is not None:
@@ -175,8 +172,8 @@ def run(
         from faultlab.run.dryrun import dry_run as do_dry_run
 
         result = asyncio.run(do_dry_run(loaded, seed))
-        typer.echo(result.render())
-        raise typer.Exit(0 if result.ok else 2)
+        echo(result.render())
+        raise SystemExit(0 if result.ok else 2)
     if run_dir is not None and (run_dir / "journal.jsonl").exists():
         raise _error(f"{run_dir}: already holds a run (hint: give a new --run-dir, or use "
                      "--runs-dir to get a fresh one)")
@@ -184,49 +181,12 @@ def run(
 
     code = execute(loaded, run_dir=run_dir, runs_dir=runs_dir, seed=seed, quiet=quiet,
                    metrics=address)
-    raise typer.Exit(code)
+    raise SystemExit(code)
 
 
-@app.command()
-def report(
-    run_dirs: list[Path],
-    out: Annotated[Path | None, typer.Option(
-        help="Output directory (required to compare several runs).")] = None,
-) -> None:
-    """Write report.html (self-contained) and report.md for one run, or a comparison."""
-    from faultlab.report import ReportError, write_report
-
-    if len(run_dirs) > 1 and out is None:
-        raise _error("comparing several runs needs --out DIR (hint: --out runs/compare)")
-    try:
-        html, md = write_report(run_dirs, out)
-    except ReportError as e:
-        raise _error(str(e)) from None
-    typer.echo(f"wrote {html}\nwrote {md}")
-
-
-CHECK_HELP = ("Exit codes: 0 valid; 1 invalid (the explanation is printed); 2 invalid or "
-              "empty input; 3 unknown (the time or memory budget ran out first, or there was "
-              "nothing to check); 4 internal error. Format: docs/history.md.")
-
-
-@app.command(epilog=CHECK_HELP)
-def check(
-    history: Path,
-    model: Annotated[str, typer.Option(
-        help="Model for linearizability: register, cas-register, multi-register, set, "
-             "queue, counter, mutex.")] = "cas-register",
-    checker: Annotated[str, typer.Option(
-        help="linearizable, set, queue, counter or bank.")] = "linearizable",
-    time_limit: Annotated[float, typer.Option(help="Seconds before the verdict is "
-                                               "'unknown'.")] = 60.0,
-    independent: Annotated[bool, typer.Option(
-        help="Jepsen inputs (EDN, history.txt, jepsen.log): values are [key value] tuples "
-             "(Jepsen's independent).")] = False,
-) -> None:
-    """Check a history (faultlab JSON Lines, Jepsen EDN, history.txt or jepsen.log) and
-    explain any violation. An empty history is invalid input (exit 2), never "valid"; a
-    history with nothing that took effect is "unknown" (exit 3). See docs/history.md."""
+def check(history: Path, *, model: str = "cas-register", checker: str = "linearizable",
+          time_limit: float = 60.0, independent: bool = False) -> None:
+    """Check a history and explain any violation (exit codes: :data:`CHECK_HELP`)."""
     import math
 
     from faultlab.check import (
@@ -260,82 +220,149 @@ def check(
         result = runners[checker](read_history(history, independent=independent))
     except (HistoryError, ModelError) as e:  # bad input: one located line per problem
         for line in str(e).splitlines() or [str(e)]:
-            typer.echo(line if line.startswith(f"{history}:") else f"{history}: {line}",
-                       err=True)
-        raise typer.Exit(2) from None
+            echo(line if line.startswith(f"{history}:") else f"{history}: {line}", err=True)
+        raise SystemExit(2) from None
     except Exception as e:  # a bug in faultlab: one line, never a traceback
         raise _error(f"internal error: {type(e).__name__}: {e} (hint: this is a bug; please "
                      "report it with the history file)", 4) from None
-    typer.echo(result.render())
-    raise typer.Exit({"valid": 0, "invalid": 1}.get(result.verdict.value, 3))
+    echo(result.render())
+    raise SystemExit({"valid": 0, "invalid": 1}.get(result.verdict.value, 3))
 
 
-@app.command()
-def recover(run_dir: Path) -> None:
-    """Revert every fault a crashed run left active, and stop what it started."""
-    import asyncio
-
-    from faultlab.run.recover import RunStillGoing
-    from faultlab.run.recover import recover as do_recover
-
-    try:
-        report = asyncio.run(do_recover(run_dir))
-    except RunStillGoing as e:
-        raise _error(str(e)) from None
-    except FileNotFoundError as e:
-        raise _error(f"{e} (hint: pass a run directory, e.g. runs/20260101-120000-name)"
-                     ) from None
-    for line in report.reverted:
-        typer.echo(f"reverted {line}")
-    for line in report.stopped:
-        typer.echo(f"stopped {line}")
-    for line in report.skipped:
-        typer.echo(f"skipped {line}", err=True)
-    for line in report.failed:
-        typer.echo(f"REVERT FAILED {line}", err=True)
-    if report.already_clean:
-        typer.echo(f"{run_dir}: nothing was active")
-    raise typer.Exit(4 if report.failed else 0)
-
-
-@app.command()
-def demo(
-    runs_dir: Annotated[Path, typer.Option(help="Where run directories are created.")] = Path(
-        "runs"),
-    quiet: Annotated[bool, typer.Option(
-        "--quiet/--no-quiet", "-q", help="Per-run lines only (--no-quiet: every second).")
-    ] = True,
-    from_canvas: Annotated[bool, typer.Option(
-        "--from-canvas", help="Analyse the demo's two canvases, generate their experiments, "
-        "run them and check each verdict against its finding.")] = False,
-    patterns: Annotated[bool, typer.Option(
-        "--patterns", help="Verify the demo canvases' patterns in the running system "
-        "(timeouts, retries, breakers, bulkheads, fallbacks): verified in the resilient "
-        "variant, broken in the naive one.")] = False,
-) -> None:
-    """Run the built-in suite against a naive and a resilient demo system, side by side."""
-    if patterns:
-        from faultlab.demo.patterns import run_patterns_demo
-
-        raise typer.Exit(run_patterns_demo(runs_dir))
-    if from_canvas:
-        from faultlab.demo.from_canvas import run_from_canvas
-
-        raise typer.Exit(run_from_canvas(runs_dir))
-    from faultlab.demo.suite import run_demo
-
-    raise typer.Exit(run_demo(runs_dir, quiet=quiet))
-
-
-@app.command()
 def version() -> None:
     """Print faultlab's version."""
-    typer.echo(__version__)
+    echo(__version__)
+
+
+# --- the quick commands' own parser --------------------------------------------------------
+
+_INT = re.compile(r"-?[1-9][0-9]{0,17}|0")
+_FLOAT = re.compile(r"[0-9]{1,15}(\.[0-9]{0,15})?|\.[0-9]{1,15}")
+
+
+def _path(text: str) -> Path | None:
+    return Path(text) if text and text != "-" else None
+
+
+def _int(text: str) -> int | None:
+    return int(text) if _INT.fullmatch(text) else None
+
+
+def _float(text: str) -> float | None:
+    return float(text) if _FLOAT.fullmatch(text) else None
+
+
+def _str(text: str) -> str:
+    return text
+
+
+@dataclass(frozen=True)
+class Opt:
+    """An option of a quick command: its names, the body's parameter, how a value is read
+    (``None`` when the text is one the fast path leaves to typer; no ``parse``: a flag)."""
+
+    names: tuple[str, ...]
+    dest: str
+    parse: Callable[[str], object] | None = None
+    multiple: bool = False
+    off: tuple[str, ...] = ()  # a flag's names that turn it off (--no-independent)
+
+
+@dataclass(frozen=True)
+class Quick:
+    body: Callable[..., None]
+    arguments: tuple[str, ...]  # the body's positional parameters, in order
+    required: int  # how many of them the command line must give
+    options: tuple[Opt, ...] = ()
+
+
+_VAR = Opt(("--var", "-v"), "var", _str, multiple=True)
+
+#: the commands parsed without typer, and their options (the same as cli_app's)
+QUICK = {
+    "validate": Quick(validate, ("file",), 1, (_VAR,)),
+    "check": Quick(check, ("history",), 1, (
+        Opt(("--model",), "model", _str), Opt(("--checker",), "checker", _str),
+        Opt(("--time-limit",), "time_limit", _float),
+        Opt(("--independent",), "independent", off=("--no-independent",)))),
+    "run": Quick(run, ("file",), 0, (
+        _VAR, Opt(("--runs-dir",), "runs_dir", _path), Opt(("--run-dir",), "run_dir", _path),
+        Opt(("--seed",), "seed", _int), Opt(("--quiet", "-q"), "quiet"),
+        Opt(("--dry-run",), "dry_run"), Opt(("--from",), "from_run", _path),
+        Opt(("--metrics",), "metrics", _str))),
+    "version": Quick(version, (), 0),
+}
+
+
+def parse_quick(argv: Sequence[str]) -> tuple[Callable[..., None], list[Any], dict[str, Any]
+                                               ] | None:
+    """The body and its arguments for a plain command line of a quick command; None for
+    anything typer should see (help, unknown or repeated options, a value that starts with
+    '-', a value the option's parser leaves to typer, missing or extra arguments)."""
+    if not argv or argv[0] not in QUICK or "_FAULTLAB_COMPLETE" in os.environ:
+        return None
+    quick = QUICK[argv[0]]
+    by_name = {n: o for o in quick.options for n in (*o.names, *o.off)}
+    positional: list[Any] = []
+    values: dict[str, Any] = {}
+    tokens = list(argv[1:])
+    while tokens:
+        token = tokens.pop(0)
+        if token in ("--help", "--") or token == "-":
+            return None
+        if not token.startswith("-"):
+            arg = _path(token)
+            if arg is None:
+                return None
+            positional.append(arg)
+            continue
+        name, eq, text = token.partition("=") if token.startswith("--") else (token, "", "")
+        opt = by_name.get(name)
+        if opt is None or (opt.dest in values and not opt.multiple):
+            return None
+        if opt.parse is None:  # a flag
+            if eq:
+                return None
+            values[opt.dest] = name not in opt.off
+            continue
+        if not eq:
+            if not tokens or tokens[0].startswith("-"):
+                return None
+            text = tokens.pop(0)
+        value = opt.parse(text)
+        if value is None:
+            return None
+        if opt.multiple:
+            values.setdefault(opt.dest, []).append(value)
+        else:
+            values[opt.dest] = value
+    if not quick.required <= len(positional) <= len(quick.arguments):
+        return None
+    return quick.body, positional, values
 
 
 def main() -> None:
-    mount_groups(sys.argv[1:])
-    app(prog_name="faultlab")
+    quick = parse_quick(sys.argv[1:])
+    if quick is None:
+        from faultlab import cli_app
+
+        cli_app.mount_groups(sys.argv[1:])
+        cli_app.app(prog_name="faultlab")
+        return
+    body, args, kwargs = quick
+    try:
+        body(*args, **kwargs)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None  # as typer: no traceback
+    except EOFError:
+        echo("", err=True)
+        echo("Aborted!", err=True)
+        raise SystemExit(1) from None
+    except BrokenPipeError:
+        # as click: the reader went away; say nothing more (not even at exit)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -8,20 +8,29 @@ fault kinds ``faultlab.faults``), whose value is the definition object itself::
     flood = "my_package.flood:KIND"
 
 Nothing else in faultlab names a kind: the loader, the runner, undo and recover ask the
-registry. A registry's ``version`` grows on every registration, so what is built from it
-(the experiment model with its unions of kinds) can be cached and rebuilt when it changes.
+registry. A registry's ``version`` grows on every registration.
+
+Start-up cost: a registry with an ``index`` (the fault kinds) imports a builtin kind's
+module only when that kind is first asked for, so validating an experiment with one kill
+fault imports the kill fault and none of the other 23. Entry points are read through
+:mod:`importlib.metadata` (whose import alone costs tens of milliseconds: email, zipfile,
+csv) only when some distribution on ``sys.path`` declares the registry's group, which
+:func:`declared_groups` tells from the ``entry_points.txt`` files themselves.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
+import re
+import sys
 import typing
-from collections.abc import Callable, Iterator
-from importlib.metadata import entry_points
+from collections.abc import Callable, Iterator, Mapping
 from typing import Annotated, Any, Generic, Protocol, TypeVar
 
-__all__ = ["Named", "PluginError", "Registry", "check_kind_literal", "discriminated_union"]
+__all__ = ["ByKind", "Named", "PluginError", "Registry", "check_kind_literal",
+           "declared_groups", "discriminated_union", "union_adapter"]
 
 log = logging.getLogger(__name__)
 
@@ -40,20 +49,32 @@ T = TypeVar("T", bound=Named)
 
 class Registry(Generic[T]):
     """Kinds by name. ``builtins`` are module names imported on first use (each registers
-    its kinds at import); ``group`` is the entry-point group third parties register in."""
+    its kinds at import); ``index`` maps builtin kinds' names to ``"module:ATTRIBUTE"``,
+    each imported when its name is first asked for (and all of them when the registry is
+    iterated); ``group`` is the entry-point group third parties register in, read on first
+    use. A plug-in's kind replaces a builtin of the same name."""
 
     def __init__(self, what: str, group: str, builtins: tuple[str, ...] = (),
-                 check: Callable[[T], None] | None = None) -> None:
+                 check: Callable[[T], None] | None = None, *,
+                 index: Mapping[str, str] | None = None) -> None:
         self.what = what
         self.group = group
         self._builtins = builtins
+        self._index = dict(index or {})
         self._check = check
         self._items: dict[str, T] = {}
-        self._loaded = False
+        self._indexed: set[str] = set()  # index names imported, or replaced by a plug-in
+        self._builtins_loaded = False
+        self._plugins_loaded = False
         self._loading = False
         self.version = 0
 
     def register(self, item: T, *, replace: bool = False) -> T:
+        if item.name in self._index:
+            if replace:
+                self._indexed.add(item.name)  # the builtin is not imported over it later
+            else:
+                self._load_indexed(item.name)  # so that a second kind of its name is refused
         if self._check is not None:
             self._check(item)
         if item.name in self._items and not replace and self._items[item.name] is not item:
@@ -66,31 +87,57 @@ class Registry(Generic[T]):
         if self._items.pop(name, None) is not None:
             self.version += 1
 
-    def _load(self) -> None:
-        if self._loaded or self._loading:
+    def _load_indexed(self, name: str) -> None:
+        """Import the builtin kind ``name``, unless it was or a plug-in replaced it."""
+        if name in self._indexed:
+            return
+        self._indexed.add(name)
+        if name not in self._items:
+            module, _, attr = self._index[name].partition(":")
+            self.register(getattr(importlib.import_module(module), attr))
+
+    def _load_plugins(self) -> None:
+        """The builtin modules, then the entry points (whose kinds replace builtins)."""
+        if self._plugins_loaded or self._loading:
             return
         self._loading = True
         try:
-            for module in self._builtins:
-                importlib.import_module(module)
-            for ep in entry_points(group=self.group):
-                try:
-                    item = ep.load()
-                except Exception as e:  # one broken plug-in must not break faultlab
-                    log.warning("%s plug-in %s (%s) failed to load: %s", self.what, ep.name,
-                                ep.value, e)
-                    continue
-                if not hasattr(item, "name"):
-                    log.warning("%s plug-in %s (%s) is not a %s definition", self.what,
-                                ep.name, ep.value, self.what)
-                    continue
-                self.register(item, replace=True)
-            self._loaded = True
+            if not self._builtins_loaded:
+                for module in self._builtins:
+                    importlib.import_module(module)
+                self._builtins_loaded = True
+            groups = declared_groups()
+            if groups is None or self.group in groups:
+                self._read_entry_points()
+            self._plugins_loaded = True
         finally:
             self._loading = False
 
+    def _read_entry_points(self) -> None:
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=self.group):
+            try:
+                item = ep.load()
+            except Exception as e:  # one broken plug-in must not break faultlab
+                log.warning("%s plug-in %s (%s) failed to load: %s", self.what, ep.name,
+                            ep.value, e)
+                continue
+            if not hasattr(item, "name"):
+                log.warning("%s plug-in %s (%s) is not a %s definition", self.what,
+                            ep.name, ep.value, self.what)
+                continue
+            self.register(item, replace=True)
+
+    def _load(self) -> None:
+        self._load_plugins()
+        for name in self._index:
+            self._load_indexed(name)
+
     def get(self, name: str) -> T | None:
-        self._load()
+        self._load_plugins()
+        if name in self._index:
+            self._load_indexed(name)
         return self._items.get(name)
 
     def __getitem__(self, name: str) -> T:
@@ -100,16 +147,64 @@ class Registry(Generic[T]):
         return item
 
     def names(self) -> tuple[str, ...]:
-        self._load()
-        return tuple(self._items)
+        """Every kind's name, builtins first in their index's order; imports no index
+        kind."""
+        self._load_plugins()
+        return (*(n for n in self._index if n in self._items or n not in self._indexed),
+                *(n for n in self._items if n not in self._index))
 
     def __iter__(self) -> Iterator[T]:
         self._load()
-        return iter(list(self._items.values()))
+        return iter([self._items[n] for n in self.names()])
 
     def current_version(self) -> int:
         self._load()
         return self.version
+
+
+# --- which entry-point groups are declared, without importlib.metadata ---------------------
+
+_SECTION = re.compile(r"^[ \t]*\[[ \t]*([^\]\n]*?)[ \t]*\][ \t]*$", re.M)
+
+
+def declared_groups() -> frozenset[str] | None:
+    """The entry-point groups the distributions on ``sys.path`` declare, read from their
+    ``entry_points.txt`` (``*.dist-info`` and ``*.egg-info`` directories) without importing
+    :mod:`importlib.metadata`; None when the path holds something only importlib.metadata
+    can read (a zip file, an egg, a finder with distributions of its own), so the caller
+    asks importlib.metadata. A group listed here may have no usable entry point; a group
+    not listed has none."""
+    if any(hasattr(finder, "find_distributions") and not _is_path_finder(finder)
+           for finder in sys.meta_path):
+        return None
+    groups: set[str] = set()
+    for entry in sys.path:
+        root = entry or "."
+        if root.endswith(".egg"):
+            return None
+        try:
+            names = os.listdir(root)
+        except NotADirectoryError:
+            return None  # a zip file on the path
+        except OSError:
+            continue  # a missing directory holds nothing
+        for name in names:
+            if not name.lower().endswith((".dist-info", ".egg-info")):
+                continue
+            try:
+                with open(os.path.join(root, name, "entry_points.txt"),
+                          encoding="utf-8", errors="replace") as f:
+                    text = f.read()
+            except OSError:
+                continue  # no entry points (or an egg-info file, which has none)
+            groups.update(_SECTION.findall(text))
+    return frozenset(groups)
+
+
+def _is_path_finder(finder: object) -> bool:
+    from importlib.machinery import PathFinder
+
+    return finder is PathFinder or isinstance(finder, PathFinder)
 
 
 def check_kind_literal(what: str, name: str, spec: type[Any]) -> None:
@@ -127,3 +222,56 @@ def discriminated_union(specs: tuple[type[Any], ...]) -> Any:
     if len(specs) == 1:
         return Annotated[specs[0], Field(discriminator="kind")]
     return Annotated[typing.Union[specs], Field(discriminator="kind")]  # noqa: UP007
+
+
+class ByKind:
+    """Pydantic metadata for a field of kinds, ``Annotated[FaultSpec, ByKind(FAULT_KINDS)]``:
+    a value is validated as the discriminated union of every registered kind would validate
+    it, without building that union. A mapping whose ``kind`` names a registered kind goes
+    to that kind's spec alone (its schema built, and its module imported, when a file first
+    uses it); anything else (an unknown kind, none, not a mapping) goes to the whole union,
+    so its errors are the union's own. Values dump through their own spec. The JSON Schema
+    of experiment files is built from the unions themselves
+    (:func:`faultlab.experiment.model.experiment_json_schema`)."""
+
+    def __init__(self, registry: Registry[Any]) -> None:
+        self.registry = registry
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_plain_validator_function(self.validate)
+
+    def specs(self) -> tuple[type[Any], ...]:
+        """Every registered kind's spec (importing them all)."""
+        return tuple(k.spec for k in self.registry)
+
+    def spec(self, kind: object) -> type[Any] | None:
+        """The spec of the registered kind named ``kind``, if it is one."""
+        item = self.registry.get(kind) if isinstance(kind, str) else None
+        return item.spec if item is not None else None
+
+    def validate(self, value: object) -> Any:
+        if isinstance(value, dict):
+            spec = self.spec(value.get("kind"))
+            if spec is not None:
+                return union_adapter((spec,)).validate_python(value)
+        elif type(value) is self.spec(getattr(value, "kind", None)):
+            return value  # a spec instance of its own kind, which the union takes as it is
+        return union_adapter(self.specs()).validate_python(value)
+
+
+_ADAPTERS: dict[tuple[type[Any], ...], Any] = {}
+
+
+def union_adapter(specs: tuple[type[Any], ...]) -> Any:
+    """A pydantic TypeAdapter of :func:`discriminated_union` of ``specs`` (kept: one per
+    kind, and the whole union's as it is after each registration)."""
+    adapter = _ADAPTERS.get(specs)
+    if adapter is None:
+        from pydantic import TypeAdapter
+
+        if len(_ADAPTERS) > 256:  # kinds registered and removed over and over (tests)
+            _ADAPTERS.clear()
+        adapter = _ADAPTERS[specs] = TypeAdapter(discriminated_union(specs))
+    return adapter

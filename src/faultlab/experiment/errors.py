@@ -22,6 +22,7 @@ from faultlab.errors import FaultlabError
 from faultlab.experiment.model import experiment_model
 from faultlab.experiment.types import Name
 from faultlab.experiment.yamlpos import Path, Positions, suggest
+from faultlab.plugins import ByKind
 
 __all__ = ["ExperimentError", "Locate", "Problem", "format_path", "problems_from"]
 
@@ -314,6 +315,8 @@ def _unwrap(tp: Any) -> Any:
     while True:
         origin = typing.get_origin(tp)
         if origin is typing.Annotated:
+            if _by_kind(tp) is not None:
+                return tp  # a field of kinds: the union of every registered kind
             tp = typing.get_args(tp)[0]
         elif origin in (typing.Union, types.UnionType):
             args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -324,12 +327,24 @@ def _unwrap(tp: Any) -> Any:
             return tp
 
 
+def _by_kind(tp: Any) -> ByKind | None:
+    """The ByKind of a field of kinds (validated as the union of the registered kinds)."""
+    if typing.get_origin(tp) is typing.Annotated:
+        return next((m for m in typing.get_args(tp)[1:] if isinstance(m, ByKind)), None)
+    return None
+
+
 def _is_union(tp: Any) -> bool:
-    return typing.get_origin(_unwrap(tp)) in (typing.Union, types.UnionType)
+    tp = _unwrap(tp)
+    return _by_kind(tp) is not None or typing.get_origin(tp) in (typing.Union,
+                                                                 types.UnionType)
 
 
 def _member_for(tp: Any, kind: object) -> Any:
     """The member of a discriminated union whose ``kind`` literal is ``kind``."""
+    by_kind = _by_kind(_unwrap(tp))
+    if by_kind is not None:
+        return by_kind.spec(kind)
     for member in typing.get_args(_unwrap(tp)):
         field = getattr(member, "model_fields", {}).get("kind")
         if field is not None and kind in typing.get_args(field.annotation):

@@ -4,7 +4,9 @@ Models are frozen pydantic models that forbid unknown keys. Values with units ar
 :mod:`faultlab.experiment.types` at validation time (and written back with their units), so
 the rest of faultlab sees seconds, requests per second and bytes per second as floats.
 Fault kinds, host kinds and workload kinds are plug-ins: their specs live with their code,
-and :func:`experiment_model` builds the model whose unions hold every registered kind.
+and a ``faults:`` entry (a workload, a host) is validated by the spec of the kind it names
+(:class:`~faultlab.plugins.ByKind`), so a file pays for the kinds it uses only; the JSON
+Schema (:func:`experiment_json_schema`) holds the unions of every registered kind.
 Cross-references (fault -> target, hypothesis -> SLO) are checked by
 :mod:`faultlab.experiment.semantic`, which knows where each value sits in the file; these
 models check only what one value can say about itself.
@@ -41,11 +43,13 @@ from faultlab.experiment.types import (
     SignalName,
     Strict,
 )
+from faultlab.faults.registry import FAULT_KINDS
 from faultlab.faults.spec import FaultSpec
+from faultlab.hosts import HOST_KINDS
 from faultlab.lab.spec import LabSpec
-from faultlab.plugins import discriminated_union
+from faultlab.plugins import ByKind, discriminated_union
 from faultlab.slo.spec import PERCENTILES, AbortCondition, LatencyObjective, Slo  # noqa: F401
-from faultlab.workload.spec import HistoryWorkload, HttpWorkload, WorkloadSpec
+from faultlab.workload.spec import WORKLOAD_KINDS, HistoryWorkload, HttpWorkload, WorkloadSpec
 
 __all__ = [
     "AbortCondition",
@@ -73,7 +77,9 @@ __all__ = [
     "SystemSpec",
     "Target",
     "Workload",
+    "experiment_json_schema",
     "experiment_model",
+    "union_model",
 ]
 
 # --- system under test ---------------------------------------------------------------------
@@ -235,6 +241,12 @@ class Schedule(Strict):
                                           "schedule.")
 
 
+#: an entry of ``faults:``, ``workloads:``, ``hosts:``: validated by the spec of its kind
+FaultEntry = Annotated[FaultSpec, ByKind(FAULT_KINDS)]
+WorkloadEntry = Annotated[WorkloadSpec, ByKind(WORKLOAD_KINDS)]
+HostEntry = Annotated[Any, ByKind(HOST_KINDS)]
+
+
 def _strict_int(value: object) -> object:
     if isinstance(value, bool) or (isinstance(value, float) and value.is_integer()):
         raise ValueError(f"expected a whole number, got {value!r}")
@@ -250,13 +262,13 @@ class Experiment(Strict):
         "Variables used as ${name}; --var overrides them."))
     system: SystemSpec = Field(default_factory=SystemSpec, description="Services faultlab "
                                "starts and stops.")
-    hosts: dict[Name, Any] = Field(default_factory=dict, description="Hosts targets live on "
+    hosts: dict[Name, HostEntry] = Field(default_factory=dict, description="Hosts targets live on "
                                    "besides local (this machine); host kinds are plug-ins.")
     targets: dict[Name, Target] = Field(default_factory=dict, description="What faults act "
                                         "on, by name.")
     workload: Workload | None = Field(default=None, description="Shorthand: one workload of "
                                       "each kind, named after the kind.")
-    workloads: dict[Name, WorkloadSpec] = Field(default_factory=dict, description="Named "
+    workloads: dict[Name, WorkloadEntry] = Field(default_factory=dict, description="Named "
                                                 "workloads (kind: http, history, ...).")
     warmup: Duration = Field(default=1.0, description="Load driven before second 0 and not "
                              "measured: connections and imports warm up first.")
@@ -264,7 +276,7 @@ class Experiment(Strict):
                             "workloads per window.")
     hypothesis: Hypothesis = Field(default_factory=Hypothesis, description="Which SLOs must "
                                    "hold when.")
-    faults: list[FaultSpec] = Field(default_factory=list, description="Faults (kinds are "
+    faults: list[FaultEntry] = Field(default_factory=list, description="Faults (kinds are "
                                     "plug-ins).")
     schedule: Schedule = Field(default_factory=Schedule, description="When faults start.")
     checks: list[Check] = Field(default_factory=list, description="Checkers run on the "
@@ -319,34 +331,44 @@ class Experiment(Strict):
         return max((f.start + f.duration for f in self.faults), default=0.0)
 
 
-_MODELS: dict[tuple[int, int, int], type[Experiment]] = {}
-
-
 def experiment_model() -> type[Experiment]:
-    """The experiment model with the unions of every registered fault, host and workload
-    kind (rebuilt when a plug-in registers another)."""
-    from faultlab.faults.registry import FAULT_KINDS, fault_union
-    from faultlab.hosts import HOST_KINDS
-    from faultlab.workload.spec import WORKLOAD_KINDS, workload_union
+    """The experiment model. Its ``faults``, ``workloads`` and ``hosts`` take every
+    registered kind (plug-ins included, whenever they register), each entry validated by
+    its kind's spec alone (:class:`~faultlab.plugins.ByKind`)."""
+    return Experiment
 
-    key = (FAULT_KINDS.current_version(), HOST_KINDS.current_version(),
-           WORKLOAD_KINDS.current_version())
-    model = _MODELS.get(key)
+
+_UNION_MODELS: dict[tuple[tuple[type[Any], ...], ...], type[Experiment]] = {}
+
+
+def union_model() -> type[Experiment]:
+    """The experiment model with the discriminated unions of every registered fault,
+    workload and host kind spelled out (what :class:`Experiment` validates like, and what
+    the JSON Schema describes); it builds every kind's schema, so only the schema uses it."""
+    faults, workloads, hosts = (ByKind(r).specs()
+                                for r in (FAULT_KINDS, WORKLOAD_KINDS, HOST_KINDS))
+    key = (faults, workloads, hosts)
+    model = _UNION_MODELS.get(key)
     if model is None:
-        host_union: Any = discriminated_union(tuple(k.spec for k in HOST_KINDS))
-        faults: Any = list[fault_union()]  # type: ignore[misc]
-        workloads: Any = dict[Name, workload_union()]  # type: ignore[misc]
-        hosts: Any = dict[Name, host_union]
-        model = create_model(
-            "Experiment", __base__=Experiment, __module__=__name__,
-            faults=(faults, Field(default_factory=list,
-                                  description=Experiment.model_fields["faults"].description)),
-            workloads=(workloads, Field(
-                default_factory=dict,
-                description=Experiment.model_fields["workloads"].description)),
-            hosts=(hosts, Field(default_factory=dict,
-                                description=Experiment.model_fields["hosts"].description)),
-        )
-        _MODELS.clear()
-        _MODELS[key] = model
+        fields = Experiment.model_fields
+        unions: dict[str, Any] = {
+            "faults": (list[discriminated_union(faults)],  # type: ignore[misc]
+                       Field(default_factory=list, description=fields["faults"].description)),
+            "workloads": (dict[Name, discriminated_union(workloads)],  # type: ignore[misc]
+                          Field(default_factory=dict,
+                                description=fields["workloads"].description)),
+            "hosts": (dict[Name, discriminated_union(hosts)],  # type: ignore[misc]
+                      Field(default_factory=dict, description=fields["hosts"].description)),
+        }
+        model = create_model("Experiment", __base__=Experiment, __module__=__name__, **unions)
+        _UNION_MODELS.clear()
+        _UNION_MODELS[key] = model
     return model
+
+
+def experiment_json_schema() -> dict[str, Any]:
+    """The JSON Schema of experiment files (for editors), with every registered kind."""
+    doc: dict[str, Any] = union_model().model_json_schema(by_alias=True)
+    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    doc["title"] = "faultlab experiment (version 1)"
+    return doc

@@ -58,9 +58,11 @@ __all__ = ["MAX_DURATION", "Advice", "ApiToken", "ByteRate", "Command",
 
 
 class Strict(BaseModel):
-    """Every model of the file format: frozen, unknown keys refused."""
+    """Every model of the file format: frozen, unknown keys refused. Built on first use
+    (``defer_build``): importing the models costs no schema, and a command builds only the
+    schemas of what it validates."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 @dataclass(frozen=True)

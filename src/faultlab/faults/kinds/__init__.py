@@ -1,28 +1,37 @@
-"""faultlab's own fault kinds, one module each, registered here (the one place)."""
+"""faultlab's own fault kinds, one module each, listed here (the one place).
 
-from faultlab.faults.kinds.bandwidth import BANDWIDTH
-from faultlab.faults.kinds.clock import CLOCK_BUMP, CLOCK_SKEW, CLOCK_STROBE
-from faultlab.faults.kinds.command import COMMAND
-from faultlab.faults.kinds.connect_delay import CONNECT_DELAY
-from faultlab.faults.kinds.connect_refuse import CONNECT_REFUSE
-from faultlab.faults.kinds.down import DOWN
-from faultlab.faults.kinds.http_abort import HTTP_ABORT
-from faultlab.faults.kinds.http_delay import HTTP_DELAY
-from faultlab.faults.kinds.kill import KILL
-from faultlab.faults.kinds.latency import LATENCY
-from faultlab.faults.kinds.limit_data import LIMIT_DATA
-from faultlab.faults.kinds.pause import PAUSE
-from faultlab.faults.kinds.reset import RESET
-from faultlab.faults.kinds.restart import RESTART
-from faultlab.faults.kinds.slicer import SLICER
-from faultlab.faults.kinds.slow_close import SLOW_CLOSE
-from faultlab.faults.kinds.timeout import TIMEOUT
-from faultlab.faults.registry import FAULT_KINDS
-from faultlab.lab.netfaults import NETWORK_KINDS
+:data:`KINDS` maps each kind's name to ``"module:ATTRIBUTE"`` of its
+:class:`~faultlab.faults.registry.FaultKind`; the registry imports a kind's module when an
+experiment first names the kind (so validating a file with one kill fault imports neither
+the proxy toxics nor the lab's network faults), and all of them for the whole union
+(``faultlab schema``). The order is the order of ``faultlab schema`` and of error hints.
+"""
 
-BUILTIN_KINDS = (LATENCY, BANDWIDTH, DOWN, RESET, TIMEOUT, SLOW_CLOSE, SLICER, LIMIT_DATA,
-                 HTTP_ABORT, HTTP_DELAY, CONNECT_DELAY, CONNECT_REFUSE, KILL, PAUSE, RESTART,
-                 COMMAND, CLOCK_SKEW, CLOCK_BUMP, CLOCK_STROBE, *NETWORK_KINDS)
+_NET = "faultlab.lab.netfaults"
 
-for _kind in BUILTIN_KINDS:
-    FAULT_KINDS.register(_kind)
+KINDS = {
+    "latency": "faultlab.faults.kinds.latency:LATENCY",
+    "bandwidth": "faultlab.faults.kinds.bandwidth:BANDWIDTH",
+    "down": "faultlab.faults.kinds.down:DOWN",
+    "reset": "faultlab.faults.kinds.reset:RESET",
+    "timeout": "faultlab.faults.kinds.timeout:TIMEOUT",
+    "slow_close": "faultlab.faults.kinds.slow_close:SLOW_CLOSE",
+    "slicer": "faultlab.faults.kinds.slicer:SLICER",
+    "limit_data": "faultlab.faults.kinds.limit_data:LIMIT_DATA",
+    "http_abort": "faultlab.faults.kinds.http_abort:HTTP_ABORT",
+    "http_delay": "faultlab.faults.kinds.http_delay:HTTP_DELAY",
+    "connect_delay": "faultlab.faults.kinds.connect_delay:CONNECT_DELAY",
+    "connect_refuse": "faultlab.faults.kinds.connect_refuse:CONNECT_REFUSE",
+    "kill": "faultlab.faults.kinds.kill:KILL",
+    "pause": "faultlab.faults.kinds.pause:PAUSE",
+    "restart": "faultlab.faults.kinds.restart:RESTART",
+    "command": "faultlab.faults.kinds.command:COMMAND",
+    "clock_skew": "faultlab.faults.kinds.clock:CLOCK_SKEW",
+    "clock_bump": "faultlab.faults.kinds.clock:CLOCK_BUMP",
+    "clock_strobe": "faultlab.faults.kinds.clock:CLOCK_STROBE",
+    "partition": f"{_NET}.partition:PARTITION",
+    "packet_loss": f"{_NET}.shaping:PACKET_LOSS",
+    "net_bandwidth": f"{_NET}.shaping:NET_BANDWIDTH",
+    "net_delay": f"{_NET}.shaping:NET_DELAY",
+    "net_latency": f"{_NET}.latency:NET_LATENCY",
+}
