@@ -106,13 +106,28 @@ def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom]:
 
 
 def experiment(tmp: Path, prom_url: str, inventory: int, *, fault: bool,
-               query: str = RATIO) -> Path:
+               query: str = RATIO, openslo: str | None = None) -> Path:
+    """The naive inventory behind a proxied data service, judged by Prometheus: by a probe
+    of ``query``, or by the SLO of the OpenSLO file ``openslo`` (named after the clause)."""
     data, proxy = free_ports(2)
     faults = """
 faults:
   - {name: data-fails, target: data-link, kind: http_abort, status: 503, start: 0s,
      duration: 6s}
 """ if fault else ""
+    probe = f"""  errors:
+    kind: probe
+    every: 1s
+    timeout: 2s
+    prometheus:
+      url: "{prom_url}"
+      query: '{query}'
+      below: 0.05
+""" if openslo is None else ""
+    slos = ("  - {name: error-ratio, workload: errors, success_ratio: 100%, window: 1s}"
+            if openslo is None else
+            f"  - {{openslo: {openslo}, window: 1s, range: 4s}}")
+    slo = "error-ratio" if openslo is None else "inventory-availability"
     path = tmp / "prom.yaml"
     path.write_text(f"""
 name: prom-ratio
@@ -135,20 +150,12 @@ workloads:
     url: "http://127.0.0.1:{inventory}/stock/7"
     rate: 20/s
     timeout: 1s
-  errors:
-    kind: probe
-    every: 1s
-    timeout: 2s
-    prometheus:
-      url: "{prom_url}"
-      query: '{query}'
-      below: 0.05
-slos:
-  - {{name: error-ratio, workload: errors, success_ratio: 100%, window: 1s}}
+{probe}slos:
+{slos}
 hypothesis:
-  before: {{hold: [error-ratio], for: 3s}}
-  during: {{hold: [error-ratio]}}
-  after: {{hold: [error-ratio], recover_within: 8s}}
+  before: {{hold: [{slo}], for: 3s}}
+  during: {{hold: [{slo}]}}
+  after: {{hold: [{slo}], recover_within: 8s}}
 {faults}""")
     return path
 
@@ -224,3 +231,51 @@ def test_a_query_prometheus_rejects_stops_the_run_at_set_up(
     text = " ".join(doc["reasons"])
     assert "rejected the query (bad_data)" in text and "parse error" in text, text
     assert all(f["injected_at"] is None for f in doc["faults"]), doc["faults"]
+
+
+OPENSLO = """
+apiVersion: openslo/v1
+kind: DataSource
+metadata: {{name: test-prometheus}}
+spec:
+  type: Prometheus
+  connectionDetails: {{url: "{url}"}}
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata: {{name: inventory-availability}}
+spec:
+  service: inventory
+  indicator:
+    metadata: {{name: inventory-5xx}}
+    spec:
+      ratioMetric:
+        counter: true
+        bad:
+          metricSource:
+            metricSourceRef: test-prometheus
+            spec: {{query: 'http_requests_total{{code=~"5.."}}'}}
+        total:
+          metricSource:
+            metricSourceRef: test-prometheus
+            spec: {{query: http_requests_total}}
+  timeWindow: [{{duration: 28d, isRolling: true}}]
+  budgetingMethod: Occurrences
+  objectives:
+    - {{target: 0.95}}
+"""
+
+
+@pytest.mark.timeout(300)
+def test_an_openslo_slo_measured_in_prometheus_breaks_under_the_fault(
+        prom: Prom, tmp_path: Path) -> None:
+    (tmp_path / "slos.yaml").write_text(OPENSLO.format(url=prom.url))
+    path = experiment(tmp_path, prom.url, prom.ports["inventory"], fault=True,
+                      openslo="slos.yaml")
+    code, doc, err = run(path, tmp_path / "run")
+    # the bad/total counters of the SLI, at 95%: a 5xx ratio below 5% held at every poll
+    assert code == 1, (doc["status"], doc["reasons"], err)
+    before, during = clause(doc, "before"), clause(doc, "during")
+    assert before["held"] and before["probe_errors"] == 0, before
+    assert not during["held"] and during["failed_windows"] > 0, during
+    assert doc["workloads"]["openslo-inventory-availability"]["totals"]["probe_errors"] == 0

@@ -164,6 +164,9 @@ M = typing.TypeVar("M", bound=BaseModel)
 DocumentCheck = Callable[[Any, Any, Mapping[str, str]], list[tuple[Path, str, str, bool]]]
 #: checks of the raw data before validation (e.g. collection sizes): (path, message, hint)
 DocumentPrecheck = Callable[[Any], list[tuple[Path, str, str]]]
+#: rewrites the raw data in place before validation, given the file's name (relative paths
+#: in it are relative to the file): (path, message, hint, only a warning) problems
+DocumentExpand = Callable[[Any, str], list[tuple[Path, str, str, bool]]]
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,8 @@ def read_document(file: str | FsPath, model: type[M],
 def read_document_text(text: str, source: str, model: type[M],
                        overrides: Mapping[str, str] | None = None, *,
                        sha256: str | None = None, check: DocumentCheck | None = None,
-                       precheck: DocumentPrecheck | None = None) -> Document[M]:
+                       precheck: DocumentPrecheck | None = None,
+                       expand: DocumentExpand | None = None) -> Document[M]:
     """A file as ``model`` with the experiment file's discipline: bounded reading, vars and
     ``--var``, every problem one located line (ExperimentError), warnings for values valid
     but probably not meant; ``precheck`` sees the raw data, ``check`` the validated model
@@ -213,6 +217,12 @@ def read_document_text(text: str, source: str, model: type[M],
             raise _redacted([Problem(source, p.line, p.column, format_path(p.path),
                                      p.message, p.hint)], secrets) from None
         problems = reading.unknown_overrides(source)
+        expanded: list[Problem] = []
+        if expand is not None and not problems:
+            expanded = [Problem(source, *reading.positions.of(path), format_path(path), msg,
+                                hint, warning=warn)
+                        for path, msg, hint, warn in expand(reading.data, source)]
+            problems += [p for p in expanded if not p.warning]
         if precheck is not None:
             problems += [Problem(source, *reading.positions.of(path), format_path(path),
                                  msg, hint) for path, msg, hint in precheck(reading.data)]
@@ -228,8 +238,9 @@ def read_document_text(text: str, source: str, model: type[M],
                         for path, msg, hint, key in check(value, reading.data, secrets)]
             if problems:
                 raise _redacted(problems, secrets)
-        warnings = [Problem(source, *reading.positions.of(path), format_path(path), msg, hint,
-                            warning=True) for path, msg, hint in advice(value, reading.data)]
+        warnings = [p for p in expanded if p.warning] + [
+            Problem(source, *reading.positions.of(path), format_path(path), msg, hint,
+                    warning=True) for path, msg, hint in advice(value, reading.data)]
     return Document(value, source, sha256, dict(secrets), reading.variables,
                     reading.positions, tuple(_redact(w, secrets) for w in warnings))
 
@@ -244,9 +255,20 @@ def load_experiment_text(text: str, source: str = "<experiment>",
                          overrides: Mapping[str, str] | None = None, sha256: str | None = None
                          ) -> LoadedExperiment:
     doc = read_document_text(text, source, experiment_model(), overrides, sha256=sha256,
-                             check=_experiment_checks)
+                             check=_experiment_checks, expand=_expand)
     return LoadedExperiment(doc.value, doc.source, doc.sha256, doc.secrets, doc.variables,
                             doc.positions, doc.warnings)
+
+
+def _expand(data: Any, source: str) -> list[tuple[Path, str, str, bool]]:
+    """``slos:`` entries naming OpenSLO files become their SLOs (and probes)."""
+    slos = data.get("slos") if isinstance(data, dict) else None
+    if not (isinstance(slos, list) and any(isinstance(s, dict) and "openslo" in s
+                                           for s in slos)):
+        return []
+    from faultlab.slo.openslo import expand_openslo
+
+    return expand_openslo(data, source)
 
 
 def _experiment_checks(experiment: Experiment, data: Any, secrets: Mapping[str, str]

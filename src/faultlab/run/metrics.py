@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MetricsError", "RunMetrics", "parse_address"]
 
-QUANTILES = {"0.5": 50.0, "0.99": 99.0}
+QUANTILES = {"0.5": 50.0, "0.9": 90.0, "0.95": 95.0, "0.99": 99.0, "0.999": 99.9, "1": 100.0}
 OUTCOMES = ("ok", "failed", "timed_out", "dropped")
 
 

@@ -50,7 +50,8 @@ from faultlab.experiment.yamlpos import Path, suggest
 from faultlab.slo.spec import PERCENTILES
 from faultlab.units import parse_duration, parse_rate
 
-__all__ = ["KINDS", "JourneySlos", "import_openslo", "read_openslo", "window_text"]
+__all__ = ["KINDS", "JourneySlos", "envelope", "import_openslo", "latency_value",
+           "objective_target", "percentile_of", "read_openslo", "time_window", "window_text"]
 
 KINDS = ("Service", "SLO", "SLI", "DataSource", "AlertPolicy", "AlertCondition",
          "AlertNotificationTarget")
@@ -165,7 +166,7 @@ def read_openslo(sources: Source | Iterable[Source], report: Report,
     slis: dict[str, tuple[Document, Any]] = {}
     slos: list[tuple[Document, str, dict[str, Any]]] = []
     for doc in docs:
-        read = _envelope(doc, report)
+        read = envelope(doc, report)
         if read is None:
             continue
         kind, name = read
@@ -186,7 +187,7 @@ def read_openslo(sources: Source | Iterable[Source], report: Report,
     return _journeys(read_slos, report)
 
 
-def _envelope(doc: Document, report: Report) -> tuple[str, str] | None:
+def envelope(doc: Document, report: Report) -> tuple[str, str] | None:
     data = doc.data
     if not isinstance(data, dict):
         report.problem(doc, (), "an OpenSLO document is a mapping with apiVersion, kind, "
@@ -236,7 +237,7 @@ def _slo(doc: Document, name: str, spec: dict[str, Any],
     said = annotations.get(OBJECTIVE)
     if said in ("availability", "latency"):
         metric = "ratio" if said == "availability" else "threshold"
-    slo.window = _window(doc, spec, report)
+    slo.window = time_window(doc, spec, report)
     method = text_of(spec.get("budgetingMethod"))
     if method is not None and method != "Occurrences":
         report.note(doc, ("spec", "budgetingMethod"), f"slo:{name} budgets by {method}; "
@@ -249,7 +250,7 @@ def _slo(doc: Document, name: str, spec: dict[str, Any],
     if metric is None:
         return None
     targets = [(i, t) for i, o in enumerate(objectives)
-               if (t := _target(doc, ("spec", "objectives", i), o, report)) is not None]
+               if (t := objective_target(doc, ("spec", "objectives", i), o, report)) is not None]
     if len(targets) != len(objectives):
         return None
     if metric == "ratio":
@@ -270,10 +271,10 @@ def _slo(doc: Document, name: str, spec: dict[str, Any],
                     "skipped" if op else f"slo:{name}: a threshold objective without op; "
                     "skipped")
         return slo
-    seconds = _latency(doc, path, objective.get("value"), unit, report)
+    seconds = latency_value(doc, path, objective.get("value"), unit, report)
     if seconds is None:
         return None
-    slo.latency = (_percentile(doc, path, target, annotations.get(PERCENTILE), report),
+    slo.latency = (percentile_of(doc, path, target, annotations.get(PERCENTILE), report),
                    seconds)
     return slo
 
@@ -311,7 +312,7 @@ def _number(value: object) -> float | None:
     return None
 
 
-def _target(doc: Document, path: Path, objective: object, report: Report) -> float | None:
+def objective_target(doc: Document, path: Path, objective: object, report: Report) -> float | None:
     if not isinstance(objective, dict):
         report.problem(doc, path, "an objective is a mapping", "write {target: 0.999}")
         return None
@@ -330,7 +331,7 @@ def _target(doc: Document, path: Path, objective: object, report: Report) -> flo
     return float(Decimal(repr(value)) / Decimal(int(scale)))
 
 
-def _percentile(doc: Document, path: Path, target: float, said: str | None,
+def percentile_of(doc: Document, path: Path, target: float, said: str | None,
                 report: Report) -> str:
     if said in PERCENTILES:
         return said
@@ -343,7 +344,7 @@ def _percentile(doc: Document, path: Path, target: float, said: str | None,
     return "max"
 
 
-def _latency(doc: Document, path: Path, value: object, unit: LatencyUnit, report: Report
+def latency_value(doc: Document, path: Path, value: object, unit: LatencyUnit, report: Report
              ) -> float | None:
     number = _number(value)
     if number is not None:
@@ -363,7 +364,7 @@ def _latency(doc: Document, path: Path, value: object, unit: LatencyUnit, report
     return seconds
 
 
-def _window(doc: Document, spec: dict[str, Any], report: Report) -> float | None:
+def time_window(doc: Document, spec: dict[str, Any], report: Report) -> float | None:
     windows = spec.get("timeWindow")
     if windows is None:
         return None
