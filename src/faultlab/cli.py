@@ -52,6 +52,7 @@ GROUPS = {
     "patterns": ("faultlab.patterns.cli", "Infrastructure patterns: the canvas rules that "
                  "show each missing, and the experiment that checks it."),
     "import": ("faultlab.importers.cli", "Convert experiments of other tools into faultlab's."),
+    "export": ("faultlab.slo.cli", "Write faultlab's files in other tools' formats (OpenSLO)."),
 }
 
 
