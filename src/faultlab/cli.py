@@ -134,6 +134,9 @@ def _load(file: Path, variables: Sequence[str]) -> LoadedExperiment:
 
 def validate(file: Path, var: Sequence[str] = ()) -> None:
     """Check an experiment file without running anything."""
+    from faultlab.plugins import skip_pydantic_plugin_scan
+
+    skip_pydantic_plugin_scan()  # before any model is built
     loaded = _load(file, var)
     exp = loaded.experiment
     warned = f", {len(loaded.warnings)} warning(s)" if loaded.warnings else ""
@@ -146,6 +149,9 @@ def run(file: Path | None = None, var: Sequence[str] = (), *, runs_dir: Path = P
         dry_run: bool = False, from_run: Path | None = None, metrics: str | None = None
         ) -> None:
     """Run an experiment: start the system, drive load, inject faults, judge, revert."""
+    from faultlab.plugins import skip_pydantic_plugin_scan
+
+    skip_pydantic_plugin_scan()  # before any model is built
     address = None
     if metrics is not None:
         from faultlab.run.metrics import MetricsError, parse_address

@@ -30,7 +30,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 __all__ = ["ByKind", "Named", "PluginError", "Registry", "check_kind_literal",
-           "declared_groups", "discriminated_union", "union_adapter"]
+           "declared_groups", "discriminated_union", "skip_pydantic_plugin_scan",
+           "union_adapter"]
 
 log = logging.getLogger(__name__)
 
@@ -167,16 +168,35 @@ class Registry(Generic[T]):
 _SECTION = re.compile(r"^[ \t]*\[[ \t]*([^\]\n]*?)[ \t]*\][ \t]*$", re.M)
 
 
+_DECLARED: dict[tuple[tuple[str, int], ...], frozenset[str] | None] = {}
+
+
 def declared_groups() -> frozenset[str] | None:
     """The entry-point groups the distributions on ``sys.path`` declare, read from their
     ``entry_points.txt`` (``*.dist-info`` and ``*.egg-info`` directories) without importing
     :mod:`importlib.metadata`; None when the path holds something only importlib.metadata
     can read (a zip file, an egg, a finder with distributions of its own), so the caller
     asks importlib.metadata. A group listed here may have no usable entry point; a group
-    not listed has none."""
+    not listed has none. Kept while ``sys.path`` and its directories' mtimes stay the
+    same (installing or removing a distribution changes its directory's)."""
     if any(hasattr(finder, "find_distributions") and not _is_path_finder(finder)
            for finder in sys.meta_path):
         return None
+    key = tuple((entry, _mtime(entry or ".")) for entry in sys.path)
+    if key not in _DECLARED:
+        _DECLARED.clear()
+        _DECLARED[key] = _read_groups()
+    return _DECLARED[key]
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return -1
+
+
+def _read_groups() -> frozenset[str] | None:
     groups: set[str] = set()
     for entry in sys.path:
         root = entry or "."
@@ -199,6 +219,41 @@ def declared_groups() -> frozenset[str] | None:
                 continue  # no entry points (or an egg-info file, which has none)
             groups.update(_SECTION.findall(text))
     return frozenset(groups)
+
+
+#: pydantic versions whose plug-in loader is only ``get_plugins()`` (checked by a test)
+_PYDANTIC_LOADER_KNOWN = ("2.",)
+
+
+def skip_pydantic_plugin_scan() -> None:
+    """Tell pydantic it has no plug-ins when no distribution declares one, before it looks.
+
+    pydantic reads its plug-ins (entry point group ``pydantic``) when it builds its first
+    validator, through :mod:`importlib.metadata`, whose import alone is ~15-40 ms of a
+    ``faultlab validate`` here. When :func:`declared_groups` shows that no distribution on
+    the path declares the group, that search can only find nothing, so its answer (no
+    plug-ins) is given in its place: the loader module becomes one whose ``get_plugins()``
+    returns none. With a plug-in installed, a path only importlib.metadata can read, or a
+    pydantic this was not made for, nothing changes. For the ``faultlab`` command's own
+    process only (cli.py calls it); a library must not do this in its user's process."""
+    name = "pydantic.plugin._loader"
+    if name in sys.modules:
+        return  # pydantic has looked already
+    groups = declared_groups()
+    if groups is None or "pydantic" in groups or not _pydantic_known():
+        return
+    import types
+
+    loader = types.ModuleType(name, "pydantic's plug-in loader, for a path without any "
+                              "(faultlab.plugins.skip_pydantic_plugin_scan)")
+    loader.get_plugins = lambda: ()  # type: ignore[attr-defined]
+    sys.modules[name] = loader
+
+
+def _pydantic_known() -> bool:
+    from pydantic.version import VERSION
+
+    return VERSION.startswith(_PYDANTIC_LOADER_KNOWN)
 
 
 def _is_path_finder(finder: object) -> bool:

@@ -257,3 +257,67 @@ def test_declared_groups_hold_every_group_importlib_metadata_finds() -> None:
     assert groups is not None
     found = {ep.group for dist in distributions() for ep in dist.entry_points}
     assert found and found <= groups
+
+
+# --- pydantic's own plug-in search, skipped when no distribution declares one ---------------
+
+def test_pydantic_reads_only_get_plugins_from_its_loader() -> None:
+    """skip_pydantic_plugin_scan replaces pydantic.plugin._loader by a module holding only
+    get_plugins(): true of this pydantic as long as nothing else of it imports the loader."""
+    import pydantic
+
+    root = Path(pydantic.__file__).parent
+    uses = sorted({line.strip() for path in root.rglob("*.py") if path.name != "_loader.py"
+                   for line in path.read_text(encoding="utf-8").splitlines()
+                   if "_loader" in line and "import" in line})
+    assert uses == ["from ._loader import get_plugins"]
+
+
+_PYDANTIC_PLUGIN = '''
+import os
+
+
+class Plugin:
+    def new_schema_validator(self, schema, schema_type, schema_type_path, schema_kind,
+                             config, plugin_settings):
+        with open(os.environ["MARKER"], "a") as f:
+            f.write(schema_type_path.name + "\\n")
+        return None, None, None
+
+
+plugin = Plugin()
+'''
+
+
+def test_validate_searches_pydantic_plugins_only_where_one_is_declared(tmp_path: Path
+                                                                       ) -> None:
+    import os
+
+    experiment = tmp_path / "e.yaml"
+    experiment.write_text("name: e\nfaults:\n  - {kind: command, inject: 'true'}\n")
+    probe = ("import json, sys\nfrom faultlab.cli import main\n"
+             "sys.argv = ['faultlab', 'validate', sys.argv[1]]\n"
+             "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+             "print(json.dumps('importlib.metadata' in sys.modules))\n")
+    marker = tmp_path / "validators.txt"
+    env = {**os.environ, "MARKER": str(marker)}
+
+    def validate() -> bool:
+        done = subprocess.run([sys.executable, "-c", probe, str(experiment)], env=env,
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        return bool(json.loads(done.stdout.splitlines()[-1]))
+
+    assert validate() is False  # nothing declares a pydantic plug-in on this path
+    assert not marker.exists()
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "marker_pydantic_plugin.py").write_text(_PYDANTIC_PLUGIN)
+    info = site / "marker_pydantic_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: marker-pydantic-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[pydantic]\nmarker = marker_pydantic_plugin:plugin\n")
+    env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")])
+    assert validate() is True
+    assert "Experiment" in marker.read_text().split()  # the plug-in saw the models built
