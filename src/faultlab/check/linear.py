@@ -104,6 +104,7 @@ from faultlab.history.values import canonical_op, render
 
 __all__ = ["Budget", "check_linearizable"]
 
+MEMO = True
 _SLICE = 4096  # search steps between yields to the scheduler (budget checks, interleaving)
 _ACTIVE = 4  # searches taking turns at once
 JIT_FROM = 8  # crashed ops in a partition from which the just-in-time rule is used
@@ -293,27 +294,41 @@ def _step(model: Model[Any], state: Any, op: Op) -> tuple[bool, Any]:
 def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
     """The Wing–Gong–Lowe search over one partition; see the module docstring."""
     n = len(ops)
-    head, tail = 2 * n, 2 * n + 1
     ok = [op.outcome is Outcome.OK and op.complete_ns is not None for op in ops]
-    entries = [(op.invoke_ns, 0, i) for i, op in enumerate(ops)]
+    subsume = SUBSUME
+    # Two chains in one pair of arrays: ok ops' calls and returns (head 2n) and, with
+    # dominance, crashed ops' calls (head 2n + 2), which stay candidates from their
+    # invocation on and would otherwise lengthen every walk; without dominance they are in
+    # the first chain, as in the plain search. Node i < n: op i's call; n + i: its return.
+    head, tail, chead, ctail = 2 * n, 2 * n + 1, 2 * n + 2, 2 * n + 3
+    nxt = [0] * (2 * n + 4)
+    prv = [0] * (2 * n + 4)
+    when = [0] * (2 * n)  # a crashed op's invocation, an ok op's completion (return node)
+    entries = [(op.invoke_ns, 0, i) for i, op in enumerate(ops) if ok[i] or not subsume]
     entries += [(op.complete_ns or 0, 1, n + i) for i, op in enumerate(ops) if ok[i]]
     entries.sort()
-    order = [head] + [node for _, _, node in entries] + [tail]
-    nxt = [0] * (2 * n + 2)
-    prv = [0] * (2 * n + 2)
-    for a, b in itertools.pairwise(order):
-        nxt[a], prv[b] = b, a
+    calls = [(op.invoke_ns, i) for i, op in enumerate(ops) if subsume and not ok[i]]
+    calls.sort()
+    for first, chain, last in ((head, [node for _, _, node in entries], tail),
+                               (chead, [node for _, node in calls], ctail)):
+        for a, b in itertools.pairwise([first, *chain, last]):
+            nxt[a], prv[b] = b, a
+    for i, op in enumerate(ops):
+        if ok[i]:
+            when[n + i] = op.complete_ns or 0
+        else:
+            when[i] = op.invoke_ns
     # twin[i]: the crashed op alike to crashed op i invoked just before it, which must be
     # linearized before i is tried (symmetry); -1 for none. Bit n of the configuration says
     # the last op linearized crashed, so a blind op may not come next (just in time).
     twin = [-1] * n
     if model.by_value:
-        last: dict[tuple[str, Any], int] = {}
+        alike: dict[tuple[str, Any], int] = {}
         for i, op in enumerate(ops):
             if not ok[i]:
-                alike = (op.f, op.value)
-                twin[i] = last.get(alike, -1)
-                last[alike] = i
+                what = (op.f, op.value)
+                twin[i] = alike.get(what, -1)
+                alike[what] = i
     # With few crashed ops the just-in-time rule costs more (the flag splits configurations,
     # and a greedy crashed op before a write is a dead end more) than it saves.
     jit = model.blind is not None and n - sum(ok) >= JIT_FROM
@@ -337,26 +352,28 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
     done = 0  # bit i: ok op i is linearized
     crashed = 0  # bit i: crashed op i is linearized; bit n (flag): the last op placed crashed
     flag = 1 << n if jit else 0
-    subsume = SUBSUME
     # (done, state) -> the crashed masks entered with them: an int, or a list of several
     # (an antichain under inclusion once dominated masks are dropped).
     memo: dict[tuple[int, Any], Any] = {}
     configs = 0  # configurations entered (the memo's size)
-    # The stack as a persistent chain (op, state before, done, crashed before, forced, rest):
-    # a snapshot is one reference. forced: it was a greedy read, the only choice tried.
-    stack: tuple[int, Any, int, int, bool, Any] | None = None
+    # The stack as a persistent chain (op, state before, done, crashed before, forced, limit,
+    # rest): a snapshot is one reference. forced: it was a greedy read, the only choice
+    # tried; limit: the first return node when a crashed op was placed (its completion
+    # bounds the crashed ops that are candidates).
+    stack: tuple[int, Any, int, int, bool, int, Any] | None = None
     remaining = sum(ok)
-    best_depth = -remaining - 1  # the most ok ops placed at a dead end (crashed ops aside)
+    best_ok = -remaining - 1  # the most ok ops placed at a dead end (crashed ops aside)
     best: tuple[Any, Any, int] = (None, None, 0)
     budget = _SLICE
-    node = nxt[head]
     # The pass of the walk over the candidates: 0 for a legal read (placed at once, the only
-    # choice), 1 for the other ok ops, 2 for crashed ops: last, so that configurations with
-    # fewer crashed ops are entered first and dominate the others (without dominance, ok and
-    # crashed ops are tried in one pass, as in the plain search).
+    # choice), 1 for the other ok ops (and, without dominance, crashed ops), 2 for crashed
+    # ops: last, so that configurations with fewer crashed ops are entered first and
+    # dominate the others.
     first = 0 if any(reads) else 1
-    last = 2 if subsume else 1
     phase = first
+    node = nxt[head]
+    limit = tail  # in pass 2: the first return node; crashed ops invoked after it wait
+    deadline = 0  # its time
     try:
         while remaining:
             budget -= 1
@@ -378,7 +395,7 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
                         continue
                     forced = True
                 elif ok[node]:
-                    if phase == 2 or reads[node] or (crashed & flag and blind[node]):
+                    if reads[node] or (crashed & flag and blind[node]):
                         node = nxt[node]  # (a read is not legal: the scan found none)
                         continue
                     if table is None:
@@ -393,7 +410,10 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
                         continue
                     forced = False
                 else:
-                    if phase != last or (twin[node] >= 0 and not crashed >> twin[node] & 1) or (
+                    if phase == 2 and when[node] > deadline:
+                        node = ctail  # invoked after the first completion: not yet
+                        continue
+                    if (twin[node] >= 0 and not crashed >> twin[node] & 1) or (
                             crashed & flag and blind[node]):
                         node = nxt[node]
                         continue
@@ -408,11 +428,22 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
                         # Just in time: the op after a crashed one is a candidate now
                         # (placing a crashed op reveals none), not blind, and legal in the
                         # state it leaves.
+                        legal = False
                         other = nxt[head]
-                        while other < n and (other == node or blind[other]
-                                             or not step(new, ops[other])[0]):
+                        while True:
+                            if other >= n:
+                                if other < head and subsume:  # a return node: on to the
+                                    other = nxt[chead]  # crashed ops invoked before it
+                                    continue
+                                break
+                            if subsume and not ok[other] and when[other] > deadline:
+                                break
+                            if other != node and not blind[other] and (
+                                    (needs[other] is ANY or needs[other] == new)
+                                    if table is not None else step(new, ops[other])[0]):
+                                legal = True
+                                break
                             other = nxt[other]
-                        legal = other < n
                     if not legal:
                         node = nxt[node]
                         continue
@@ -443,7 +474,7 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
                     seen.append(more)
                 if fresh:
                     configs += 1
-                    stack = (node, state, done, crashed, forced, stack)
+                    stack = (node, state, done, crashed, forced, limit, stack)
                     state, done, crashed = new, grown, more
                     before, after = prv[node], nxt[node]
                     nxt[before], prv[after] = after, before
@@ -459,19 +490,26 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
                     node = nxt[node]
                     continue
                 # The greedy read leads where a search has been: this configuration fails.
-            elif phase < last:
-                node = nxt[head]  # no legal read: try the other ok ops; then crashed ops
-                phase += 1
+            elif phase == 0:
+                node = nxt[head]  # no legal read: try the other candidates
+                phase = 1
+                continue
+            elif phase == 1 and subsume:
+                limit, deadline = node, when[node]  # then crashed ops invoked before it
+                node = nxt[chead]
+                phase = 2
                 continue
             else:
-                # A return node: that op must be placed before anything later, and could
-                # not be. (Right after a crashed op, a blind op's return is a dead end of the
-                # pruning only, not evidence: it could go next without the crashed op.)
-                if -remaining > best_depth and not crashed & flag:
-                    best_depth, best = -remaining, (stack, state, node - n)
+                # The first return node: that op must be placed before anything later, and
+                # could not be. (Right after a crashed op, a blind op's return is a dead end
+                # of the pruning only, not evidence: it could go next without the crashed
+                # op.)
+                if -remaining > best_ok and not crashed & flag:
+                    best_ok, best = -remaining, (stack, state, (
+                        limit if phase == 2 else node) - n)
             # Backtrack: undo the last op placed; past a greedy read, its configuration failed.
             while stack is not None:
-                i, state, done, crashed, forced, stack = stack
+                i, state, done, crashed, forced, limit, stack = stack
                 if ok[i]:
                     ret = i + n
                     nxt[prv[ret]] = ret
@@ -484,7 +522,10 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
             else:
                 break  # every way from the start failed
             node = nxt[i]
-            phase = 1 if ok[i] else last
+            if ok[i] or not subsume:
+                phase = 1
+            else:
+                phase, deadline = 2, when[limit]
         else:
             return None, configs
     except Exception:
@@ -494,7 +535,7 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
     prefix: list[int] = []
     while chain is not None:
         prefix.append(chain[0])
-        chain = chain[5]
+        chain = chain[6]
     prefix.reverse()
     return _Dead(prefix, dead_state, must), configs
 
