@@ -94,8 +94,8 @@ def parse_byte_rate(text: object) -> float:
 
 
 def format_period(seconds: float) -> str:
-    """A long period as people write it: 30d, 4w, 12h; else the plain duration."""
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600)):
+    """A long period as people write it: 30d, 12h; else the plain duration."""
+    for unit, size in (("d", 86400), ("h", 3600)):
         if seconds >= size and seconds % size == 0:
             return f"{round(seconds / size)}{unit}"
     return format_duration(seconds)

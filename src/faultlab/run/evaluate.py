@@ -287,8 +287,10 @@ class Evaluator:
         lasts = ""
         budget = self.checks[rate.slo].slo.budget
         if budget is not None:
+            left = budget.period / slow
             lasts = (f"; at this rate the {format_period(budget.period)} budget lasts "
-                     f"{format_duration(budget.period / slow)}")
+                     + (format_duration(left) if left < 3600 else f"{left / 3600:.3g} hours"
+                        if left < 172800 else f"{left / 86400:.3g} days"))
         detail = (f"SLO '{rate.slo}' burns its error budget {slow:.3g}x over "
                   f"{format_duration(long)} and {fast:.3g}x over {format_duration(short)} "
                   f"(fires above {rate.above:g}x), seconds {second - long + 1}-{second + 1}"
