@@ -46,6 +46,7 @@ async def test_a_run_with_one_fault_is_a_tree_under_the_ci_parent(
     assert delayed and all(s.attributes["faultlab.toxic.kind"] == "latency"
                            and s.attributes["faultlab.proxy.name"] == "web-link"
                            and s.trace_id != ci_trace and s.parent_span_id for s in delayed)
+    assert {s.resource["service.name"] for s in delayed} == {"chaos-ci-proxy"}  # its own
     assert run.resource["service.name"] == "chaos-ci"
     assert run.resource["deployment.environment"] == "test"
     assert run.resource["team"] == "sre"

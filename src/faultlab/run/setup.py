@@ -7,6 +7,7 @@ even if faultlab is killed between the spawn and the journal line that names its
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -86,8 +87,12 @@ async def setup_proxies(
     (run_dir / "logs").mkdir(exist_ok=True)
     instance = secrets.token_hex(8)
     journal.write(Event.PROXY_SERVER_STARTING, durable=True, marker=marker, instance=instance)
-    server = await spawn_proxy_server(run_dir / "logs" / "proxy.log", instance_id=instance,
-                                      env={MARKER_ENV: marker})
+    # its spans (requests it faulted) are the proxy's, not the run's: its own service name
+    service = os.environ.get("OTEL_SERVICE_NAME")
+    server = await spawn_proxy_server(
+        run_dir / "logs" / "proxy.log", instance_id=instance,
+        env={MARKER_ENV: marker,
+             "OTEL_SERVICE_NAME": f"{service}-proxy" if service else "faultlab-proxy"})
     on_spawned(server)
     ident = local_host().identify(server.pid)
     async with ProxyClient(server.api_url) as client:
