@@ -7,8 +7,9 @@ starts, so the targets are fixed for the module. The experiments judge the inven
 ratio, a PromQL ratio of rates, the way teams state availability SLOs:
 
 - with the data service failing behind faultlab's proxy the naive inventory answers 5xx,
-  the ratio rises and the run is violated (exit 1) on measured windows;
-- with no fault the same SLO holds (exit 0), every window judged on data;
+  the ratio rises and the run is violated (exit 1) on measured windows, by the probe's
+  query and by an OpenSLO SLO (bad/total counters, a Prometheus DataSource) alike;
+- with no fault the same SLOs hold (exit 0), every window judged on data;
 - against a Prometheus that was stopped the run reports a probe error (status
   ``probe_error``, exit 4): not a breach, and no fault is injected;
 - a query Prometheus rejects stops the run at set-up, naming Prometheus's parse error.
@@ -108,7 +109,7 @@ def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom]:
 def experiment(tmp: Path, prom_url: str, inventory: int, *, fault: bool,
                query: str = RATIO, openslo: str | None = None) -> Path:
     """The naive inventory behind a proxied data service, judged by Prometheus: by a probe
-    of ``query``, or by the SLO of the OpenSLO file ``openslo`` (named after the clause)."""
+    of ``query``, and by the SLO of the OpenSLO file ``openslo`` if given."""
     data, proxy = free_ports(2)
     faults = """
 faults:
@@ -123,11 +124,12 @@ faults:
       url: "{prom_url}"
       query: '{query}'
       below: 0.05
-""" if openslo is None else ""
-    slos = ("  - {name: error-ratio, workload: errors, success_ratio: 100%, window: 1s}"
-            if openslo is None else
-            f"  - {{openslo: {openslo}, window: 1s, range: 4s}}")
-    slo = "error-ratio" if openslo is None else "inventory-availability"
+"""
+    slos = "  - {name: error-ratio, workload: errors, success_ratio: 100%, window: 1s}"
+    slo = "error-ratio"
+    if openslo is not None:
+        slos += f"\n  - {{openslo: {openslo}, window: 1s, range: 4s}}"
+        slo += ", inventory-availability"
     path = tmp / "prom.yaml"
     path.write_text(f"""
 name: prom-ratio
@@ -158,79 +160,6 @@ hypothesis:
   after: {{hold: [{slo}], recover_within: 8s}}
 {faults}""")
     return path
-
-
-def run(path: Path, run_dir: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
-    result = run_faultlab(["run", str(path), "--run-dir", str(run_dir), "--quiet", *extra],
-                          timeout=180)
-    assert "Traceback" not in result.stderr, result.stderr
-    return result.returncode, json.loads((run_dir / "result.json").read_text()), result.stderr
-
-
-def clause(doc: dict[str, Any], phase: str) -> dict[str, Any]:
-    return next(c for c in doc["clauses"] if c["phase"] == phase)
-
-
-@pytest.mark.timeout(300)
-def test_a_promql_ratio_breaks_under_the_fault_on_measured_windows(
-        prom: Prom, tmp_path: Path) -> None:
-    path = experiment(tmp_path, prom.url, prom.ports["inventory"], fault=True)
-    code, doc, err = run(path, tmp_path / "run", "--metrics",
-                         f"127.0.0.1:{prom.ports['metrics']}")
-    assert code == 1, (doc["status"], doc["reasons"], err)
-    assert doc["status"] == "violated"
-    before, during = clause(doc, "before"), clause(doc, "during")
-    assert before["held"] and before["probe_errors"] == 0, before
-    assert not during["held"] and during["failed_windows"] > 0, during
-    assert during["measured"] < 1.0  # the worst window: polls that saw the ratio over 5%
-    # Prometheus scraped the run's own endpoint too: the workload's requests and the fault
-    sent = prom.query('max_over_time(faultlab_workload_requests_total{workload="load", '
-                      'outcome="ok"}[5m])')
-    assert sent and float(sent[0]["value"][1]) > 0, sent
-    active = prom.query("max_over_time(faultlab_fault_active[5m])")
-    assert active and float(active[0]["value"][1]) == 1.0, active
-
-
-@pytest.mark.timeout(300)
-def test_the_same_slo_holds_without_the_fault(prom: Prom, tmp_path: Path) -> None:
-    path = experiment(tmp_path, prom.url, prom.ports["inventory"], fault=False)
-    code, doc, err = run(path, tmp_path / "run")
-    assert code == 0, (doc["status"], doc["reasons"], err)
-    before = clause(doc, "before")
-    assert before["held"] and before["windows"] >= 3 and before["probe_errors"] == 0, before
-    polls = doc["workloads"]["errors"]["totals"]
-    assert polls["ok"] == polls["planned"] > 0 and polls["probe_errors"] == 0, polls
-
-
-@pytest.mark.timeout(300)
-def test_a_stopped_prometheus_is_a_probe_error_not_a_breach(
-        prom: Prom, tmp_path: Path) -> None:
-    (tmp_path / "gone").mkdir()
-    proc, url = start_prometheus(tmp_path / "gone", ["127.0.0.1:1"])
-    stop(proc)  # it ran, and was stopped: its port refuses now
-    path = experiment(tmp_path, url, free_ports(1)[0], fault=True)
-    code, doc, err = run(path, tmp_path / "run")
-    assert code == 4, (doc["status"], doc["reasons"], err)
-    assert doc["status"] == "probe_error"
-    assert any("probe error" in r and "could not be asked" in r for r in doc["reasons"]), doc
-    assert not any("violated" in r for r in doc["reasons"]), doc["reasons"]
-    before = clause(doc, "before")
-    assert not before["held"] and before["failed_windows"] == 0 and before["probe_errors"] > 0
-    assert all(f["injected_at"] is None for f in doc["faults"]), doc["faults"]
-    polls = doc["workloads"]["errors"]["totals"]
-    assert polls["probe_errors"] > 0 and polls["planned"] == 0, polls
-
-
-@pytest.mark.timeout(300)
-def test_a_query_prometheus_rejects_stops_the_run_at_set_up(
-        prom: Prom, tmp_path: Path) -> None:
-    path = experiment(tmp_path, prom.url, free_ports(1)[0], fault=True,
-                      query="sum(rate(http_requests_total[4s])")
-    code, doc, err = run(path, tmp_path / "run")
-    assert code == 4, (doc["status"], doc["reasons"], err)
-    text = " ".join(doc["reasons"])
-    assert "rejected the query (bad_data)" in text and "parse error" in text, text
-    assert all(f["injected_at"] is None for f in doc["faults"]), doc["faults"]
 
 
 OPENSLO = """
@@ -266,16 +195,84 @@ spec:
 """
 
 
+def run(path: Path, run_dir: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
+    result = run_faultlab(["run", str(path), "--run-dir", str(run_dir), "--quiet", *extra],
+                          timeout=180)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.returncode, json.loads((run_dir / "result.json").read_text()), result.stderr
+
+
+def clause(doc: dict[str, Any], phase: str, slo: str = "error-ratio") -> dict[str, Any]:
+    return next(c for c in doc["clauses"] if c["phase"] == phase and c["slo"] == slo)
+
+
 @pytest.mark.timeout(300)
-def test_an_openslo_slo_measured_in_prometheus_breaks_under_the_fault(
+def test_a_promql_ratio_and_an_openslo_slo_break_under_the_fault_on_measured_windows(
         prom: Prom, tmp_path: Path) -> None:
     (tmp_path / "slos.yaml").write_text(OPENSLO.format(url=prom.url))
     path = experiment(tmp_path, prom.url, prom.ports["inventory"], fault=True,
                       openslo="slos.yaml")
-    code, doc, err = run(path, tmp_path / "run")
-    # the bad/total counters of the SLI, at 95%: a 5xx ratio below 5% held at every poll
+    code, doc, err = run(path, tmp_path / "run", "--metrics",
+                         f"127.0.0.1:{prom.ports['metrics']}")
     assert code == 1, (doc["status"], doc["reasons"], err)
-    before, during = clause(doc, "before"), clause(doc, "during")
-    assert before["held"] and before["probe_errors"] == 0, before
-    assert not during["held"] and during["failed_windows"] > 0, during
-    assert doc["workloads"]["openslo-inventory-availability"]["totals"]["probe_errors"] == 0
+    assert doc["status"] == "violated"
+    # the probe's ratio, and the OpenSLO SLO's bad/total counters at 95%, judged alike
+    for slo in ("error-ratio", "inventory-availability"):
+        before, during = clause(doc, "before", slo), clause(doc, "during", slo)
+        assert before["held"] and before["probe_errors"] == 0, before
+        assert not during["held"] and during["failed_windows"] > 0, during
+        assert during["measured"] < 1.0  # the worst window: polls that saw the 5xx ratio
+    probe = doc["workloads"]["openslo-inventory-availability"]["totals"]
+    assert probe["planned"] > 0 and probe["probe_errors"] == 0, probe
+    # Prometheus scraped the run's own endpoint too: the workload's requests and the fault
+    sent = prom.query('max_over_time(faultlab_workload_requests_total{workload="load", '
+                      'outcome="ok"}[5m])')
+    assert sent and float(sent[0]["value"][1]) > 0, sent
+    active = prom.query("max_over_time(faultlab_fault_active[5m])")
+    assert active and float(active[0]["value"][1]) == 1.0, active
+
+
+@pytest.mark.timeout(300)
+def test_the_same_slos_hold_without_the_fault(prom: Prom, tmp_path: Path) -> None:
+    (tmp_path / "slos.yaml").write_text(OPENSLO.format(url=prom.url))
+    path = experiment(tmp_path, prom.url, prom.ports["inventory"], fault=False,
+                      openslo="slos.yaml")
+    code, doc, err = run(path, tmp_path / "run")
+    assert code == 0, (doc["status"], doc["reasons"], err)
+    for slo in ("error-ratio", "inventory-availability"):
+        before = clause(doc, "before", slo)
+        assert before["held"] and before["windows"] >= 3 and before["probe_errors"] == 0
+    polls = doc["workloads"]["errors"]["totals"]
+    assert polls["ok"] == polls["planned"] > 0 and polls["probe_errors"] == 0, polls
+
+
+@pytest.mark.timeout(300)
+def test_a_stopped_prometheus_is_a_probe_error_not_a_breach(
+        prom: Prom, tmp_path: Path) -> None:
+    (tmp_path / "gone").mkdir()
+    proc, url = start_prometheus(tmp_path / "gone", ["127.0.0.1:1"])
+    stop(proc)  # it ran, and was stopped: its port refuses now
+    path = experiment(tmp_path, url, free_ports(1)[0], fault=True)
+    code, doc, err = run(path, tmp_path / "run")
+    assert code == 4, (doc["status"], doc["reasons"], err)
+    assert doc["status"] == "probe_error"
+    assert any("probe error" in r and "could not be asked" in r for r in doc["reasons"]), doc
+    assert not any("violated" in r for r in doc["reasons"]), doc["reasons"]
+    before = clause(doc, "before")
+    assert not before["held"] and before["failed_windows"] == 0 and before["probe_errors"] > 0
+    assert all(f["injected_at"] is None for f in doc["faults"]), doc["faults"]
+    polls = doc["workloads"]["errors"]["totals"]
+    assert polls["probe_errors"] > 0 and polls["planned"] == 0, polls
+
+
+@pytest.mark.timeout(300)
+def test_a_query_prometheus_rejects_stops_the_run_at_set_up(
+        prom: Prom, tmp_path: Path) -> None:
+    path = experiment(tmp_path, prom.url, free_ports(1)[0], fault=True,
+                      query="sum(rate(http_requests_total[4s])")
+    code, doc, err = run(path, tmp_path / "run")
+    assert code == 4, (doc["status"], doc["reasons"], err)
+    text = " ".join(doc["reasons"])
+    assert "rejected the query (bad_data)" in text and "parse error" in text, text
+    assert all(f["injected_at"] is None for f in doc["faults"]), doc["faults"]
+
