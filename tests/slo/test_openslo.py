@@ -64,6 +64,30 @@ spec:
     - {displayName: Good, op: gt, timeSliceWindow: 1m, target: 0.99}
 """
 
+CALENDAR_TWO_OBJECTIVES = """
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: web-up, displayName: Availability as the contract states it}
+spec:
+  service: web-availability
+  indicator:
+    metadata: {name: web-up}
+    spec:
+      ratioMetric:
+        good: {metricSource: {type: Any, spec: {query: Any}}}
+        total: {metricSource: {type: Any, spec: {query: Any}}}
+  timeWindow:
+    - duration: 1w
+      isRolling: false
+      calendar: {startTime: "2022-01-01 12:00:00", timeZone: America/New_York}
+  budgetingMethod: Timeslices
+  objectives:
+    - {displayName: Internal, op: gt, target: 0.995, timeSliceTarget: 0.99,
+       timeSliceWindow: 1m}
+    - {displayName: Contract, target: 0.99, timeSliceTarget: 0.99, timeSliceWindow: 1m}
+  alertPolicies:
+"""
+
 PROMETHEUS = """
 apiVersion: openslo/v1
 kind: DataSource
@@ -154,6 +178,19 @@ def test_sources_faultlab_cannot_ask_are_judged_on_its_own_load(tmp_path: Path) 
     assert loaded.experiment.slo_workload(main) == "http"
     # what faultlab judges differently is said, as a warning at the entry
     assert any("RatioTimeslices" in w.message for w in loaded.warnings), loaded.warnings
+
+
+def test_a_calendar_window_with_two_objectives_is_two_slos_and_says_so(
+        tmp_path: Path) -> None:
+    path = write(tmp_path, {"web.yaml": CALENDAR_TWO_OBJECTIVES})
+    loaded = load_experiment(path)
+    slos = {s.name: s for s in loaded.experiment.slos}
+    assert slos["web-up"].success_ratio == pytest.approx(0.995)
+    assert slos["web-up-2"].success_ratio == pytest.approx(0.99)
+    assert all(s.budget is not None and s.budget.period == 7 * 86400
+               for n, s in slos.items() if n != "own")
+    said = " ".join(w.message for w in loaded.warnings)
+    assert "Timeslices" in said and "calendar" in said, said
 
 
 def test_prometheus_sources_become_probes_that_ask_the_datasource(tmp_path: Path) -> None:
