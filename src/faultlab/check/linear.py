@@ -83,13 +83,14 @@ an empty or all-failed history proves nothing.
 from __future__ import annotations
 
 import itertools
+import operator
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from faultlab.check.models import ANY, SAME, Model, validate
+from faultlab.check.models import ANY, SAME, Model, by_key, validate
 from faultlab.check.result import (
     Anomaly,
     AnomalyKind,
@@ -156,9 +157,10 @@ def check_linearizable(ops: Iterable[Op], model: Model[Any], budget: Budget | No
     budget = budget or Budget()
     started = clock()
     given = list(ops)
-    kept = [canonical_op(op) for op in given if op.is_client and op.outcome is not Outcome.FAIL]
+    kept = _taken(given)
     validate(model, kept)
-    kept = [op for op in kept if not (op.outcome is Outcome.INFO and model.read_only(op))]
+    info, read_only = Outcome.INFO, model.read_only
+    kept = [op for op in kept if op.outcome is not info or not read_only(op)]
     parts = _partition(kept, model)
     stats = {"partitions": len(parts), "decided_without_search": 0, "configurations": 0}
     name = f"linearizable[{model.name}]"
@@ -253,13 +255,38 @@ def _name(key: Hashable, model: Model[Any]) -> str:
     return "" if key is None or model.partition is None else render(key)
 
 
+_PLAIN = frozenset({int, float, str, type(None)})  # values canonical as they are
+
+
+def _taken(ops: list[Op]) -> list[Op]:
+    """The client operations that took effect or may have, values in canonical form."""
+    fail, plain = Outcome.FAIL, _PLAIN
+    kept: list[Op] = []
+    append = kept.append
+    for op in ops:
+        if op.outcome is fail or not (op.process.__class__ is int or op.is_client):
+            continue
+        append(op if op.value.__class__ in plain else canonical_op(op))
+    return kept
+
+
 def _partition(ops: list[Op], model: Model[Any]) -> dict[Hashable, list[Op]]:
     parts: dict[Hashable, list[Op]] = {}
     split = model.partition
-    for op in ops:
-        parts.setdefault(None if split is None else split(op), []).append(op)
+    if split is None:
+        parts[None] = ops
+    else:
+        get = parts.get
+        for op in ops:
+            key = op.key if split is by_key else split(op)
+            part = get(key)
+            if part is None:
+                parts[key] = [op]
+            else:
+                part.append(op)
+    order = operator.attrgetter("invoke_ns", "index")
     for part in parts.values():
-        part.sort(key=lambda op: (op.invoke_ns, op.index))
+        part.sort(key=order)
     return parts
 
 

@@ -133,18 +133,28 @@ def _written(op: Op) -> Any:
 def _register_precheck(ops: Sequence[Op]) -> tuple[Op, str] | None:
     """A read (or ok cas) of a value no write invoked before it completed could produce."""
     first_write: dict[Any, int] = {None: -1}
+    get = first_write.get
     for op in ops:
-        if op.f in ("write", "cas"):
+        f = op.f
+        if f == "write":
+            v = op.value
+        elif f == "cas":
             v = _written(op)
-            if v not in first_write or op.invoke_ns < first_write[v]:
-                first_write[v] = op.invoke_ns
-    for op in ops:
-        if op.outcome is not Outcome.OK or op.f not in ("read", "cas"):
+        else:
             continue
-        seen = op.value if op.f == "read" else op.value[0]  # type: ignore[index]
+        at = get(v)
+        if at is None or op.invoke_ns < at:
+            first_write[v] = op.invoke_ns
+    ok = Outcome.OK
+    for op in ops:
+        f = op.f
+        if op.outcome is not ok or f == "write":
+            continue
+        seen = op.value if f == "read" else op.value[0]  # type: ignore[index]
         end = op.complete_ns if op.complete_ns is not None else 1 << 62
-        if first_write.get(seen, end + 1) > end:  # equal times count as concurrent
-            verb = "read" if op.f == "read" else "cas expected"
+        at = get(seen)
+        if at is None or at > end:  # equal times count as concurrent
+            verb = "read" if f == "read" else "cas expected"
             return op, (f"it {verb} {render(seen)}, but no operation invoked before it "
                         f"completed writes {render(seen)}")
     return None
@@ -157,13 +167,17 @@ def _register_prune(ops: list[Op]) -> list[Op]:
     observes the register, so removing it from a linearization keeps it legal.
     """
     seen: set[Any] = {None}
+    add, ok = seen.add, Outcome.OK
     for op in ops:
-        if op.f == "read" and op.outcome is Outcome.OK:
-            seen.add(op.value)
-        elif op.f == "cas" and isinstance(op.value, tuple):
-            seen.add(op.value[0])
+        f = op.f
+        if f == "read":
+            if op.outcome is ok:
+                add(op.value)
+        elif f == "cas" and op.value.__class__ is tuple:
+            add(op.value[0])
+    info = Outcome.INFO
     return [op for op in ops
-            if op.outcome is not Outcome.INFO or op.f == "read" or _written(op) in seen]
+            if op.outcome is not info or op.f == "read" or _written(op) in seen]
 
 
 def _register_accepts(op: Op) -> str | None:
@@ -351,10 +365,15 @@ def get_model(name: str) -> Model[Any]:
 
 def validate(model: Model[Any], ops: Sequence[Op]) -> None:
     """Raise :class:`ModelError` for the first op ``model`` cannot take (see the module doc)."""
+    fs = model.fs
+    if fs is not None and {op.f for op in ops} <= fs:
+        fs = None  # every f is known: only accepts is left to ask
+    if fs is None and model.accepts is None:
+        return
     for op in ops:
-        if model.fs is not None and op.f not in model.fs:
+        if fs is not None and op.f not in fs:
             raise ModelError(f"model {model.name!r} does not know f {op.f!r}", op,
-                             suggest(op.f, model.fs))
+                             suggest(op.f, fs))
         if model.accepts is not None:
             problem = model.accepts(op)
             if problem is not None:
