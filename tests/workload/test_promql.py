@@ -8,6 +8,7 @@ never a pass or a failure; the runs against a real Prometheus are in the integra
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -108,3 +109,38 @@ def test_the_model_refuses_a_query_without_a_bound_or_with_an_empty_range() -> N
     spec = loaded.experiment.workloads["q"]
     assert isinstance(spec, ProbeWorkload) and spec.prometheus is not None
     assert spec.prometheus.endpoint() == "http://127.0.0.1:9090/api/v1/query"
+
+
+DEAD = """
+name: probe-dead
+workloads:
+  errors:
+    kind: probe
+    every: 500ms
+    prometheus: {{url: "http://127.0.0.1:{port}", query: up, below: 2}}
+slos:
+  - {{name: ratio, workload: errors, success_ratio: 100%, window: 1s}}
+hypothesis:
+  before: {{hold: [ratio], for: 2s}}
+faults:
+  - {{kind: command, inject: ["true"], start: 0s}}
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_run_against_no_prometheus_reports_a_probe_error_everywhere(tmp_path: Path) -> None:
+    from faultlab.api import run_experiment
+    from faultlab.ports import free_ports
+    from faultlab.run.verdict import Status
+
+    exp = tmp_path / "dead.yaml"
+    exp.write_text(DEAD.format(port=free_ports(1)[0]))  # nothing listens there
+    result = run_experiment(exp, runs_dir=tmp_path / "runs")
+    verdict = result.verdict
+    assert verdict.status is Status.PROBE_ERROR and int(verdict.exit_code) == 4
+    (before,) = verdict.clauses
+    assert before.result == "probe error" and "could not be asked" in (before.probe_error or "")
+    assert all(r.injected_at is None for r in verdict.faults)
+    report = (result.run_dir / "report.html").read_text()
+    assert "? probe error" in report and "probe errors (could not ask)" in report
+    assert "not judged, not breached" in report

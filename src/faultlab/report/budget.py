@@ -58,14 +58,15 @@ class BudgetSection:
 
     def render(self, ctx: ReportContext) -> Rendered | None:
         runs = [(r, lbl) for r, lbl in zip(ctx.runs, ctx.labels, strict=True)
-                if r.record is not None and r.record.budgets]
+                if r.record is not None and any(b.total for b in r.record.budgets)]
         if not runs:
             return None
         header = ["SLO", "budget", "bad requests", "measured", "burn rate", "consumed"]
         rows = []
         for run, label in runs:
             assert run.record is not None
-            rows += [([label] if ctx.comparison else []) + _row(b) for b in run.record.budgets]
+            rows += [([label] if ctx.comparison else []) + _row(b) for b in run.record.budgets
+                     if b.total]
         if ctx.comparison:
             header = ["run", *header]
         html = ('<p class="hint">The requests that counted against each objective, how many '

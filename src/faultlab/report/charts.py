@@ -20,9 +20,10 @@ __all__ = ["RUN_COLOURS", "ChartsSection"]
 
 RUN_COLOURS = ["#d9480f", "#1c7ed6", "#2b8a3e", "#7048e8", "#c2255c", "#0b7285"]
 COUNT_COLOURS = {"sent": "#868e96", "ok": "#2b8a3e", "failed": "#e03131",
-                 "timed_out": "#f08c00", "dropped": "#7048e8"}
+                 "timed_out": "#f08c00", "dropped": "#7048e8", "probe_errors": "#ae3ec9"}
 COUNT_NAMES = {"sent": "sent", "ok": "succeeded", "failed": "failed",
-               "timed_out": "timed out", "dropped": "dropped (never sent)"}
+               "timed_out": "timed out", "dropped": "dropped (never sent)",
+               "probe_errors": "probe errors (could not ask)"}
 LATENCY_COLOURS = {"p50": "#74c0fc", "p90": "#339af0", "p95": "#1c7ed6", "p99": "#1864ab",
                    "p999": "#5f3dc4", "max": "#adb5bd"}
 
@@ -38,6 +39,8 @@ def _rps(run: RunData, x: list[float], cid: str, title: str) -> dict[str, Any]:
     fields = ["sent", "ok", "failed", "timed_out"]
     if any(s.dropped for s in run.seconds):
         fields.append("dropped")
+    if any(s.probe_errors for s in run.seconds):
+        fields.append("probe_errors")
     return _chart(cid, title, "rps", x, [
         {"name": COUNT_NAMES[f], "color": COUNT_COLOURS[f], "dash": f == "sent",
          "values": S.counts(run, len(x), f)} for f in fields])

@@ -95,7 +95,8 @@ class JournalScan:
             _num(r.get("max_lag")) or 0.0, _num(r.get("p50")), _num(r.get("p90")),
             _num(r.get("p99")), _num(r.get("max")), hdr if isinstance(hdr, str) else None,
             # a second is closed after it ends, unless the run stopped inside it
-            partial=(_num(r.get("t")) or 0.0) < index + 1 - 0.001)
+            partial=(_num(r.get("t")) or 0.0) < index + 1 - 0.001,
+            probe_errors=_int(r.get("probe_errors")))
 
     def _fault(self, event: Event, r: dict[str, Any], t: float) -> None:
         name = _str(r.get("fault"))

@@ -87,10 +87,11 @@ class Second:
     max: float | None
     hdr: str | None = None
     partial: bool = False  # closed early because the run ended inside it
+    probe_errors: int = 0  # a probe's polls that could not ask: sent, not planned
 
     @property
     def planned(self) -> int:
-        return self.sent + self.dropped
+        return self.sent + self.dropped - self.probe_errors
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,9 @@ def findings(run: RunData) -> list[tuple[str, str]]:
             continue
         where = (f"; worst window {c.worst_window[0]}s-{c.worst_window[1]}s"
                  if c.worst_window else "")
-        if c.phase == "after":
+        if c.result == "probe error":
+            text = f"{c.objective}: not judged, not breached: {c.detail}"
+        elif c.phase == "after":
             text = (f"{c.objective}: {c.detail} (recovery bound "
                     f"{figure(c.recover_within, 's')}){where}")
         else:
