@@ -12,6 +12,8 @@ file:line:column and a hint.
 
 from __future__ import annotations
 
+import gc
+import itertools
 import json
 import math
 import re
@@ -20,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from faultlab.history.errors import HistoryError, HistoryProblem, suggest
-from faultlab.history.lines import file_lines, text_lines
-from faultlab.history.model import History, Key, Op, Outcome, Source, Value
+from faultlab.history.lines import file_blocks, text_blocks
+from faultlab.history.model import History, Op, Outcome, Source, Value
 from faultlab.history.rules import (
     MAX_DEPTH,
     MAX_TIME_NS,
@@ -51,83 +53,76 @@ class _Bad(Exception):
 
 def read_jsonl(path: str | Path) -> History:
     """Read a history file; raises :class:`HistoryError` for unreadable or invalid input."""
-    return _parse(file_lines(path), str(path))
+    return _parse_blocks(file_blocks(path), str(path))
 
 
 def parse_jsonl(text: str, file: str = "<history>") -> History:
     """Parse JSON Lines history text (``file`` only names the source in problems)."""
-    return _parse(text_lines(text), file)
+    return _parse_blocks(text_blocks(text), file)
 
 
 def read_jsonl_strict(path: str | Path) -> History:
     """:func:`read_jsonl` by the general reader only: the reference the fast path is
     tested and benchmarked against (same operations, same problems)."""
-    return _parse(file_lines(path), str(path), fast=False)
+    return _parse_blocks(file_blocks(path), str(path), fast=False)
 
 
 def parse_jsonl_strict(text: str, file: str = "<history>") -> History:
     """:func:`parse_jsonl` by the general reader only (see :func:`read_jsonl_strict`)."""
-    return _parse(text_lines(text), file, fast=False)
+    return _parse_blocks(text_blocks(text), file, fast=False)
 
 
 # The fast path: a line exactly as dump_op writes it, with values of the common shapes (null,
 # integers, strings without escapes, arrays of integers). Such a line has no duplicate field,
 # no non-finite number, and every field of the right JSON type, so only the checks on values
 # (time range and order, a completion for ok/fail) remain; any other line (and any line
-# these checks refuse) goes to the general reader, which says what is wrong.
+# these checks refuse) goes to the general reader, which says what is wrong. The pattern
+# runs over a whole block of lines at once (``^``/``$`` at line ends; nothing in it matches a
+# line break, so a match is one whole line): when it finds as many matches as the block has
+# lines, each line is its match, in order; otherwise the block goes line by line.
 _NAT = r"(?:0|[1-9][0-9]*)"
 _INT = r"-?" + _NAT
 _STR = r'"[^"\\\x00-\x1f]*"'
-_FAST = re.compile(
+_LINE = (
     r'\{"index": (' + _NAT + r'), "process": (' + _INT + r'), "f": ("[^"\\\x00-\x1f]+"), '
     r'(?:"key": (' + _INT + "|" + _STR + r'), )?'
     r'"value": (null|' + _INT + "|" + _STR + r"|\[(?:" + _INT + r"(?:, " + _INT + r")*)?\]), "
     r'"invoke_ns": (' + _NAT + r'), "complete_ns": (' + _NAT + r'|null), '
-    r'"outcome": "(ok|fail|info)"(?:, "error": (' + _STR + r'))?\}\Z')
+    r'"outcome": "(ok|fail|info)"(?:, "error": (' + _STR + r'))?\}')
+_FAST = re.compile(_LINE + r"\Z")
+_FAST_BLOCK = re.compile(r"^" + _LINE + r"$", re.MULTILINE)
 _OUTCOMES = {o.value: o for o in Outcome}
+_CACHED = 4096  # distinct value texts kept parsed (values repeat: a few per key)
+_MISSING: Any = object()
 
 
-def _fast_line(match: re.Match[str], source: Source, names: dict[str, str]) -> Op | None:
-    """The operation of a line ``_FAST`` matched, or None to leave it to the general reader.
-
-    ``names`` interns the strings of ``f`` and ``key`` (a few distinct ones per history)."""
-    index, process, f, key, raw, invoke, complete, outcome, error = match.groups()
-    try:
-        start = int(invoke)
-        end = None if complete == "null" else int(complete)
-        if start > MAX_TIME_NS or (end is not None and not start <= end <= MAX_TIME_NS):
-            return None
-        kind = _OUTCOMES[outcome]
-        if end is None and kind is not Outcome.INFO:
-            return None
-        first = raw[0]
-        value: Value
-        if first == "n":
-            value = None
-        elif first == '"':
-            value = raw[1:-1]
-        elif first == "[":
-            value = tuple(map(int, raw[1:-1].split(", "))) if len(raw) > 2 else ()
-        else:
-            value = int(raw)
-        name = names.get(f)
-        if name is None:
-            name = names[f] = f[1:-1]
-        key_value: Key = None
-        if key is not None:
-            if key[0] == '"':
-                key_value = names.get(key)
-                if key_value is None:
-                    key_value = names[key] = key[1:-1]
-            else:
-                key_value = int(key)
-        return Op(int(index), int(process), name, value, start, end, kind, key_value,
-                  None if error is None else error[1:-1], source)
-    except ValueError:  # e.g. an integer of more than 4300 digits
-        return None
+def _fast_value(raw: str, values: dict[str, Value]) -> Value:
+    """The value of a line ``_FAST`` matched, from its text (kept in ``values``, a few
+    thousand at most: values repeat, a few per key)."""
+    first = raw[0]
+    value: Value
+    if first == "n":
+        value = None
+    elif first == '"':
+        value = raw[1:-1]
+    elif first == "[":
+        value = tuple(map(int, raw[1:-1].split(", "))) if len(raw) > 2 else ()
+    else:
+        value = int(raw)
+    if len(values) < _CACHED:
+        values[raw] = value
+    return value
 
 
 def _parse(lines: Iterator[tuple[int, str]], file: str, fast: bool = True) -> History:
+    """The history of numbered lines, read one at a time (see :func:`_parse_blocks`)."""
+    return _parse_blocks(((number, [line]) for number, line in lines), file, fast)
+
+
+def _parse_blocks(blocks: Iterator[tuple[int, list[str]]], file: str, fast: bool = True
+                  ) -> History:
+    """The history of blocks of numbered lines; reading stops a few lines past the first
+    problems (:meth:`Problems.enough`), at the end of the block that holds them."""
     problems = Problems(file)
     timeline = Timeline(ordered=False)  # lines are in completion order, or any order
     ops: list[Op] = []
@@ -135,44 +130,87 @@ def _parse(lines: Iterator[tuple[int, str]], file: str, fast: bool = True) -> Hi
     # index -> line (a dict for every one of a million operations would cost ~100 MB).
     taken = bytearray(1024)
     far: dict[int, int] = {}
-    names: dict[str, str] = {}
-    match = _FAST.match if fast else (lambda line: None)
-    add = timeline.add
-    fast_line, source = _fast_line, Source
+    names: dict[str, Any] = {}
+    values: dict[str, Value] = {}
+    add, append = timeline.add, ops.append
+    source, no_groups, outcomes, info, top = Source, (), _OUTCOMES, Outcome.INFO, MAX_TIME_NS
+    match, find = _FAST.match, _FAST_BLOCK.findall
+    items = problems.items
+    paused = gc.isenabled()
+    gc.disable()  # see below
     try:
-        for number, line in lines:
-            if problems.items and problems.enough(number):
-                break
-            found = match(line)
-            op = None if found is None else fast_line(found, source(file, number), names)
-            if op is None:
-                if not line.strip():
-                    continue
-                try:
-                    op = _parse_line(line, len(ops), Source(file, number))
-                except _Bad as bad:
-                    problems.add(number, _column(line, bad.field, bad.last),
-                                 Rule(bad.message, bad.hint))
-                    continue
-            index = op.index
-            if index < 8 * (len(ops) + 1024):  # (the bitmap may grow over indexes in far)
-                if index >= len(taken):
-                    taken.extend(bytes(max(index + 1 - len(taken), len(taken))))
-                if taken[index] or (far and index in far):
+        for first, lines in blocks:
+            found: list[tuple[str, ...]] = find("\n".join(lines)) if fast else []
+            if len(found) != len(lines):  # some line is unusual: each on its own
+                found = []
+                for line in lines:
+                    one = match(line) if fast else None
+                    found.append(no_groups if one is None else one.groups())
+            for number, line, groups in zip(itertools.count(first), lines, found):
+                if items and problems.enough(number):
+                    raise _Enough
+                op = None
+                if groups:  # _fast_line, inline: a call per line costs a tenth of the time
+                    at, who, f, key, raw, invoke, complete, outcome, error = groups
+                    try:
+                        start = int(invoke)
+                        end = None if complete == "null" else int(complete)
+                        kind = outcomes[outcome]
+                        if start <= top and (start <= end <= top if end is not None
+                                             else kind is info):
+                            value = values.get(raw, _MISSING)
+                            if value is _MISSING:
+                                value = _fast_value(raw, values)
+                            name = names.get(f)
+                            if name is None:
+                                name = names[f] = f[1:-1]
+                            key_value: Any = None
+                            if key:
+                                key_value = names.get(key)
+                                if key_value is None:
+                                    key_value = names[key] = (key[1:-1] if key[0] == '"'
+                                                              else int(key))
+                            op = Op(int(at), int(who), name, value, start, end, kind,
+                                    key_value, error[1:-1] if error else None,
+                                    source(file, number))
+                    except ValueError:  # e.g. an integer of more than 4300 digits
+                        op = None
+                if op is None:
+                    if not line.strip():
+                        continue
+                    try:
+                        op = _parse_line(line, len(ops), Source(file, number))
+                    except _Bad as bad:
+                        problems.add(number, _column(line, bad.field, bad.last),
+                                     Rule(bad.message, bad.hint))
+                        continue
+                index = op.index
+                if index < 8 * (len(ops) + 1024):  # (the bitmap may grow over indexes in far)
+                    if index >= len(taken):
+                        taken.extend(bytes(max(index + 1 - len(taken), len(taken))))
+                    if taken[index] or (far and index in far):
+                        _duplicate(problems, line, number, index, ops)
+                        continue
+                    taken[index] = 1
+                elif index in far:
                     _duplicate(problems, line, number, index, ops)
                     continue
-                taken[index] = 1
-            elif index in far:
-                _duplicate(problems, line, number, index, ops)
-                continue
-            else:
-                far[index] = number
-            broken = add(op)
-            if broken is not None:
-                problems.add(number, 1, broken)
-            ops.append(op)
+                else:
+                    far[index] = number
+                broken = add(op)
+                if broken is not None:
+                    problems.add(number, 1, broken)
+                append(op)
+    except _Enough:
+        pass
     except HistoryError as exc:  # the file could not be read on
         raise problems.absorb(exc) from None
+    finally:
+        # The collector of reference cycles is paused while lines become operations: they
+        # hold no cycles, and a million of them would be walked again and again by full
+        # collections (a third of the reading time).
+        if paused:
+            gc.enable()
     for op, rule in timeline.finish(ops):
         problems.add(op.source.line if op.source else 1, 1, rule)
     problems.check()
@@ -180,6 +218,10 @@ def _parse(lines: Iterator[tuple[int, str]], file: str, fast: bool = True) -> Hi
         rule = no_operations("no line holds an operation")
         raise HistoryError([HistoryProblem(file, 1, 1, rule.message, rule.hint)])
     return History(tuple(ops))
+
+
+class _Enough(Exception):
+    """Reading on can add nothing worth the wait (see :meth:`Problems.enough`)."""
 
 
 def _duplicate(problems: Problems, line: str, number: int, index: int, ops: list[Op]) -> None:

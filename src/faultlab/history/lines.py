@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from faultlab.history.errors import HistoryError, HistoryProblem
 
-__all__ = ["MAX_LINE_BYTES", "file_lines", "text_lines"]
+__all__ = ["MAX_LINE_BYTES", "file_blocks", "file_lines", "text_blocks", "text_lines"]
 
 MAX_LINE_BYTES = 64 << 20
 _BREAK = re.compile(r"\r\n|\r|\n")
@@ -36,6 +36,21 @@ def _cannot(file: str, reason: str, line: int = 1, column: int = 1, hint: str = 
 
 def file_lines(path: str | Path, file: str | None = None) -> Iterator[tuple[int, str]]:
     """The lines of the file at ``path``; raises :class:`HistoryError`, never ``OSError``."""
+    for number, lines in file_blocks(path, file):
+        yield from enumerate(lines, number)
+
+
+def text_blocks(text: str) -> Iterator[tuple[int, list[str]]]:
+    """The lines of ``text`` as :func:`file_blocks` gives a file's (one block)."""
+    lines = [line for _, line in text_lines(text)]
+    if lines:
+        yield 1, lines
+
+
+def file_blocks(path: str | Path, file: str | None = None) -> Iterator[tuple[int, list[str]]]:
+    """The lines of the file at ``path`` in blocks: ``(number of the first, lines)``, about
+    a megabyte each (a reader may then work on a block at once: one regular expression
+    over many lines); same lines, numbers and errors as :func:`file_lines`."""
     name = str(path) if file is None else file
     try:
         # Non-blocking open, then blocking reads: a named pipe nobody writes to reads as
@@ -48,7 +63,7 @@ def file_lines(path: str | Path, file: str | None = None) -> Iterator[tuple[int,
         raise _cannot(name, exc.strerror or str(exc)) from None
 
 
-def _lines(handle: io.BufferedReader, name: str) -> Iterator[tuple[int, str]]:
+def _lines(handle: io.BufferedReader, name: str) -> Iterator[tuple[int, list[str]]]:
     """Blocks of whole lines split at once when they are plain (``\n`` only, UTF-8); any
     other block goes line by line, so problems are located as precisely either way."""
     number = 0
@@ -72,18 +87,20 @@ def _lines(handle: io.BufferedReader, name: str) -> Iterator[tuple[int, str]]:
             with contextlib.suppress(UnicodeDecodeError):
                 text = whole.decode("utf-8")
         if text is None:
-            for numbered in _line_by_line(io.BytesIO(whole), name, number):
-                number = numbered[0]
-                yield numbered
+            for numbered, line in _line_by_line(io.BytesIO(whole), name, number):
+                yield numbered, [line]
+                number = numbered
             continue
         pieces = text.split("\n")
         pieces.pop()  # after the last break
         if number == 0 and pieces:
             pieces[0] = pieces[0].removeprefix("\ufeff")
-        yield from enumerate(pieces, number + 1)
+        if pieces:
+            yield number + 1, pieces
         number += len(pieces)
     if rest:
-        yield from _line_by_line(io.BytesIO(rest), name, number)
+        for numbered, line in _line_by_line(io.BytesIO(rest), name, number):
+            yield numbered, [line]
 
 
 def _line_by_line(handle: BinaryIO, name: str, number: int) -> Iterator[tuple[int, str]]:
