@@ -10,11 +10,13 @@ Per partition (P-compositionality: a history is linearizable iff every independe
 sub-history is), :func:`_search` works on *entries*: a call node per operation and a return
 node per ``ok`` operation, sorted by time (calls before returns at equal times: such ops are
 concurrent), in a doubly linked list. ``info`` operations have no return node: their
-completion is +infinity, so they never force anything and may stay unplaced forever.
+completion is +infinity, so they never force anything and may stay unplaced forever; their
+calls are in a second list, walked after the ``ok`` candidates and up to the first return
+node's time (in one list they would lengthen every walk for the rest of the history).
 
 Invariants of the search loop:
 
-- the list holds exactly the operations not yet linearized, in time order;
+- the lists hold exactly the operations not yet linearized, in time order;
 - ``done`` (a Python int) has bit ``i`` set iff ``ok`` operation ``i`` is linearized,
   ``crashed`` likewise for ``info`` operations (plus a flag, below), and ``state`` is the
   model state after the linearized operations in ``stack`` order;
@@ -101,7 +103,7 @@ from faultlab.check.result import (
     Verdict,
     Violation,
 )
-from faultlab.history import Op, Outcome
+from faultlab.history import History, Op, Outcome
 from faultlab.history.values import canonical_op, render
 
 __all__ = ["Budget", "check_linearizable"]
@@ -170,7 +172,8 @@ def check_linearizable(ops: Iterable[Op], model: Model[Any], budget: Budget | No
 def _check(ops: Iterable[Op], model: Model[Any], budget: Budget,
            clock: Callable[[], float]) -> CheckResult:
     started = clock()
-    given = list(ops)
+    given: Sequence[Op] = (ops.ops if isinstance(ops, History) else ops
+                           if isinstance(ops, (list, tuple)) else list(ops))
     kept = _taken(given)
     validate(model, kept)
     info, read_only = Outcome.INFO, model.read_only
@@ -252,7 +255,7 @@ def _check(ops: Iterable[Op], model: Model[Any], budget: Budget,
     return result(Verdict.VALID)
 
 
-def _nothing(ops: list[Op]) -> str:
+def _nothing(ops: Sequence[Op]) -> str:
     """Why no operation of ``ops`` is left to check, in a few words."""
     if not ops:
         return "no operations (was the recording lost?)"
@@ -272,7 +275,7 @@ def _name(key: Hashable, model: Model[Any]) -> str:
 _PLAIN = frozenset({int, float, str, type(None)})  # values canonical as they are
 
 
-def _taken(ops: list[Op]) -> list[Op]:
+def _taken(ops: Sequence[Op]) -> list[Op]:
     """The client operations that took effect or may have, values in canonical form."""
     fail, plain = Outcome.FAIL, _PLAIN
     kept: list[Op] = []
@@ -393,8 +396,8 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
     done = 0  # bit i: ok op i is linearized
     crashed = 0  # bit i: crashed op i is linearized; bit n (flag): the last op placed crashed
     flag = 1 << n if jit else 0
-    # (done, state) -> the crashed masks entered with them: an int, or a list of several
-    # (an antichain under inclusion once dominated masks are dropped).
+    # (done, state) -> the crashed masks entered with them: an int, or several (a list: an
+    # antichain under inclusion, dominated masks dropped; without dominance a set).
     memo: dict[tuple[int, Any], Any] = {}
     configs = 0  # configurations entered (the memo's size)
     # The stack as a persistent chain (op, state before, done, crashed before, forced, limit,
@@ -501,8 +504,10 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
                 elif seen.__class__ is int:
                     if seen & more == seen if subsume else seen == more:
                         fresh = False
+                    elif subsume:
+                        memo[key] = more if more & seen == more else [seen, more]
                     else:
-                        memo[key] = more if subsume and more & seen == more else [seen, more]
+                        memo[key] = {seen, more}
                 elif subsume:
                     if any(m & more == m for m in seen):
                         fresh = False
@@ -512,7 +517,7 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
                 elif more in seen:
                     fresh = False
                 else:
-                    seen.append(more)
+                    seen.add(more)
                 if fresh:
                     configs += 1
                     stack = (node, state, done, crashed, forced, limit, stack)
