@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from faultlab.check import MODELS, Budget, Model, Verdict, check_linearizable, linear
 from faultlab.check.models import ANY, SAME
-from faultlab.check.result import CheckResult
+from faultlab.check.result import CheckResult, ModelError
 from faultlab.check.simulate import etcd_like, hard_invalid, simulate
 from faultlab.history import Op, Outcome
 
@@ -208,3 +208,23 @@ def test_hard_invalid_histories_are_invalid_at_the_stale_read(ops: int, seed: in
     assert result.violation is not None
     assert result.violation.must_complete == history[-1]
     check_evidence(history, MODELS["cas-register"])
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_cycle_collector_is_left_as_it_was(enabled: bool) -> None:
+    """The check pauses the cycle collector; it restores it after a verdict and after bad
+    input, and leaves it off when the caller had turned it off."""
+    import gc
+
+    good = simulate("cas-register", random.Random(1), ops=30)
+    bad = [Op(0, 0, "cas", 5, 0, 1, Outcome.OK)]  # a cas value must be [expected, new]
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        assert check_linearizable(good, MODELS["cas-register"]).verdict is Verdict.VALID
+        assert gc.isenabled() is enabled
+        with pytest.raises(ModelError):
+            check_linearizable(bad, MODELS["cas-register"])
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

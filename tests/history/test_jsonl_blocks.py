@@ -90,3 +90,22 @@ def test_block_reader_stops_soon_after_a_mistake() -> None:
         jsonl._parse_blocks(blocks(), "h")
     assert [p.line for p in caught.value.problems] == [11]
     assert consumed == (11 + LOOKAHEAD - 1) // 100  # the block holding line 11 + LOOKAHEAD
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_cycle_collector_is_left_as_it_was(enabled: bool, tmp_path: Path) -> None:
+    import gc
+
+    good, bad = tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
+    good.write_text(text_of(50, [1, None]))
+    bad.write_text(text_of(5, [1]) + "oops\n")
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        assert len(read_jsonl(good)) == 50
+        assert gc.isenabled() is enabled
+        with pytest.raises(HistoryError):
+            read_jsonl(bad)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
