@@ -336,7 +336,8 @@ def _step(model: Model[Any], state: Any, op: Op) -> tuple[bool, Any]:
 
 
 def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
-    """The Wing–Gong–Lowe search over one partition; see the module docstring."""
+    """The Wing–Gong–Lowe search over one partition (``ops`` sorted by invocation, then
+    index); see the module docstring."""
     n = len(ops)
     ok = [op.outcome is Outcome.OK and op.complete_ns is not None for op in ops]
     subsume = SUBSUME
@@ -351,10 +352,10 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
     entries = [(op.invoke_ns, 0, i) for i, op in enumerate(ops) if ok[i] or not subsume]
     entries += [(op.complete_ns or 0, 1, n + i) for i, op in enumerate(ops) if ok[i]]
     entries.sort()
-    calls = [(op.invoke_ns, i) for i, op in enumerate(ops) if subsume and not ok[i]]
-    calls.sort()
+    # (ops come sorted by invocation, so the crashed ones are in order already)
+    calls = [i for i in range(n) if not ok[i]] if subsume else []
     for first, chain, last in ((head, [node for _, _, node in entries], tail),
-                               (chead, [node for _, node in calls], ctail)):
+                               (chead, calls, ctail)):
         for a, b in itertools.pairwise([first, *chain, last]):
             nxt[a], prv[b] = b, a
     for i, op in enumerate(ops):
@@ -376,7 +377,7 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
     # With few crashed ops the just-in-time rule costs more (the flag splits configurations,
     # and a greedy crashed op before a write is a dead end more) than it saves.
     jit = model.blind is not None and n - sum(ok) >= JIT_FROM
-    blind = [jit and model.blind(op) for op in ops]  # type: ignore[misc]
+    blind = [model.blind(op) for op in ops] if jit else [False] * n  # type: ignore[misc]
 
     step = model.step
     # The table in two flat lists: a tuple per op would be a container per op for the
@@ -391,7 +392,9 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
             leaves.append(leave)
     # An ok op that only reads (it leaves every state as it was) and is legal now may be
     # placed at once, before any other candidate (greedy reads, see the module doc).
-    reads = [ok[i] and GREEDY_READS and model.read_only(op) for i, op in enumerate(ops)]
+    read_only = model.read_only
+    reads = ([o and read_only(op) for o, op in zip(ok, ops, strict=True)] if GREEDY_READS
+             else [False] * n)
     state = model.init()
     done = 0  # bit i: ok op i is linearized
     crashed = 0  # bit i: crashed op i is linearized; bit n (flag): the last op placed crashed
