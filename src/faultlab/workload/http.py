@@ -27,6 +27,11 @@ whatever happened to earlier requests. What this module adds is the request itse
   and parent id, sampled), so the system's traces and faultlab's proxy can tell the
   requests, and the retries each one causes, apart.
 
+*Worker processes.* With ``workers`` above 1 the load runs in that many OS processes, each
+the same load on arrivals ``i`` with ``i mod workers == k``; their per-second statistics are
+merged exactly into ``recorder`` (:mod:`faultlab.workload.worker` states the protocol and its
+invariants). The clock must then be the real one (CLOCK_MONOTONIC), which the workers share.
+
 Times are readings of the injected :class:`~faultlab.clock.Clock`. Only the per-request
 timeout uses the event loop's timer, which is the clock the sockets live on anyway.
 """
@@ -43,11 +48,12 @@ import aiohttp
 from aiohttp.http_exceptions import HttpProcessingError
 from yarl import URL
 
-from faultlab.clock import Clock
+from faultlab.clock import Clock, MonotonicClock
 from faultlab.workload import lean_http
 from faultlab.workload.openloop import LoadSummary, OpenLoop
 from faultlab.workload.session import single_attempt_session
 from faultlab.workload.stats import Outcome, StatsRecorder
+from faultlab.workload.worker import WorkerPlan, WorkerPool
 
 __all__ = ["HttpLoad", "HttpRequestSpec", "LoadSummary", "new_traceparent"]
 
@@ -115,7 +121,13 @@ class HttpLoad:
         clock: Clock,
         recorder: StatsRecorder,
         client: ClientChoice = "auto",
+        workers: int = 1,
+        share: tuple[int, int] = (0, 1),
+        marker: str | None = None,
     ) -> None:
+        """``workers`` above 1 runs the load in worker processes (see the module docstring),
+        each carrying ``marker`` (the run's) in its environment; ``share`` is a worker's own
+        part of the plan (``(k, n)``: arrivals ``i`` with ``i % n == k``)."""
         if not (rate > 0 and math.isfinite(rate)):
             raise ValueError(f"rate must be a positive number of requests per second, got {rate!r}")
         lean = lean_http.supports(spec.url, spec.method, spec.headers)
@@ -130,7 +142,19 @@ class HttpLoad:
         self.max_in_flight = max_in_flight
         self._clock = clock
         self._recorder = recorder
-        self._loop = OpenLoop(rate, max_in_flight=max_in_flight, clock=clock, recorder=recorder)
+        self._loop = OpenLoop(rate, max_in_flight=max_in_flight, clock=clock, recorder=recorder,
+                              share=share)
+        self._pool: WorkerPool | None = None
+        if workers > 1:
+            if share != (0, 1):
+                raise ValueError("a share of a load runs in one process: workers must be 1")
+            if not isinstance(clock, MonotonicClock):
+                raise ValueError("a load over worker processes needs the real clock (they "
+                                 "share CLOCK_MONOTONIC, not a virtual one)")
+            self._pool = WorkerPool(WorkerPlan(spec, rate, workers, max_in_flight, client),
+                                    recorder, marker)
+        elif workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers!r}")
 
     async def run(self, start: float, stop: float, *, origin: float | None = None
                   ) -> LoadSummary:
@@ -139,6 +163,9 @@ class HttpLoad:
         ``stop`` may be ``math.inf``, the end being given later by :meth:`stop_at`; requests
         intended before ``origin`` (default ``start``) are the warm-up, not measured.
         """
+        if self._pool is not None:
+            await self._pool.run(start, start if origin is None else origin)
+            return self.summary()
         if self.client == "lean":
             spec = self.spec
             pool = lean_http.LeanClient(URL(spec.url))
@@ -160,10 +187,14 @@ class HttpLoad:
 
     def stop_at(self, t: float) -> None:
         """End the plan at clock time ``t`` (see :meth:`OpenLoop.stop_at`)."""
+        if self._pool is not None:
+            self._pool.stop_at(t)
         self._loop.stop_at(t)
 
     def summary(self) -> LoadSummary:
         """The figures of the current (or last) run so far, warm-up apart."""
+        if self._pool is not None:
+            return replace(self._pool.summary(), client=self._pool.client or self.client)
         return replace(self._loop.summary(), client=self.client)
 
     def _session(self) -> aiohttp.ClientSession:

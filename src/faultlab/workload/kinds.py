@@ -50,11 +50,14 @@ class RunningHttpLoad(Scheduled):
 
     async def run(self, start: float, origin: float, recorder: StatsRecorder | None) -> None:
         from faultlab.workload.http import HttpLoad
+        from faultlab.workload.worker import run_marker
 
         if recorder is None:
             raise ValueError(f"workload '{self.name}' is measured: it needs a recorder")
+        workers = min(self.spec.worker_count, self.spec.max_in_flight)
         load = HttpLoad(self.request, self.spec.rate, max_in_flight=self.spec.max_in_flight,
-                        clock=self._ctx.clock, recorder=recorder)
+                        clock=self._ctx.clock, recorder=recorder, workers=workers,
+                        marker=run_marker(self._ctx.run_dir) if workers > 1 else None)
         self._drive(load)
         await load.run(start, math.inf, origin=origin)
 

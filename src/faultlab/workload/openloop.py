@@ -28,6 +28,9 @@ Invariants (:meth:`OpenLoop.run`):
   the rate or the loop's timer rounding (uvloop's is 1 ms), and at low rates at most twice
   per arrival (a timer rounded down wakes it early, then it sleeps a tick); a send is then
   at most about two ticks late, well under the 10 ms that counts as late.
+- *Shares.* With ``share=(k, n)`` the scheduler plans only the arrivals ``i`` with ``i % n ==
+  k``, at the same intended times ``start + i / rate``: ``n`` schedulers with shares ``(0, n)
+  ... (n-1, n)`` plan exactly the arrivals of one (the worker processes of an HTTP load).
 - *Bounded concurrency, visible when hit.* At most ``max_in_flight`` launched arrivals run at
   once; one planned when the cap is reached is dropped and counted.
 - *Warm-up is not measured.* Arrivals intended before ``origin`` (the run's second 0) are the
@@ -56,7 +59,8 @@ from typing import Any
 from faultlab.clock import Clock
 from faultlab.workload.stats import LATE_THRESHOLD_S, StatsRecorder
 
-__all__ = ["SATURATION_LATE_FRACTION", "Launch", "LoadSummary", "OpenLoop", "WarmupSummary"]
+__all__ = ["SATURATION_LATE_FRACTION", "Launch", "LoadSummary", "OpenLoop", "WarmupSummary",
+           "load_summary"]
 
 SATURATION_LATE_FRACTION = 0.01  # more late sends than this fraction: the generator fell behind
 WAKE_TICK_S = 0.001  # the shortest sleep of the scheduler: about the event loop's timer grain
@@ -120,9 +124,11 @@ class OpenLoop:
 
     def __init__(self, rate: float, *, max_in_flight: int, clock: Clock,
                  recorder: StatsRecorder | None = None, noun: str = "requests",
-                 cap_reason: str | None = None) -> None:
+                 cap_reason: str | None = None, share: tuple[int, int] = (0, 1)) -> None:
         if not (rate > 0 and math.isfinite(rate)):
             raise ValueError(f"rate must be a positive number per second, got {rate!r}")
+        if not 0 <= share[0] < share[1]:
+            raise ValueError(f"share must be (k, n) with 0 <= k < n, got {share!r}")
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight!r}")
         self.rate = rate
@@ -131,6 +137,7 @@ class OpenLoop:
         self.in_flight = 0
         self._clock = clock
         self._noun = noun
+        self._share = share
         self._cap_reason = cap_reason or f"{max_in_flight} {noun} were already in flight"
         self._stop = math.inf  # lowered by stop_at
         self._next = math.nan  # the intended time the scheduler is waiting for
@@ -182,8 +189,8 @@ class OpenLoop:
                     origin: float) -> None:
         clock, recorder, rate, cap = self._clock, self.recorder, self.rate, self.max_in_flight
         measured, warmup = self._measured, self._warmup
-        i = 0
-        intended = self._next = start
+        i, step = self._share
+        intended = self._next = start + i / rate
         while intended < min(stop, self._stop):
             now = clock.now()
             if now < intended:
@@ -202,7 +209,7 @@ class OpenLoop:
             # batches instead of after thousands of launches (which would add the batch's
             # cost to every one of their latencies and open a connection per launch).
             end = min(stop, self._stop)
-            batch_end = i + MAX_BATCH
+            batch_end = i + MAX_BATCH * step
             while intended <= now and intended < end and i < batch_end:
                 counts = measured if intended >= origin else warmup
                 if self.in_flight >= cap:
@@ -220,7 +227,7 @@ class OpenLoop:
                     if lag > counts.max_lag:
                         counts.max_lag = lag
                     tg.create_task(self._arrival(launch, intended, i))
-                i += 1
+                i += step
                 intended = start + i / rate
             self._next = intended
 
@@ -233,16 +240,24 @@ class OpenLoop:
     def summary(self) -> LoadSummary:
         """The figures of the current (or last) run from second 0 on."""
         m, w = self._measured, self._warmup
-        planned = m.sent + m.dropped
-        reasons: list[str] = []
-        if m.dropped:
-            reasons.append(f"{m.dropped} of {planned} planned {self._noun} were dropped "
-                           f"because {self._cap_reason}")
-        if m.late > SATURATION_LATE_FRACTION * m.sent:
-            reasons.append(
-                f"{m.late} of {m.sent} sends ({m.late / m.sent:.1%}) went out more than "
-                f"{LATE_THRESHOLD_S * 1e3:.0f} ms after their intended time "
-                f"(max lag {m.max_lag * 1e3:.0f} ms)")
-        return LoadSummary(planned, m.sent, m.dropped, m.max_lag, m.late, bool(reasons),
-                           "; ".join(reasons),
-                           WarmupSummary(w.sent + w.dropped, w.sent, w.dropped, w.max_lag))
+        return load_summary(m.sent, m.dropped, m.late, m.max_lag,
+                            WarmupSummary(w.sent + w.dropped, w.sent, w.dropped, w.max_lag),
+                            noun=self._noun, cap_reason=self._cap_reason)
+
+
+def load_summary(sent: int, dropped: int, late: int, max_lag: float, warmup: WarmupSummary, *,
+                 noun: str = "requests", cap_reason: str) -> LoadSummary:
+    """The :class:`LoadSummary` of these figures (from second 0 on), saturation worded: what
+    :meth:`OpenLoop.summary` returns, and the sum over the worker processes of an HTTP load."""
+    planned = sent + dropped
+    reasons: list[str] = []
+    if dropped:
+        reasons.append(f"{dropped} of {planned} planned {noun} were dropped "
+                       f"because {cap_reason}")
+    if late > SATURATION_LATE_FRACTION * sent:
+        reasons.append(
+            f"{late} of {sent} sends ({late / sent:.1%}) went out more than "
+            f"{LATE_THRESHOLD_S * 1e3:.0f} ms after their intended time "
+            f"(max lag {max_lag * 1e3:.0f} ms)")
+    return LoadSummary(planned, sent, dropped, max_lag, late, bool(reasons),
+                       "; ".join(reasons), warmup)

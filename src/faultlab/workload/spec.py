@@ -73,17 +73,39 @@ class HttpWorkload(WorkloadSpec):
                               "header (random trace id, sampled) with every request, so the "
                               "system's own traces and faultlab's proxy can tell requests "
                               "apart.")
+    workers: int | Literal["auto"] = Field(
+        default=1, description="OS processes the load runs in (auto: one per core): arrival "
+        "i goes to process i mod workers and their per-second statistics are merged exactly, "
+        "so one load can go beyond one core. max_in_flight is shared out among them.")
 
     @field_validator("timeout")
     @classmethod
     def _timeout(cls, v: float) -> float:
         return _positive(v, "request")
 
+    @field_validator("workers")
+    @classmethod
+    def _workers(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and not 1 <= v <= 256:
+            raise ValueError(f"workers must be between 1 and 256 (or auto), got {v}")
+        return v
+
+    @property
+    def worker_count(self) -> int:
+        """How many processes the load runs in (``auto``: ``os.cpu_count()``)."""
+        import os
+
+        return (os.cpu_count() or 1) if self.workers == "auto" else int(self.workers)
+
     @model_validator(mode="after")
     def _one_traceparent(self) -> HttpWorkload:
         if self.traceparent and any(n.lower() == "traceparent" for n in self.headers):
             raise ValueError("headers has a traceparent and traceparent is true; the load "
                              "makes a fresh one per request: drop one of them")
+        if isinstance(self.workers, int) and self.workers > self.max_in_flight:
+            raise ValueError(f"workers ({self.workers}) above max_in_flight "
+                             f"({self.max_in_flight}): each process needs one in flight at "
+                             "least; lower workers or raise max_in_flight")
         return self
 
 

@@ -28,6 +28,17 @@ Invariants:
   ok; until then it *is* the histogram (so a healthy second costs one histogram, not two).
 - Only the last ``keep_seconds`` complete seconds are held in memory; older ones have been
   handed to ``on_complete`` (the journal) and dropped.
+
+*Merging* (the worker processes of an HTTP load, :mod:`faultlab.workload.worker`): a recorder
+may be fed complete seconds from ``n`` *sources* instead of events
+(:meth:`StatsRecorder.expect_sources`, :meth:`~StatsRecorder.add_second`). Each source sends
+its seconds in order, every index from 0 (empty ones too), and then ends
+(:meth:`~StatsRecorder.end_source`). A second then completes only once every source has sent
+it (or ended), and is the exact sum of theirs (:func:`merge_second`: counts added, ``max_lag``
+the largest, histograms added, which is exact for HDR histograms of one configuration), so
+``n`` recorders each fed a part of the events and merged equal one recorder fed them all.
+:func:`second_to_wire` / :func:`second_from_wire` carry a second as JSON (the histograms in
+HdrHistogram's compressed base64 encoding, the ok-only one only when it is separate).
 """
 
 from __future__ import annotations
@@ -40,7 +51,8 @@ from enum import Enum
 
 from hdrh.histogram import HdrHistogram
 
-__all__ = ["Aggregate", "Outcome", "SecondStats", "StatsRecorder", "aggregate", "new_histogram"]
+__all__ = ["Aggregate", "Outcome", "SecondStats", "StatsRecorder", "aggregate", "merge_second",
+           "new_histogram", "second_from_wire", "second_to_wire"]
 
 HIGHEST_LATENCY_US = 3_600_000_000  # one hour: anything slower is clamped and still counted
 SIGNIFICANT_DIGITS = 3
@@ -178,6 +190,72 @@ def aggregate(seconds: Iterable[SecondStats]) -> Aggregate:
                      errors, error)
 
 
+def merge_second(into: SecondStats, other: SecondStats) -> None:
+    """Add ``other`` (the same second, from another source) to ``into``, exactly."""
+    if other.ok_histogram is not None or into.ok_histogram is not None:
+        if into.ok_histogram is None:
+            into.ok_histogram = new_histogram()
+            if into.histogram.get_total_count():
+                into.ok_histogram.add(into.histogram)
+        ok = other.ok_latencies()
+        if ok.get_total_count():
+            into.ok_histogram.add(ok)
+    if other.histogram.get_total_count():
+        into.histogram.add(other.histogram)
+    into.sent += other.sent
+    into.ok += other.ok
+    into.failed += other.failed
+    into.timed_out += other.timed_out
+    into.dropped += other.dropped
+    into.late += other.late
+    into.max_lag = max(into.max_lag, other.max_lag)
+    into.errors += other.errors
+    into.error = into.error or other.error
+
+
+_WIRE_COUNTS = ("index", "sent", "ok", "failed", "timed_out", "dropped", "late", "errors")
+
+
+def second_to_wire(s: SecondStats) -> dict[str, object]:
+    """``s`` as JSON-ready values (see :func:`second_from_wire`)."""
+    wire: dict[str, object] = {k: getattr(s, k) for k in _WIRE_COUNTS}
+    wire["max_lag"] = s.max_lag
+    if s.error is not None:
+        wire["error"] = s.error
+    if s.histogram.get_total_count():
+        wire["histogram"] = s.histogram.encode().decode("ascii")
+    if s.ok_histogram is not None:
+        wire["ok_histogram"] = s.ok_histogram.encode().decode("ascii")
+    return wire
+
+
+def second_from_wire(wire: dict[str, object]) -> SecondStats:
+    """The :class:`SecondStats` that :func:`second_to_wire` made ``wire`` from; raises
+    ValueError (or KeyError, TypeError) for anything else."""
+    counts = {k: wire[k] for k in _WIRE_COUNTS}
+    if not all(type(v) is int and v >= (-1 if k == "index" else 0) for k, v in counts.items()):
+        raise ValueError(f"a second's counts must be non-negative integers, got {counts!r}")
+    lag, error = wire["max_lag"], wire.get("error")
+    if not isinstance(lag, int | float) or (error is not None and not isinstance(error, str)):
+        raise ValueError("a second's max_lag must be a number and its error a string")
+    s = SecondStats(**counts, max_lag=float(lag), error=error)  # type: ignore[arg-type]
+    for name in ("histogram", "ok_histogram"):
+        encoded = wire.get(name)
+        if encoded is None:
+            continue
+        if not isinstance(encoded, str):
+            raise ValueError(f"a second's {name} must be an encoded HDR histogram")
+        hist = new_histogram()
+        decoded = HdrHistogram.decode(encoded.encode("ascii"))
+        if decoded.get_total_count():
+            hist.add(decoded)
+        setattr(s, name, hist)
+    return s
+
+
+_ENDED = 1 << 62  # the next second of a source that has ended: after every second
+
+
 class StatsRecorder:
     """Collects request events into :class:`SecondStats`, keyed by intended-send second.
 
@@ -198,6 +276,43 @@ class StatsRecorder:
         self._next_complete = 0
         self._on_complete = on_complete
         self.warmup = SecondStats(-1)
+        # with sources (expect_sources): the next second each one has not sent yet
+        self._source_next: list[int] | None = None
+
+    def expect_sources(self, n: int) -> None:
+        """From now on this recorder is fed whole seconds by ``n`` sources (see the module
+        docstring, *Merging*): a second completes once each has sent it or ended."""
+        if n < 1 or self._source_next is not None or self._open or self._next_complete:
+            raise RuntimeError("expect_sources is called once, on a fresh recorder, with n >= 1")
+        self._source_next = [0] * n
+
+    def add_second(self, source: int, stats: SecondStats) -> None:
+        """Merge source ``source``'s complete second ``stats`` (index -1: its warm-up, sent
+        once at its end). Each source sends every second in order from 0."""
+        nexts = self._source_next
+        if nexts is None:
+            raise RuntimeError("add_second on a recorder without sources (expect_sources)")
+        if stats.index < 0:
+            merge_second(self.warmup, stats)
+            return
+        if stats.index != nexts[source] or stats.index < self._next_complete:
+            raise RuntimeError(f"source {source} sent second {stats.index}, expected "
+                               f"{nexts[source]} (seconds complete {self._next_complete})")
+        b = self._open.get(stats.index)
+        if b is None:
+            b = self._open[stats.index] = SecondStats(stats.index)
+        merge_second(b, stats)
+        nexts[source] += 1
+
+    def end_source(self, source: int) -> None:
+        """Source ``source`` has sent its last second: it holds no later one back."""
+        if self._source_next is not None:
+            self._source_next[source] = _ENDED
+
+    @property
+    def sources_behind(self) -> int:
+        """With sources: the first second some source has not sent (or ``_ENDED``)."""
+        return min(self._source_next) if self._source_next is not None else _ENDED
 
     def second_of(self, t: float) -> int:
         """The second of clock time ``t``; negative before the origin (the warm-up)."""
@@ -250,6 +365,8 @@ class StatsRecorder:
         if force:
             last = max(self._open, default=-1)
         while self._next_complete <= last:
+            if self._next_complete >= self.sources_behind and not force:
+                break  # a source has not sent this second yet
             b = self._open.get(self._next_complete) or SecondStats(self._next_complete)
             if b.in_flight > 0 and not force:
                 break

@@ -1,0 +1,257 @@
+"""An HTTP load over worker processes: exact merging, a real run, a dead worker, cancellation.
+
+The merging property is tested on real recorders (no fakes): events split over k recorders,
+their seconds carried over the wire format and merged, equal one recorder fed every event.
+The rest runs real worker processes (``python -m faultlab.workload.worker``) against real
+aiohttp servers on 127.0.0.1, through the runner where the brief is about a run. Outcomes and
+counts are asserted, never timings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from hdrh.histogram import HdrHistogram
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from faultlab.clock import MonotonicClock
+from faultlab.experiment import load_experiment_text
+from faultlab.run.outputs import result_document
+from faultlab.run.runner import Runner
+from faultlab.run.verdict import Status
+from faultlab.workload.http import HttpLoad, HttpRequestSpec
+from faultlab.workload.stats import (
+    Outcome,
+    SecondStats,
+    StatsRecorder,
+    second_from_wire,
+    second_to_wire,
+)
+
+ORIGIN = 1000.0
+
+# (source, intended offset from the origin, what happened, latency s, lag s)
+_event = st.tuples(st.integers(0, 3), st.floats(-1.5, 6.0), st.sampled_from(
+    ["ok", "failed", "timed_out", "dropped", "probe_error"]),
+    st.floats(1e-6, 4.0), st.floats(0.0, 0.05))
+
+
+def _feed(rec: StatsRecorder, offset: float, what: str, latency: float, lag: float) -> None:
+    intended = ORIGIN + offset
+    if what == "dropped":
+        rec.on_dropped(intended)
+    elif what == "probe_error":
+        # one message per second, so "the first one" is the same whichever source saw it
+        rec.on_error(intended, f"error in second {rec.second_of(intended)}")
+    else:
+        rec.on_sent(intended, intended + lag)
+        rec.on_done(intended, Outcome(what), latency)
+
+
+def _hist(h: HdrHistogram) -> tuple[Any, ...]:
+    # every bucket's count (the ctypes array as bytes: fast), and what is derived from them
+    return (h.get_total_count(), h.get_min_value(), h.get_max_value(), bytes(h.counts),
+            h.get_value_at_percentile(99.0))
+
+
+def _shape(s: SecondStats) -> tuple[Any, ...]:
+    return (s.index, s.sent, s.ok, s.failed, s.timed_out, s.dropped, s.late, s.max_lag,
+            s.errors, s.error, _hist(s.histogram), _hist(s.ok_latencies()),
+            s.ok_histogram is None)
+
+
+@settings(max_examples=60, deadline=None)
+@given(events=st.lists(_event, max_size=80), k=st.integers(1, 4))
+def test_seconds_split_over_sources_and_merged_equal_one_recorder(
+        events: list[tuple[int, float, str, float, float]], k: int) -> None:
+    one = StatsRecorder(ORIGIN)
+    parts = [StatsRecorder(ORIGIN) for _ in range(k)]
+    for source, offset, what, latency, lag in events:
+        _feed(one, offset, what, latency, lag)
+        _feed(parts[source % k], offset, what, latency, lag)
+
+    merged = StatsRecorder(ORIGIN)
+    merged.expect_sources(k)
+    end = ORIGIN + 8.0
+    for j, part in enumerate(parts):
+        # what a worker sends: its seconds in order, then its warm-up, over the wire format
+        for s in part.complete_until(end, force=True):
+            merged.add_second(j, second_from_wire(json.loads(json.dumps(second_to_wire(s)))))
+        merged.add_second(j, second_from_wire(second_to_wire(part.warmup)))
+        merged.end_source(j)
+
+    expected = one.complete_until(end)
+    got = merged.complete_until(end)
+    assert [_shape(s) for s in got] == [_shape(s) for s in expected]
+    assert _shape(merged.warmup) == _shape(one.warmup)
+
+
+def test_a_second_waits_for_every_source() -> None:
+    rec = StatsRecorder(ORIGIN)
+    rec.expect_sources(2)
+    rec.add_second(0, SecondStats(0, sent=3, ok=3))
+    assert rec.complete_until(ORIGIN + 10) == []  # source 1 has not sent second 0
+    rec.add_second(1, SecondStats(0, sent=2, ok=2))
+    closed = rec.complete_until(ORIGIN + 10)
+    assert [(s.index, s.sent) for s in closed] == [(0, 5)]
+    rec.end_source(0)
+    assert rec.complete_until(ORIGIN + 10) == []  # source 1 still holds second 1 back
+    with pytest.raises(RuntimeError, match="expected 1"):
+        rec.add_second(1, SecondStats(2))
+
+
+# --- real processes ------------------------------------------------------------------------
+
+
+def _worker_pids() -> set[int]:
+    """This process's children that are load workers (from /proc; zombies included)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == os.getpid() and b"faultlab.workload.worker" in cmdline:
+            found.add(int(entry))
+    return found
+
+
+def _environ(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/environ").read_bytes()
+
+
+def _gone(pid: int) -> bool:
+    """True once ``pid`` is reaped (a zombie still has a /proc entry)."""
+    return not Path(f"/proc/{pid}").exists()
+
+
+@pytest.fixture
+async def counting_server(tmp_path: Path) -> AsyncIterator[tuple[str, Path, list[int]]]:
+    """Answers /buy with 503 while the flag file exists, 200 otherwise; counts requests."""
+    flag = tmp_path / "outage"
+    received = [0]
+
+    async def buy(request: web.Request) -> web.Response:
+        received[0] += 1
+        return web.Response(status=503 if flag.exists() else 200, text="x")
+
+    app = web.Application()
+    app.router.add_get("/buy", buy)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        yield f"127.0.0.1:{runner.addresses[0][1]}", flag, received
+    finally:
+        await runner.cleanup()
+
+
+EXPERIMENT = """
+name: two-workers
+warmup: 1s
+workloads:
+  shop: {{kind: http, url: "http://{shop}/buy", rate: 60/s, timeout: 2s, workers: 2}}
+slos:
+  - {{name: served, workload: shop, success_ratio: 95%, window: 1s}}
+hypothesis:
+  before: {{hold: [served], for: 2s}}
+  during: {{hold: [served]}}
+  after: {{hold: [served], recover_within: 4s}}
+faults:
+  - {{name: outage, kind: command, inject: [touch, "{flag}"], revert: [rm, -f, "{flag}"],
+     duration: 2s}}
+revert: {{lease_grace: 2s}}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+async def test_a_run_over_two_workers_records_every_request_once(
+        tmp_path: Path, counting_server: tuple[str, Path, list[int]]) -> None:
+    address, flag, received = counting_server
+    loaded = load_experiment_text(EXPERIMENT.format(shop=address, flag=flag), "w.yaml")
+    run_dir = tmp_path / "run"
+    runner = Runner(loaded, run_dir, MonotonicClock(), seed=3, argv=["test"])
+    verdict = await runner.run()
+
+    # the outage shows in the merged seconds, and is judged as usual
+    assert verdict.status is Status.VIOLATED, verdict.reasons
+    held = {c.name: c.held for c in verdict.clauses}
+    assert held == {"before: served": True, "during: served": False, "after: served": True}
+
+    doc = result_document(verdict, loaded, run_dir, runner.seed, ["test"])
+    totals, generator = doc["workloads"]["shop"]["totals"], doc["workloads"]["shop"]["generator"]
+    events = [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
+    seconds = [e for e in events if e["event"] == "second"]
+    assert [e["second"] for e in seconds] == list(range(len(seconds)))  # in order, no gap
+    assert sum(e["sent"] + e["dropped"] for e in seconds) == totals["planned"]
+    assert sum(e["sent"] for e in seconds) == generator["sent"]
+    assert sum(e["failed"] for e in seconds) == totals["failed"] > 0  # the 503s
+    # every request sent (warm-up and measured) reached the server exactly once
+    assert received[0] == generator["sent"] + generator["warmup"]["sent"]
+    assert totals["planned"] == generator["planned"] > 0
+    assert not _worker_pids()  # every worker reaped
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+async def test_a_worker_killed_mid_run_is_a_run_error(
+        tmp_path: Path, counting_server: tuple[str, Path, list[int]]) -> None:
+    address, flag, _ = counting_server
+    text = EXPERIMENT.format(shop=address, flag=flag).replace("duration: 2s", "duration: 30s")
+    loaded = load_experiment_text(text, "w.yaml")
+    runner = Runner(loaded, tmp_path / "run", MonotonicClock(), seed=3, argv=["test"])
+    run = asyncio.create_task(runner.run())
+    while len(pids := _worker_pids()) < 2 or runner.recorders.get("shop") is None \
+            or runner.recorders["shop"].completed < 1:
+        assert not run.done()
+        await asyncio.sleep(0.05)
+    victim = min(pids)
+    os.kill(victim, signal.SIGKILL)
+    verdict = await run
+
+    assert verdict.status is Status.ERROR
+    reason = " ".join(verdict.reasons)
+    assert f"(pid {victim}) was killed by SIGKILL" in reason, reason
+    assert "cannot be measured" in reason
+    assert all(_gone(pid) for pid in pids)
+    assert not flag.exists()  # the fault was reverted as in any failed run
+
+
+@pytest.mark.timeout(120)
+async def test_cancelling_the_load_reaps_its_workers(
+        counting_server: tuple[str, Path, list[int]]) -> None:
+    address, _, received = counting_server
+    clock = MonotonicClock()
+    start = clock.now()
+    recorder = StatsRecorder(start)
+    load = HttpLoad(HttpRequestSpec(url=f"http://{address}/buy"), 50, clock=clock,
+                    recorder=recorder, workers=2, marker="test-marker")
+    task = asyncio.create_task(load.run(start, math.inf))
+    while not recorder.complete_until(clock.now()):  # until both workers have sent second 0
+        assert not task.done()
+        await asyncio.sleep(0.05)
+    pids = _worker_pids()
+    assert len(pids) == 2
+    for pid in pids:  # like every process a run starts, they carry its marker
+        assert b"FAULTLAB_RUN=test-marker" in _environ(pid)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert all(_gone(pid) for pid in pids)
+    assert received[0] > 0
