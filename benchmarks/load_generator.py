@@ -22,6 +22,14 @@ the rate a C generator reaches against the same nginx: a ceiling, not an open-lo
 headless on core 0: FastHttpUser, 32 users, no wait (closed loop, as fast as it goes). Both
 print their rate, CPU per request (their process's CPU over its requests, start-up included)
 and the lean client's ratios against them.
+``--scale-out RATE`` (issue 14, goal 2) measures one load over worker processes
+(``workers:``): the same load at RATE (above one core's limit; e.g. 30000) with ``workers``
+1 (the in-process load) and then 2, the generator *not* pinned (its processes go where the OS
+puts them; nginx stays on the last core), and prints for each the sustained rate (OK
+responses per second of the measured window), late share, drops, p50/p99 and CPU per
+request (the generator's processes together, workers' start-up and warm-up included), then
+the ratio 2 workers / 1 worker, and, with ``--wrk``/``--locust``, 2 workers' rate over theirs.
+On a machine with two cores one worker shares its core with nginx: the ratio is a floor.
 ``--child`` is the generator process itself (internal).
 """
 
@@ -90,7 +98,7 @@ def start_nginx(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit(f"nginx did not start: {(tmp / 'error.log').read_text()}")
 
 
-def child(url: str, rate: float, duration: float, client: str) -> None:
+def child(url: str, rate: float, duration: float, client: str, workers: int = 1) -> None:
     """The generator process: one load, its figures as one JSON line on stdout."""
     import uvloop
 
@@ -112,13 +120,15 @@ def child(url: str, rate: float, duration: float, client: str) -> None:
         stop = origin + duration
         recorder = StatsRecorder(origin)
         kwargs = {"client": client} if client != "default" else {}
-        load = HttpLoad(HttpRequestSpec(url, timeout=2.0), rate, max_in_flight=1000,
-                        clock=clock, recorder=recorder, **kwargs)  # type: ignore[arg-type]
+        load = HttpLoad(HttpRequestSpec(url, timeout=2.0), rate, max_in_flight=1000 * workers,
+                        clock=clock, recorder=recorder, workers=workers,
+                        **kwargs)  # type: ignore[arg-type]
         task = asyncio.create_task(load.run(start, stop, origin=origin))
         await clock.sleep_until(origin)
         cpu0, wake0 = time.process_time(), CountingClock.wakeups
         summary = await task
-        cpu, elapsed = time.process_time() - cpu0, clock.now() - origin
+        # the workers' CPU (start-up and warm-up included: they are reaped only now)
+        cpu, elapsed = time.process_time() - cpu0 + child_cpu(), clock.now() - origin
         agg = aggregate(recorder.complete_until(stop + 10, force=True))
         return {
             "client": getattr(load, "client", "aiohttp"),
@@ -132,9 +142,13 @@ def child(url: str, rate: float, duration: float, client: str) -> None:
     print(json.dumps(uvloop.run(main())))
 
 
-def measure(url: str, rate: float, duration: float, client: str) -> dict[str, float | str]:
-    cmd = ["taskset", "-c", "0", sys.executable, __file__, "--child", url, "--rates", str(rate),
-           "--duration", str(duration), "--client", client]
+def measure(url: str, rate: float, duration: float, client: str, workers: int = 0
+            ) -> dict[str, float | str]:
+    """One generator run; ``workers`` 0 is the in-process load pinned to core 0, ``workers``
+    >= 1 is that many processes (1: the in-process load) left unpinned."""
+    pin = ["taskset", "-c", "0"] if not workers else []
+    cmd = [*pin, sys.executable, __file__, "--child", url, "--rates", str(rate),
+           "--duration", str(duration), "--client", client, "--workers", str(workers or 1)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     result: dict[str, float | str] = json.loads(out.strip().splitlines()[-1])
     return result
@@ -204,12 +218,18 @@ def main() -> None:
                         help="comma-separated: lean, aiohttp (default: both, same run)")
     parser.add_argument("--wrk", action="store_true", help="also run wrk for a C ceiling")
     parser.add_argument("--locust", metavar="PATH", help="also run this locust (FastHttpUser)")
+    parser.add_argument("--scale-out", metavar="RATE", type=float,
+                        help="only measure workers 1 vs 2 at this rate (see the docstring)")
     parser.add_argument("--child", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--client", default="default", help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     if args.child:
-        child(args.child, rates[0], args.duration, args.client)
+        child(args.child, rates[0], args.duration, args.client, args.workers)
+        return
+    if args.scale_out:
+        scale_out(args)
         return
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -252,6 +272,42 @@ def main() -> None:
                          f"{best[1] / peer[1]:.2f}x the CPU per request" if best else "")
                 print(f"{name} on core 0: {peer[0]:.0f} requests/s, "
                       f"{peer[1] * 1e6:.1f} µs CPU per request{ratio}")
+        finally:
+            nginx.terminate()
+            nginx.wait(timeout=10)
+
+
+def scale_out(args: argparse.Namespace) -> None:
+    """Workers 1 vs 2 at ``args.scale_out`` requests/s, then the peers; see the docstring."""
+    rate = args.scale_out
+    with tempfile.TemporaryDirectory() as tmp:
+        nginx, url = start_nginx(Path(tmp))
+        try:
+            print(f"python {sys.version.split()[0]}, uvloop, nginx pid {nginx.pid} at {url} "
+                  f"(last core), {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; "
+                  f"generator unpinned, {args.duration:g} s per run at {rate:.0f}/s")
+            print(f"{'workers':>7} {'client':>7} {'achieved':>9} {'late':>6} {'drop':>6} "
+                  f"{'fail':>5} {'p50 ms':>7} {'p99 ms':>8} {'cpu µs':>7}"
+                  "   (cpu µs per request, all the generator's processes)")
+            results = {n: measure(url, rate, args.duration, "default", n) for n in (1, 2)}
+            for n, r in results.items():
+                print(row(n, r).rsplit(" ", 1)[0])
+            one, two = (float(results[n]["achieved"]) for n in (1, 2))
+            print(f"2 workers / 1 worker: sustained rate {two / one:.2f}x, CPU per request "
+                  f"{float(results[2]['cpu']) / float(results[1]['cpu']):.2f}x")
+            peers: list[tuple[str, tuple[float, float] | None]] = []
+            if args.wrk:
+                peers.append(("wrk -t1 -c32 (C, closed loop, core 0)",
+                              run_wrk(url, args.duration)))
+            if args.locust:
+                peers.append(("Locust FastHttpUser, 32 users, no wait (closed loop, core 0)",
+                              run_locust(args.locust, url, args.duration, Path(tmp))))
+            for name, peer in peers:
+                if peer is None:
+                    print(f"{name}: not installed")
+                    continue
+                print(f"{name}: {peer[0]:.0f} requests/s; 2 workers / it: {two / peer[0]:.2f}x "
+                      f"the rate, 1 worker / it: {one / peer[0]:.2f}x")
         finally:
             nginx.terminate()
             nginx.wait(timeout=10)

@@ -255,3 +255,41 @@ async def test_cancelling_the_load_reaps_its_workers(
         await task
     assert all(_gone(pid) for pid in pids)
     assert received[0] > 0
+
+
+@pytest.mark.timeout(120)
+async def test_a_finite_plan_over_three_workers_is_the_single_process_plan(
+        counting_server: tuple[str, Path, list[int]]) -> None:
+    address, _, received = counting_server
+    clock = MonotonicClock()
+    start = clock.now()
+    rate, stop = 70.0, start + 1.5
+    recorder = StatsRecorder(start + 0.5)
+    load = HttpLoad(HttpRequestSpec(url=f"http://{address}/buy"), rate, clock=clock,
+                    recorder=recorder, workers=3)
+    summary = await load.run(start, stop, origin=start + 0.5)
+
+    planned = sum(1 for i in range(1000) if start + i / rate < stop)  # the plan of one process
+    measured = sum(1 for i in range(1000) if start + 0.5 <= start + i / rate < stop)
+    assert summary.planned + summary.warmup.planned == planned
+    assert summary.planned == measured
+    seconds = recorder.complete_until(clock.now(), force=True)
+    assert sum(s.sent + s.dropped for s in seconds) == measured
+    assert recorder.warmup.sent + recorder.warmup.dropped == summary.warmup.planned
+    assert received[0] == summary.sent + summary.warmup.sent
+    assert not _worker_pids()
+
+
+def test_workers_in_the_spec() -> None:
+    from pydantic import ValidationError
+
+    from faultlab.workload.spec import HttpWorkload
+
+    base = {"url": "http://127.0.0.1:1/", "rate": "100/s"}
+    assert HttpWorkload.model_validate(base).worker_count == 1
+    assert HttpWorkload.model_validate({**base, "workers": "auto"}).worker_count == (
+        os.cpu_count() or 1)
+    with pytest.raises(ValidationError, match="between 1 and 256"):
+        HttpWorkload.model_validate({**base, "workers": 0})
+    with pytest.raises(ValidationError, match="above max_in_flight"):
+        HttpWorkload.model_validate({**base, "workers": 4, "max_in_flight": 2})

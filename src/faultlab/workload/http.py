@@ -164,6 +164,7 @@ class HttpLoad:
         intended before ``origin`` (default ``start``) are the warm-up, not measured.
         """
         if self._pool is not None:
+            self._pool.stop_at(stop)
             await self._pool.run(start, start if origin is None else origin)
             return self.summary()
         if self.client == "lean":

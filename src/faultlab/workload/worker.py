@@ -68,6 +68,7 @@ __all__ = ["REAP_GRACE_S", "WorkerDied", "WorkerPlan", "WorkerPool", "run_marker
 PROGRESS_S = 0.1  # how often a worker sends the seconds it completed
 REAP_GRACE_S = 2.0  # how long a worker whose stdin closed gets to exit before SIGKILL
 _STDERR_TAIL = 2000  # the end of a dead worker's stderr that its error quotes
+_LINE_LIMIT = 1 << 24  # the longest line either side reads (a second with two histograms: KBs)
 
 
 class WorkerDied(WorkloadError):
@@ -178,7 +179,8 @@ class WorkerPool:
                 proc = await asyncio.create_subprocess_exec(
                     sys.executable, "-m", "faultlab.workload.worker", env=env,
                     stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.PIPE, start_new_session=True)
+                    stderr=asyncio.subprocess.PIPE, start_new_session=True,
+                    limit=_LINE_LIMIT)
                 self.workers.append(_Worker(k, proc))
                 assert proc.stdin is not None
                 proc.stdin.write(self.plan.start_line(k, start, origin, self._stop))
@@ -300,7 +302,7 @@ async def serve(read_line: Callable[[], Awaitable[bytes]], write: Callable[[byte
 
 async def _main() -> int:
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=1 << 24)
+    reader = asyncio.StreamReader(limit=_LINE_LIMIT)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     out = sys.stdout.buffer
 
