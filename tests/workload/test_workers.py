@@ -14,7 +14,8 @@ import json
 import math
 import os
 import signal
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,11 @@ from hypothesis import strategies as st
 
 from faultlab.clock import MonotonicClock
 from faultlab.experiment import load_experiment_text
+from faultlab.hosts import local_host
+from faultlab.ports import free_ports
 from faultlab.run.outputs import result_document
 from faultlab.run.runner import Runner
+from faultlab.run.setup import MARKER_ENV
 from faultlab.run.verdict import Status
 from faultlab.workload.http import HttpLoad, HttpRequestSpec
 from faultlab.workload.stats import (
@@ -293,3 +297,100 @@ def test_workers_in_the_spec() -> None:
         HttpWorkload.model_validate({**base, "workers": 0})
     with pytest.raises(ValidationError, match="above max_in_flight"):
         HttpWorkload.model_validate({**base, "workers": 4, "max_in_flight": 2})
+
+
+PROXIED = """
+name: proxied
+warmup: 1s
+targets:
+  link: {{proxy: {{listen: "127.0.0.1:{proxy}", upstream: "{shop}"}}}}
+workloads:
+  shop: {{kind: http, url: "http://127.0.0.1:{proxy}/buy", rate: 60/s, timeout: 1s,
+          workers: 2}}
+slos:
+  - {{name: served, workload: shop, success_ratio: 95%, window: 1s}}
+hypothesis:
+  before: {{hold: [served], for: 2s}}
+  during: {{hold: [served]}}
+  after: {{hold: [served], recover_within: 4s}}
+faults:
+  - {{name: cut, kind: down, target: link, duration: 2s}}
+revert: {{lease_grace: 2s}}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+async def test_a_proxy_down_fault_shows_in_the_merged_seconds(
+        tmp_path: Path, counting_server: tuple[str, Path, list[int]]) -> None:
+    address, _, _ = counting_server
+    loaded = load_experiment_text(PROXIED.format(shop=address, proxy=free_ports(1)[0]),
+                                  "p.yaml")
+    run_dir = tmp_path / "run"
+    verdict = await Runner(loaded, run_dir, MonotonicClock(), seed=5, argv=["test"]).run()
+
+    assert verdict.status is Status.VIOLATED, verdict.reasons
+    held = {c.name: c.held for c in verdict.clauses}
+    assert held == {"before: served": True, "during: served": False, "after: served": True}
+    events = [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
+    injected = next(e["t"] for e in events if e["event"] == "fault_injected")
+    reverted = next(e["t"] for e in events if e["event"] == "fault_reverted")
+    seconds = [e for e in events if e["event"] == "second"]
+    # the seconds wholly inside the fault, and those wholly before it
+    inside = [e for e in seconds if injected <= e["second"] and e["second"] + 1 <= reverted]
+    outside = [e for e in seconds if e["second"] + 1 <= injected]
+    assert inside and all(e["ok"] == 0 and e["sent"] > 0 for e in inside)
+    assert outside and all(e["ok"] == e["sent"] > 0 for e in outside)
+    assert not _worker_pids()
+
+
+async def _until(done: Callable[[], bool]) -> None:
+    """Poll ``done`` (no bound: the test's timeout is the limit)."""
+    while True:
+        if done():
+            return
+        await asyncio.sleep(0.05)
+
+
+def _marked(marker: str) -> list[int]:
+    return [p.pid for p in local_host().processes_with_env(MARKER_ENV, marker)]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+async def test_a_signalled_run_leaves_no_worker(
+        tmp_path: Path, counting_server: tuple[str, Path, list[int]],
+        sig: signal.Signals) -> None:
+    """``faultlab run`` as a process, signalled mid-run: SIGINT stops and reaps the workers;
+    after SIGKILL of the run (nobody left to reap them) they stop on their own (their input
+    closed) and nothing carries the run's marker."""
+    address, flag, _ = counting_server
+    exp = tmp_path / "w.yaml"
+    exp.write_text(EXPERIMENT.format(shop=address, flag=flag).replace("duration: 2s",
+                                                                      "duration: 60s"))
+    run_dir = tmp_path / "run"
+    run = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "faultlab", "run", str(exp), "--run-dir", str(run_dir), "-q",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    marker = ""
+    try:
+        while len(_marked(marker)) < 2 if marker else True:
+            assert run.returncode is None, "the run ended before its workers started"
+            journal = run_dir / "journal.jsonl"
+            if not marker and journal.exists():
+                marker = next((json.loads(line).get("marker", "") for line in
+                               journal.read_text().splitlines()
+                               if '"run_started"' in line), "")
+            await asyncio.sleep(0.05)
+        workers = _marked(marker)
+        run.send_signal(sig)
+        await run.wait()
+        await _until(lambda: all(_gone(pid) for pid in workers))  # after SIGKILL: by themselves
+        assert _marked(marker) == []
+    finally:
+        if run.returncode is None:
+            run.kill()
+            await run.wait()
+        for pid in _marked(marker) if marker else []:
+            os.kill(pid, signal.SIGKILL)
