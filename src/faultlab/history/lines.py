@@ -25,7 +25,7 @@ __all__ = ["MAX_LINE_BYTES", "file_blocks", "file_lines", "text_blocks", "text_l
 
 MAX_LINE_BYTES = 64 << 20
 _BREAK = re.compile(r"\r\n|\r|\n")
-_BLOCK = 1 << 20
+_BLOCK = 1 << 18
 
 
 def _cannot(file: str, reason: str, line: int = 1, column: int = 1, hint: str = ""
