@@ -104,14 +104,18 @@ def test_a_second_waits_for_every_source() -> None:
     rec = StatsRecorder(ORIGIN)
     rec.expect_sources(2)
     rec.add_second(0, SecondStats(0, sent=3, ok=3))
+    rec.add_second(0, SecondStats(1, sent=4, ok=4))
     assert rec.complete_until(ORIGIN + 10) == []  # source 1 has not sent second 0
     rec.add_second(1, SecondStats(0, sent=2, ok=2))
     closed = rec.complete_until(ORIGIN + 10)
-    assert [(s.index, s.sent) for s in closed] == [(0, 5)]
-    rec.end_source(0)
-    assert rec.complete_until(ORIGIN + 10) == []  # source 1 still holds second 1 back
+    assert [(s.index, s.sent) for s in closed] == [(0, 5)]  # second 1 waits for source 1
     with pytest.raises(RuntimeError, match="expected 1"):
         rec.add_second(1, SecondStats(2))
+    # source 1 never sends second 1 (it died): even a forced close does not make it up
+    assert rec.complete_until(ORIGIN + 10, force=True) == []
+    rec.end_source(0)
+    rec.end_source(1)  # (had it ended instead, second 1 would be source 0's alone)
+    assert next((s.index, s.sent) for s in rec.complete_until(ORIGIN + 10)) == (1, 4)
 
 
 # --- real processes ------------------------------------------------------------------------

@@ -358,12 +358,15 @@ class StatsRecorder:
 
         Seconds close in order: one with requests still in flight holds back the later ones.
         With ``force`` (end of run), every second up to ``now`` that saw a request closes
-        regardless of what is in flight; empty seconds after the last request are not made up.
+        regardless of what is in flight; empty seconds after the last request are not made up;
+        with sources, a second some source never sent stays open even then.
         """
         closed: list[SecondStats] = []
         last = math.floor(now - self.origin) - 1  # the last second whose window has passed
         if force:
-            last = max(self._open, default=-1)
+            # with sources: never past a second one of them has not sent (it died): what it
+            # did there is unknown, and the others' part is not the second
+            last = min(max(self._open, default=-1), self.sources_behind - 1)
         while self._next_complete <= last:
             if self._next_complete >= self.sources_behind and not force:
                 break  # a source has not sent this second yet

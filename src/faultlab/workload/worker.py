@@ -29,8 +29,10 @@ Invariants of :class:`WorkerPool` (the parent):
   see one recorder whose seconds are shaped as in a single process.
 - *Nothing invented.* A worker that exits without its ``end`` line (killed, crashed) ends the
   load with :class:`WorkerDied`, a run error naming it and the seconds it never sent; the
-  seconds it did not send are never completed from the others' alone (the run's final forced
-  close only closes what was received).
+  seconds it did not send are never completed from the others' alone, not even by the run's
+  final forced close. The same holds when the load is cancelled (an interrupted run): a
+  worker told to stop at once sends nothing more, so the run keeps the seconds every worker
+  had sent, where a single process would force-close its partial last seconds.
 - *Owned processes.* Every worker carries the run's marker (``FAULTLAB_RUN``) like every
   process faultlab starts, runs in its own session (a Ctrl-C reaches the run, which then stops
   it, not the workers directly), and is reaped before :meth:`WorkerPool.run` returns or raises:
