@@ -37,7 +37,7 @@ workload:
     timeout: 1s
     headers: {{Authorization: "Bearer ${{env:FAULTLAB_TEST_TOKEN}}"}}
 slos:
-  - {{name: fast, latency: {{p99: 100ms}}, window: 1s}}
+  - {{name: fast, latency: {{p99: 200ms}}, window: 1s}}
   - {{name: served, success_ratio: 95%, window: 1s}}
 {extra_slos}"""
 
@@ -82,7 +82,9 @@ faults:
     assert clauses["before: fast"]["held"] and clauses["before: served"]["held"]
     during = clauses["during: fast"]
     assert not during["held"]
-    assert during["measured"] >= 0.3  # the worst window saw the 300 ms delay
+    # the worst window saw the 300 ms delay; 200 ms leaves the after-windows room for a
+    # busy machine's scheduling (a 1 s window's p99 reached 108 ms under stress-ng)
+    assert during["measured"] >= 0.3
     after = clauses["after: fast"]
     assert after["held"], after["detail"]
     assert after["recovery_time"] is not None and after["recovery_time"] <= 2
@@ -96,7 +98,7 @@ faults:
     suite = ET.parse(run_dir / "junit.xml").getroot()
     assert suite.get("failures") == "1"
     failed = [c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None]
-    assert failed == ["during: fast (p99 <= 100ms)"]
+    assert failed == ["during: fast (p99 <= 200ms)"]
     no_secret_anywhere(run_dir)
 
 
