@@ -96,7 +96,7 @@ def test_an_http_workload_through_the_proxy(tmp_path: Path) -> None:
     exp.write_text(f"""
 version: 1
 name: slow
-warmup: 500ms
+warmup: 1s
 system:
   services:
     data:
@@ -107,7 +107,7 @@ targets:
 workload:
   http: {{url: "http://127.0.0.1:{proxy}/item/1", rate: 40/s, timeout: 1s}}
 slos:
-  - {{name: fast, latency: {{p99: 100ms}}, window: 1s}}
+  - {{name: fast, latency: {{p99: 200ms}}, window: 1s}}
   - {{name: served, success_ratio: 95%, window: 1s}}
 hypothesis:
   before: {{hold: [fast, served], for: 2s}}
@@ -123,7 +123,9 @@ faults:
                                                 "during: fast", "after: fast", "after: served"]
     during = next(c for c in record.clauses if c.name == "during: fast")
     assert not during.held and during.measured is not None and during.measured >= 0.3
-    assert during.unit.value == "s" and during.bound == pytest.approx(0.1)
+    # 200 ms: under the fault's 300 ms by construction, above a busy machine's noise (a
+    # steady-state second reached p99 > 100 ms with the suite on both cores)
+    assert during.unit.value == "s" and during.bound == pytest.approx(0.2)
     (fault,) = record.faults
     assert fault.targets == ["link"] and fault.params["delay"] == "300ms"
     (name,) = record.workloads
