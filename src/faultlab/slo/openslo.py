@@ -105,7 +105,7 @@ def expand_openslo(data: Any, source: str) -> list[Problem]:
                              "openslo entry", "keys: " + ", ".join(OPTIONS), False))
             continue
         try:
-            made = _read(entry, base, data)
+            made = _read(entry, base)
         except _Refused as e:
             problems.append(((*where, *e.path), e.message, e.hint, False))
             continue
@@ -141,7 +141,7 @@ class _Refused(Exception):
         self.path, self.message, self.hint = path, message, hint
 
 
-def _read(entry: Mapping[str, Any], base: FsPath, data: Any) -> _Made:
+def _read(entry: Mapping[str, Any], base: FsPath) -> _Made:
     from faultlab.canvas.importers.common import read_documents, sources_of
 
     files = entry["openslo"]
@@ -170,7 +170,7 @@ def _read(entry: Mapping[str, Any], base: FsPath, data: Any) -> _Made:
     report = Report()
     docs = read_documents(sources_of([str(p) for p in paths]), report)
     report.check()
-    reader = _Reader(entry, measure, "s" if unit == "s" else "ms", report, data)
+    reader = _Reader(entry, measure, "s" if unit == "s" else "ms", report)
     for doc in docs:
         read = envelope(doc, report)
         if read is not None:
@@ -184,12 +184,11 @@ def _read(entry: Mapping[str, Any], base: FsPath, data: Any) -> _Made:
 
 class _Reader:
     def __init__(self, entry: Mapping[str, Any], measure: str, unit: LatencyUnit,
-                 report: Report, data: Any) -> None:
+                 report: Report) -> None:
         self.entry, self.measure, self.unit, self.report = entry, measure, unit, report
         self.sources: dict[str, Document] = {}
         self.slis: dict[str, Document] = {}
         self.slos: list[Document] = []
-        self.data = data
 
     def add(self, doc: Document, kind: str, name: str) -> None:
         if kind == "DataSource":
