@@ -5,12 +5,41 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from faultlab.importers.ctk_base import Base, Path
 from faultlab.workload.probe import JsonPathError, parse_jsonpath
 
 __all__ = ["Tolerances"]
+
+
+@dataclass(frozen=True)
+class _Codes:
+    """How a probe's code is named and bounded in the tolerances that compare it."""
+    probe: str
+    name: str
+    one: str
+    plural: str
+    bad: str
+    low: int
+    high: int
+    key: str
+    listed: bool
+    whole: str
+    hint: str
+
+
+HTTP_STATUS = _Codes(probe="an http probe", name="status", one="HTTP status",
+                     plural="statuses", bad="an HTTP status", low=100, high=599,
+                     key="expect_status", listed=True,
+                     whole="http response (status, headers, body)",
+                     hint="write a status, or a regex on the body")
+EXIT_CODE = _Codes(probe="a process probe", name="exit code", one="exit code",
+                   plural="exit codes", bad="an exit code (0-255)", low=0, high=255,
+                   key="expect_exit", listed=False,
+                   whole="process result (status, stdout, stderr)",
+                   hint="write an exit code, or a regex on stdout")
 
 
 class Tolerances(Base):
@@ -93,39 +122,50 @@ class Tolerances(Base):
             out["expect"] = expect if isinstance(expect, list) else [expect]
         return out
 
+    def _coded(self, path: Path, form: str, tolerance: Any, codes: _Codes
+               ) -> dict[str, Any] | Literal[False] | None:
+        """The forms that compare a probe's code (HTTP status, exit code): its checks, None
+        after a problem, or False when ``form`` is not one of them."""
+        if form == "none":
+            return {}
+        if form == "int":
+            if not codes.low <= tolerance <= codes.high:
+                self._bad_tolerance(path, f"{tolerance} is not {codes.bad}")
+                return None
+            return {codes.key: [tolerance] if codes.listed else tolerance}
+        if form == "list":
+            if tolerance and all(isinstance(x, int) and not isinstance(x, bool)
+                                 and codes.low <= x <= codes.high for x in tolerance):
+                return {codes.key: list(tolerance)}
+            self.unconverted(path, f"Chaos Toolkit compares a list tolerance of {codes.probe} "
+                             f"with its {codes.name}; this list is not of {codes.plural}")
+            return {}
+        if form in ("bool", "str"):
+            self.unconverted(path, f"a {form} tolerance is compared with the whole "
+                             f"{codes.whole}, which it never equals; not converted "
+                             f"({codes.hint})")
+            return {}
+        if form == "range" and tolerance.get("target") == "status":
+            low, high = tolerance["range"]
+            found = list(range(max(codes.low, math.ceil(low)),
+                               min(codes.high, math.floor(high)) + 1))
+            if not found:
+                self._bad_tolerance((*path, "range"), f"the range holds no {codes.one}")
+                return None
+            return {codes.key: found}
+        return False
+
     def http_checks(self, path: Path, tolerance: Any) -> dict[str, Any] | None:
         form = self._typed(path, tolerance)
         if form is None:
             return None
-        if form == "none":
-            return {}
-        if form == "int":
-            if not 100 <= tolerance <= 599:
-                self._bad_tolerance(path, f"{tolerance} is not an HTTP status")
-                return None
-            return {"expect_status": [tolerance]}
-        if form == "list":
-            if tolerance and all(isinstance(x, int) and not isinstance(x, bool)
-                                 and 100 <= x <= 599 for x in tolerance):
-                return {"expect_status": list(tolerance)}
-            self.unconverted(path, "Chaos Toolkit compares a list tolerance of an http probe "
-                             "with its status; this list is not of statuses")
-            return {}
-        if form in ("bool", "str"):
-            self.unconverted(path, f"a {form} tolerance is compared with the whole http "
-                             "response (status, headers, body), which it never equals; "
-                             "not converted (write a status, or a regex on the body)")
-            return {}
+        coded = self._coded(path, form, tolerance, HTTP_STATUS)
+        if coded is not False:
+            return coded
         target = tolerance.get("target")
         if form == "range":
-            low, high = tolerance["range"]
-            if target == "status":
-                codes = list(range(max(100, math.ceil(low)), min(599, math.floor(high)) + 1))
-                if not codes:
-                    self._bad_tolerance((*path, "range"), "the range holds no HTTP status")
-                    return None
-                return {"expect_status": codes}
             if target == "body":
+                low, high = tolerance["range"]
                 return {"between": [low, high]}
         elif form == "regex":
             if target in (None, "body"):
@@ -149,33 +189,10 @@ class Tolerances(Base):
         form = self._typed(path, tolerance)
         if form is None:
             return None
-        if form == "none":
-            return {}
-        if form == "int":
-            if not 0 <= tolerance <= 255:
-                self._bad_tolerance(path, f"{tolerance} is not an exit code (0-255)")
-                return None
-            return {"expect_exit": tolerance}
-        if form == "list":
-            if tolerance and all(isinstance(x, int) and not isinstance(x, bool)
-                                 and 0 <= x <= 255 for x in tolerance):
-                return {"expect_exit": list(tolerance)}
-            self.unconverted(path, "Chaos Toolkit compares a list tolerance of a process "
-                             "probe with its exit code; this list is not of exit codes")
-            return {}
-        if form in ("bool", "str"):
-            self.unconverted(path, f"a {form} tolerance is compared with the whole process "
-                             "result (status, stdout, stderr), which it never equals; not "
-                             "converted (write an exit code, or a regex on stdout)")
-            return {}
+        coded = self._coded(path, form, tolerance, EXIT_CODE)
+        if coded is not False:
+            return coded
         target = tolerance.get("target")
-        if form == "range" and target == "status":
-            low, high = tolerance["range"]
-            codes = list(range(max(0, math.ceil(low)), min(255, math.floor(high)) + 1))
-            if not codes:
-                self._bad_tolerance((*path, "range"), "the range holds no exit code")
-                return None
-            return {"expect_exit": codes}
         if target is None and form in ("regex", "jsonpath"):
             self.note(path, f"a {form} without target: applied to stdout")
             target = "stdout"
