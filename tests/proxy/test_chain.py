@@ -111,3 +111,24 @@ def test_a_toxic_that_stops_applying_hands_back_what_it_holds() -> None:
     one.feed(b"x", 0.0)
     assert r(one.update(spec("a", "latency", 0.0, latency=1000), 0.2)) == [Deliver(b"x", 0.2)]
     assert one.passthrough
+
+
+def test_passthrough_follows_every_change_of_the_chain() -> None:
+    """``passthrough`` is kept as a plain attribute (the relay reads it per chunk), so
+    every change that can make a data toxic apply or stop applying must refresh it."""
+    one = chain(spec("d", "connect_delay", delay=10))  # acts at connect only
+    assert one.passthrough
+    one.add(spec("a", "latency", 0.0, latency=10), 1.0)  # does not apply
+    assert one.passthrough
+    one.update(spec("a", "latency", 1.0, latency=10), 2.0)  # now it does
+    assert not one.passthrough
+    one.update(spec("a", "latency", 1.0, latency=20), 3.0)  # still does
+    assert not one.passthrough
+    one.update(spec("a", "latency", 0.0, latency=20), 4.0)  # no longer
+    assert one.passthrough
+    one.add(spec("b", "noop"), 5.0)
+    assert not one.passthrough
+    one.remove("b", 6.0)
+    assert one.passthrough
+    one.remove("d", 7.0)
+    assert one.passthrough

@@ -423,3 +423,25 @@ def test_both_sockets_of_a_connection_have_nodelay(run: Callable[..., None]) -> 
                 assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 
     run(scenario())
+
+
+
+def test_a_toxicity_raised_on_a_chatty_connection_takes_it_off_the_fast_path(
+        run: Callable[..., None]) -> None:
+    """A toxic that did not apply (toxicity 0) and is made to apply by an update gets the
+    chunks read after the update: limit_data lets 150 bytes through from then on."""
+
+    async def scenario() -> None:
+        async with lab(echo) as the_lab:
+            conn = await the_lab.connect(await the_lab.proxy())
+            await the_lab.api.add_toxic("db", "limit_data", {"bytes": 150}, toxicity=0.0,
+                                        name="cut")
+            for _ in range(5):  # 500 bytes each way: it does not apply
+                assert (await conn.round_trip(b"a" * 100))[0] == b"a" * 100
+            await the_lab.api.update_toxic("db", "cut", toxicity=1.0)
+            assert (await conn.round_trip(b"b" * 100))[0] == b"b" * 100
+            conn.writer.write(b"c" * 100)
+            await conn.writer.drain()
+            assert await conn.reader.read() == b"c" * 50
+
+    run(scenario())

@@ -67,6 +67,10 @@ class Chain:
         self._seed = seed
         self._on_activate = on_activate  # counts activations for the metrics
         self._links: list[_Link] = []
+        #: True when no toxic that touches data applies (so nothing is held either): the
+        #: relay may copy directly. A plain attribute, kept by every change of the links,
+        #: because the relay reads it for every chunk (``touches_data`` is per toxic type).
+        self.passthrough = True
         for spec in specs:
             self.add(spec, now)
 
@@ -76,6 +80,7 @@ class Chain:
         link = _Link(spec, self._seed.draw(spec.name))
         self._links.append(link)
         self._activate(link, now)
+        self._refresh()
         return []
 
     def update(self, spec: ToxicSpec, now: float) -> list[Command]:
@@ -91,13 +96,19 @@ class Chain:
             link.toxic = None
         else:
             self._activate(link, now)
+        self._refresh()
         return self._through(index + 1, commands)
 
     def remove(self, name: str, now: float) -> list[Command]:
         index = self._index(name)
         link = self._links.pop(index)
+        self._refresh()
         commands = link.toxic.on_remove(now) if link.toxic is not None else []
         return self._through(index, commands)
+
+    def _refresh(self) -> None:
+        self.passthrough = all(link.toxic is None or not link.toxic.touches_data
+                               for link in self._links)
 
     def _activate(self, link: _Link, now: float) -> None:
         if link.draw < link.spec.toxicity:
@@ -158,12 +169,6 @@ class Chain:
         return commands
 
     # --------------------------------------------------------------------------- state
-
-    @property
-    def passthrough(self) -> bool:
-        """True when no toxic that touches data applies (so nothing is held either): the
-        relay may copy directly."""
-        return all(link.toxic is None or not link.toxic.touches_data for link in self._links)
 
     def connect_delay(self, only: Collection[str] | None = None) -> float:
         """Seconds the applying connect-time toxics (those named in ``only``, if given) want

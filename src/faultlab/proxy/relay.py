@@ -230,16 +230,18 @@ class _Pipe:
         """
         loop = asyncio.get_running_loop()
         done: asyncio.Future[tuple[int, int]] = loop.create_future()
-        src, dst, chain, stats = self.src, self.dst, self.chain, self.stats
+        finished = done.done
+        # Bound once: the callback looks nothing up per chunk that it can look up here.
+        recv_into, send, chain, stats = self.src.recv_into, self.dst.send, self.chain, self.stats
         queue, locked, observe = self._queue, self._send_lock.locked, self.observe
         capacity = len(buffer)
 
         def on_readable() -> None:
-            if done.done():  # handed back; the task has not removed the reader yet
+            if finished():  # handed back; the task has not removed the reader yet
                 return
             try:
                 try:
-                    size = src.recv_into(buffer)
+                    size = recv_into(buffer)
                 except (BlockingIOError, InterruptedError):
                     return
                 except OSError as exc:
@@ -258,7 +260,7 @@ class _Pipe:
                     done.set_result((size, size))
                     return
                 try:
-                    sent = dst.send(view[:size])
+                    sent = send(view[:size])
                 except BlockingIOError:
                     sent = 0
                 except OSError as exc:
@@ -272,7 +274,7 @@ class _Pipe:
             except Exception as exc:  # a bug (an observer's, say): the task reports it
                 done.set_exception(exc)
 
-        fd = src.fileno()
+        fd = self.src.fileno()
         loop.add_reader(fd, on_readable)
         try:
             # Bytes may be waiting already (the source kept sending while the task sent under
