@@ -19,7 +19,6 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from faultlab.errors import FaultlabError
-from faultlab.experiment.model import experiment_model
 from faultlab.experiment.types import Name
 from faultlab.experiment.yamlpos import Path, Positions, suggest
 from faultlab.plugins import ByKind
@@ -293,6 +292,8 @@ def _describe(err: Any, loc: Path, data: Any, labels: tuple[str, ...]
 
 def _allowed_keys(path: Path, data: Any) -> list[str]:
     """The keys the model accepts at ``path`` (for did-you-mean hints)."""
+    from faultlab.experiment.model import experiment_model
+
     tp: Any = _ROOT.get() or experiment_model()
     for part in path:
         tp = _step(tp, part)

@@ -42,6 +42,7 @@ from faultlab.experiment.types import (
     Ratio,
     SignalName,
     Strict,
+    empty_list,
 )
 from faultlab.faults.registry import FAULT_KINDS
 from faultlab.faults.spec import FaultSpec
@@ -140,7 +141,7 @@ Check = Annotated[CheckSpec, BeforeValidator(_check_shorthand)]
 # --- SLOs, hypothesis, abort ---------------------------------------------------------------
 
 class BeforeClause(Strict):
-    hold: list[str] = Field(default_factory=list, description="SLOs that must hold before "
+    hold: list[str] = Field(default_factory=empty_list, description="SLOs that must hold before "
                             "any fault (the steady state); otherwise no fault is injected.")
     duration: Duration = Field(default=5.0, alias="for", description="How long the steady "
                                "state is observed.")
@@ -156,12 +157,12 @@ class BeforeClause(Strict):
 
 
 class DuringClause(Strict):
-    hold: list[str] = Field(default_factory=list, description="SLOs that must hold in every "
+    hold: list[str] = Field(default_factory=empty_list, description="SLOs that must hold in every "
                             "window while faults are active.")
 
 
 class AfterClause(Strict):
-    hold: list[str] = Field(default_factory=list, description="SLOs that must hold again "
+    hold: list[str] = Field(default_factory=empty_list, description="SLOs that must hold again "
                             "after the last fault is reverted.")
     recover_within: Duration = Field(default=10.0, description="Time from the last revert "
                                      "by which they must hold again.")
@@ -272,16 +273,16 @@ class Experiment(Strict):
                                                 "workloads (kind: http, history, ...).")
     warmup: Duration = Field(default=1.0, description="Load driven before second 0 and not "
                              "measured: connections and imports warm up first.")
-    slos: list[Slo] = Field(default_factory=list, description="Objectives, measured on "
+    slos: list[Slo] = Field(default_factory=empty_list, description="Objectives, measured on "
                             "workloads per window.")
     hypothesis: Hypothesis = Field(default_factory=Hypothesis, description="Which SLOs must "
                                    "hold when.")
-    faults: list[FaultEntry] = Field(default_factory=list, description="Faults (kinds are "
+    faults: list[FaultEntry] = Field(default_factory=empty_list, description="Faults (kinds are "
                                     "plug-ins).")
     schedule: Schedule = Field(default_factory=Schedule, description="When faults start.")
-    checks: list[Check] = Field(default_factory=list, description="Checkers run on the "
+    checks: list[Check] = Field(default_factory=empty_list, description="Checkers run on the "
                                 "recorded history.")
-    abort: list[AbortCondition] = Field(default_factory=list, description="Conditions that "
+    abort: list[AbortCondition] = Field(default_factory=empty_list, description="Conditions that "
                                         "end the run early, reverting everything.")
     revert: RevertPolicy = Field(default_factory=RevertPolicy, description="Leases and "
                                  "revert timeouts.")
@@ -353,7 +354,7 @@ def union_model() -> type[Experiment]:
         fields = Experiment.model_fields
         unions: dict[str, Any] = {
             "faults": (list[discriminated_union(faults)],  # type: ignore[misc]
-                       Field(default_factory=list, description=fields["faults"].description)),
+                       Field(default_factory=empty_list, description=fields["faults"].description)),
             "workloads": (dict[Name, discriminated_union(workloads)],  # type: ignore[misc]
                           Field(default_factory=dict,
                                 description=fields["workloads"].description)),

@@ -16,7 +16,6 @@ holds it.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -101,6 +100,8 @@ async def execute_undo(undo: Undo, timeout: float, *, services: Services | None 
                        recovering: bool = False) -> str:
     """Revert one fault within ``timeout``; returns what was done. Raises if the fault may
     still be active (the caller reports it), UndoError if the record is unusable."""
+    import asyncio  # here: validating a file imports this module, and needs no event loop
+
     from faultlab.journal import resolve
 
     action = find_action(undo.action)

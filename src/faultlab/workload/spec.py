@@ -27,9 +27,9 @@ from faultlab.experiment.types import (
     HttpUrl,
     Rate,
     Strict,
+    empty_list,
 )
 from faultlab.plugins import Registry, check_kind_literal, discriminated_union
-from faultlab.workload.clients.models import unsupported
 
 if TYPE_CHECKING:
     from faultlab.workload.base import Workload, WorkloadContext
@@ -139,7 +139,7 @@ class HistoryWorkload(WorkloadSpec):
         description="Which client drives the store.")
     address: HostPort | None = Field(default=None, description="host:port of the store "
                                      "(or give addresses).")
-    addresses: list[HostPort] = Field(default_factory=list, max_length=256, description=(
+    addresses: list[HostPort] = Field(default_factory=empty_list, max_length=256, description=(
         "host:port of every node: client process p talks to node p mod len (a cluster "
         "from several sides)."))
     reads: Literal["linearizable", "serializable"] = Field(
@@ -169,6 +169,8 @@ class HistoryWorkload(WorkloadSpec):
 
     @model_validator(mode="after")
     def _client_runs_model(self) -> HistoryWorkload:
+        from faultlab.workload.clients.models import unsupported  # only for a history load
+
         problem = unsupported(self.client, self.model)
         if problem is not None:
             message, hint = problem
