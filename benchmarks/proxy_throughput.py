@@ -7,7 +7,9 @@ server (spawned exactly as the runner does, so on uvloop when installed) and thi
 (blocking sockets). Every measurement is taken three ways in the same run: straight to the
 target (the baseline), through the proxy with no toxic (the fast path), and through the
 proxy with a ``noop`` toxic on both directions (the toxic path, which copies each chunk
-through the chain and the writer task). Ratios are proxy / direct.
+through the chain and the writer task). Ratios are proxy / direct. The goal (issue 14) is
+a throughput ratio of at least 0.50 without a toxic; the last line says whether each
+throughput row meets it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from faultlab.proxy.client import ProxyClient
 from faultlab.proxy.process import spawn_proxy_server
 
 CHUNK = 256 * 1024
+GOAL_THROUGHPUT_RATIO = 0.5  # proxy / direct, no toxic
 
 
 class _Target(socketserver.BaseRequestHandler):
@@ -194,15 +197,22 @@ def main() -> None:
                 Row("connections", "/s", True, lambda p: connections_per_s(p, conns)),
             ]
             print(f"{'':28}{'direct':>10}{'proxy':>10}{'ratio':>8}{'+noop':>10}{'ratio':>8}")
+            goal: list[str] = []
             for row in rows:
                 direct, plain, noop = (
                     _best(row.measure, port, repeats, row.higher_is_better)
                     for port in (target_port, plain_port, noop_port))
+                if row.unit == "MB/s":
+                    met = "met" if plain / direct >= GOAL_THROUGHPUT_RATIO else "NOT met"
+                    goal.append(f"{row.name.removesuffix(' throughput')} "
+                                f"{plain / direct:.2f} {met}")
                 print(f"{row.name + ' (' + row.unit + ')':28}{direct:10.1f}{plain:10.1f}"
                       f"{plain / direct:8.2f}{noop:10.1f}{noop / direct:8.2f}")
                 if row.unit == "us":
                     print(f"{'  added by the proxy (us)':28}{'':10}{plain - direct:10.1f}"
                           f"{'':8}{noop - direct:10.1f}")
+            print(f"goal: proxy / direct throughput >= {GOAL_THROUGHPUT_RATIO:.2f} with no toxic: "
+                  + ", ".join(goal))
         finally:
             loop.run_until_complete(handle.stop())
             loop.close()
