@@ -29,6 +29,9 @@ puts them; nginx stays on the last core), and prints for each the sustained rate
 responses per second of the measured window), late share, drops, p50/p99 and CPU per
 request (the generator's processes together, workers' start-up and warm-up included), then
 the ratio 2 workers / 1 worker, and, with ``--wrk``/``--locust``, 2 workers' rate over theirs.
+Each row also has the warm-up second's late share and max lag (``wu``): the workers are
+spawned by the load's ``prepare()``, before the run; a third run, ``2*``, spawns them when the
+run starts (as before), so their start-up shows there as late warm-up sends.
 On a machine with two cores one worker shares its core with nginx: the ratio is a floor.
 ``--child`` is the generator process itself (internal).
 """
@@ -98,7 +101,8 @@ def start_nginx(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit(f"nginx did not start: {(tmp / 'error.log').read_text()}")
 
 
-def child(url: str, rate: float, duration: float, client: str, workers: int = 1) -> None:
+def child(url: str, rate: float, duration: float, client: str, workers: int = 1,
+          unprepared: bool = False) -> None:
     """The generator process: one load, its figures as one JSON line on stdout."""
     import uvloop
 
@@ -115,14 +119,18 @@ def child(url: str, rate: float, duration: float, client: str, workers: int = 1)
 
     async def main() -> dict[str, float | str]:
         clock = CountingClock()
-        start = clock.now() + 0.05
-        origin = start + 1.0  # a second of warm-up at the same rate
-        stop = origin + duration
-        recorder = StatsRecorder(origin)
+        recorder = StatsRecorder(0.0)
         kwargs = {"client": client} if client != "default" else {}
         load = HttpLoad(HttpRequestSpec(url, timeout=2.0), rate, max_in_flight=1000 * workers,
                         clock=clock, recorder=recorder, workers=workers,
                         **kwargs)  # type: ignore[arg-type]
+        prepare = getattr(load, "prepare", None)  # workers spawned before the run (issue 14)
+        if prepare is not None and not unprepared:
+            await prepare()
+        start = clock.now() + 0.05
+        origin = start + 1.0  # a second of warm-up at the same rate
+        stop = origin + duration
+        recorder.origin = origin
         task = asyncio.create_task(load.run(start, stop, origin=origin))
         await clock.sleep_until(origin)
         cpu0, wake0 = time.process_time(), CountingClock.wakeups
@@ -137,18 +145,22 @@ def child(url: str, rate: float, duration: float, client: str, workers: int = 1)
             "p50": agg.percentile(50), "p99": agg.percentile(99),
             "cpu": cpu / max(1, summary.sent),
             "wakeups": (CountingClock.wakeups - wake0) / max(1, summary.sent),
+            "warmup_late": recorder.warmup.late / max(1, recorder.warmup.sent),
+            "warmup_lag": recorder.warmup.max_lag,
         }
 
     print(json.dumps(uvloop.run(main())))
 
 
-def measure(url: str, rate: float, duration: float, client: str, workers: int = 0
-            ) -> dict[str, float | str]:
+def measure(url: str, rate: float, duration: float, client: str, workers: int = 0,
+            unprepared: bool = False) -> dict[str, float | str]:
     """One generator run; ``workers`` 0 is the in-process load pinned to core 0, ``workers``
-    >= 1 is that many processes (1: the in-process load) left unpinned."""
+    >= 1 is that many processes (1: the in-process load) left unpinned; ``unprepared``: the
+    workers are spawned by the run itself (as before issue 14's prepare), not ahead of it."""
     pin = ["taskset", "-c", "0"] if not workers else []
     cmd = [*pin, sys.executable, __file__, "--child", url, "--rates", str(rate),
-           "--duration", str(duration), "--client", client, "--workers", str(workers or 1)]
+           "--duration", str(duration), "--client", client, "--workers", str(workers or 1),
+           *(["--unprepared"] if unprepared else [])]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     result: dict[str, float | str] = json.loads(out.strip().splitlines()[-1])
     return result
@@ -223,10 +235,11 @@ def main() -> None:
     parser.add_argument("--child", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--client", default="default", help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--unprepared", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     if args.child:
-        child(args.child, rates[0], args.duration, args.client, args.workers)
+        child(args.child, rates[0], args.duration, args.client, args.workers, args.unprepared)
         return
     if args.scale_out:
         scale_out(args)
@@ -287,11 +300,17 @@ def scale_out(args: argparse.Namespace) -> None:
                   f"(last core), {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; "
                   f"generator unpinned, {args.duration:g} s per run at {rate:.0f}/s")
             print(f"{'workers':>7} {'client':>7} {'achieved':>9} {'late':>6} {'drop':>6} "
-                  f"{'fail':>5} {'p50 ms':>7} {'p99 ms':>8} {'cpu µs':>7}"
-                  "   (cpu µs per request, all the generator's processes)")
+                  f"{'fail':>5} {'p50 ms':>7} {'p99 ms':>8} {'cpu µs':>7} {'wu late':>7} "
+                  f"{'wu lag':>7}   (cpu µs per request, all the generator's processes; "
+                  "wu: the warm-up second, late share and max lag ms)")
             results = {n: measure(url, rate, args.duration, "default", n) for n in (1, 2)}
-            for n, r in results.items():
-                print(row(n, r).rsplit(" ", 1)[0])
+            # the same 2 workers spawned by the run (as before they were spawned in prepare)
+            spawned_late = measure(url, rate, args.duration, "default", 2, unprepared=True)
+            for label, r in [*results.items(), ("2*", spawned_late)]:
+                print(f"{row(0, r).rsplit(' ', 1)[0].replace('      0', f'{label:>7}', 1)} "
+                      f"{float(r.get('warmup_late', 0)):>7.2%} "
+                      f"{float(r.get('warmup_lag', 0)) * 1e3:>7.1f}")
+            print("2*: the workers spawned when the run starts, not by prepare() before it")
             one, two = (float(results[n]["achieved"]) for n in (1, 2))
             print(f"2 workers / 1 worker: sustained rate {two / one:.2f}x, CPU per request "
                   f"{float(results[2]['cpu']) / float(results[1]['cpu']):.2f}x")

@@ -10,6 +10,7 @@ counts are asserted, never timings.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -34,6 +35,7 @@ from faultlab.run.runner import Runner
 from faultlab.run.setup import MARKER_ENV
 from faultlab.run.verdict import Status
 from faultlab.workload.http import HttpLoad, HttpRequestSpec
+from faultlab.workload.kinds import RunningHttpLoad
 from faultlab.workload.stats import (
     Outcome,
     SecondStats,
@@ -41,6 +43,7 @@ from faultlab.workload.stats import (
     second_from_wire,
     second_to_wire,
 )
+from faultlab.workload.worker import WorkerDied
 
 ORIGIN = 1000.0
 
@@ -157,8 +160,13 @@ async def counting_server(tmp_path: Path) -> AsyncIterator[tuple[str, Path, list
         received[0] += 1
         return web.Response(status=503 if flag.exists() else 200, text="x")
 
+    async def health(request: web.Request) -> web.Response:
+        await asyncio.sleep(120)  # a store that never answers: its workload's prepare hangs
+        return web.Response(text="late")
+
     app = web.Application()
     app.router.add_get("/buy", buy)
+    app.router.add_get("/health", health)
     runner = web.AppRunner(app, shutdown_timeout=0.5)
     await runner.setup()
     try:
@@ -373,7 +381,19 @@ async def test_a_signalled_run_leaves_no_worker(
     exp = tmp_path / "w.yaml"
     exp.write_text(EXPERIMENT.format(shop=address, flag=flag).replace("duration: 2s",
                                                                       "duration: 60s"))
-    run_dir = tmp_path / "run"
+    async with _faultlab_run(exp, tmp_path / "run") as (run, marker):
+        workers = _marked(marker)
+        run.send_signal(sig)
+        await run.wait()
+        await _until(lambda: all(_gone(pid) for pid in workers))  # after SIGKILL: by themselves
+        assert _marked(marker) == []
+
+
+@contextlib.asynccontextmanager
+async def _faultlab_run(exp: Path, run_dir: Path
+                        ) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    """``faultlab run exp`` as a process, once its two workers carry its marker; on the way
+    out, it and anything still carrying the marker are killed."""
     run = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "faultlab", "run", str(exp), "--run-dir", str(run_dir), "-q",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
@@ -387,14 +407,116 @@ async def test_a_signalled_run_leaves_no_worker(
                                journal.read_text().splitlines()
                                if '"run_started"' in line), "")
             await asyncio.sleep(0.05)
-        workers = _marked(marker)
-        run.send_signal(sig)
-        await run.wait()
-        await _until(lambda: all(_gone(pid) for pid in workers))  # after SIGKILL: by themselves
-        assert _marked(marker) == []
+        yield run, marker
     finally:
         if run.returncode is None:
             run.kill()
             await run.wait()
         for pid in _marked(marker) if marker else []:
             os.kill(pid, signal.SIGKILL)
+
+
+# --- workers spawned in prepare ------------------------------------------------------------
+
+
+@pytest.mark.timeout(120)
+async def test_prepare_starts_the_workers_and_the_run_uses_them(
+        counting_server: tuple[str, Path, list[int]]) -> None:
+    address, _, received = counting_server
+    clock = MonotonicClock()
+    recorder = StatsRecorder(0)
+    load = HttpLoad(HttpRequestSpec(url=f"http://{address}/buy"), 50, clock=clock,
+                    recorder=recorder, workers=2, marker="test-marker")
+    await load.prepare()
+    ready = _worker_pids()
+    assert len(ready) == 2 and received[0] == 0  # ready, and nothing sent before the run
+    for pid in ready:
+        assert b"FAULTLAB_RUN=test-marker" in _environ(pid)
+    start = clock.now()
+    summary = await load.run(start, start + 0.5, origin=start + 0.2)
+    assert received[0] == summary.sent + summary.warmup.sent > 0
+    assert all(_gone(pid) for pid in ready)  # the same processes ran the load, and are reaped
+    assert not _worker_pids()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("ending", ["error", "cancel"])
+async def test_workers_prepared_by_a_task_that_ends_before_the_run_are_reaped(
+        counting_server: tuple[str, Path, list[int]], ending: str) -> None:
+    address, _, received = counting_server
+    load = HttpLoad(HttpRequestSpec(url=f"http://{address}/buy"), 50, clock=MonotonicClock(),
+                    recorder=StatsRecorder(0), workers=2)
+    spawned: set[int] = set()
+
+    async def prepare_then_fail() -> None:
+        await load.prepare()
+        spawned.update(_worker_pids())
+        if ending == "error":
+            raise RuntimeError("set-up failed after the workloads were prepared")
+        await asyncio.sleep(3600)  # cancelled here
+
+    task = asyncio.create_task(prepare_then_fail())
+    await _until(lambda: bool(spawned) or task.done())
+    if ending == "cancel":
+        task.cancel()
+    with pytest.raises(RuntimeError if ending == "error" else asyncio.CancelledError):
+        await task
+    assert len(spawned) == 2
+    await _until(lambda: all(_gone(pid) for pid in spawned))
+    assert received[0] == 0
+    with pytest.raises(RuntimeError, match="already stopped"):
+        await load.run(0.0, 1.0)
+
+
+@pytest.mark.timeout(120)
+async def test_a_worker_that_cannot_start_fails_prepare(
+        monkeypatch: pytest.MonkeyPatch, counting_server: tuple[str, Path, list[int]]) -> None:
+    address, _, _ = counting_server
+    load = HttpLoad(HttpRequestSpec(url=f"http://{address}/buy"), 50, clock=MonotonicClock(),
+                    recorder=StatsRecorder(0), workers=2)
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # exits at once, never ready
+    with pytest.raises(WorkerDied, match=r"exited with status 1 before getting ready"):
+        await load.prepare()
+    assert not _worker_pids()
+
+
+@pytest.mark.timeout(120)
+async def test_a_run_that_fails_between_prepare_and_start_leaves_no_worker(
+        tmp_path: Path, counting_server: tuple[str, Path, list[int]]) -> None:
+    """The http workload's workers are spawned in its prepare; the next workload's prepare
+    fails (nothing listens at its store), so the run ends before any workload runs."""
+    address, flag, received = counting_server
+    text = EXPERIMENT.format(shop=address, flag=flag).replace(
+        "slos:", f'  store: {{kind: history, client: kv-http, address: "127.0.0.1:'
+                 f'{free_ports(1)[0]}", model: register}}\nslos:')
+    runner = Runner(load_experiment_text(text, "w.yaml"), tmp_path / "run", MonotonicClock(),
+                    seed=3, argv=["test"])
+    verdict = await runner.run()
+
+    assert verdict.status is Status.ERROR
+    assert "workload 'store' could not be prepared" in " ".join(verdict.reasons)
+    shop = runner.workloads["shop"]
+    assert isinstance(shop, RunningHttpLoad) and shop.pool is not None
+    pids = [w.proc.pid for w in shop.pool.workers]
+    assert len(pids) == 2  # they were spawned
+    await _until(lambda: all(_gone(pid) for pid in pids))
+    assert not _worker_pids() and received[0] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+async def test_a_run_interrupted_between_prepare_and_start_leaves_no_worker(
+        tmp_path: Path, counting_server: tuple[str, Path, list[int]]) -> None:
+    """``faultlab run`` as a process: the http workload's workers are ready, the next
+    workload's prepare waits on a store that never answers, and SIGINT arrives."""
+    address, flag, received = counting_server
+    exp = tmp_path / "w.yaml"
+    exp.write_text(EXPERIMENT.format(shop=address, flag=flag).replace(
+        "slos:", f'  store: {{kind: history, client: kv-http, address: "{address}", '
+                 'model: register, timeout: 100s}\nslos:'))
+    async with _faultlab_run(exp, tmp_path / "run") as (run, marker):
+        workers = _marked(marker)
+        run.send_signal(signal.SIGINT)
+        assert await run.wait() != 0
+        await _until(lambda: all(_gone(pid) for pid in workers))
+        assert _marked(marker) == [] and received[0] == 0  # no request: the load never ran

@@ -48,7 +48,7 @@ import aiohttp
 from aiohttp.http_exceptions import HttpProcessingError
 from yarl import URL
 
-from faultlab.clock import Clock, MonotonicClock
+from faultlab.clock import Clock
 from faultlab.workload import lean_http
 from faultlab.workload.openloop import LoadSummary, OpenLoop
 from faultlab.workload.session import single_attempt_session
@@ -124,10 +124,13 @@ class HttpLoad:
         workers: int = 1,
         share: tuple[int, int] = (0, 1),
         marker: str | None = None,
+        pool: WorkerPool | None = None,
     ) -> None:
         """``workers`` above 1 runs the load in worker processes (see the module docstring),
-        each carrying ``marker`` (the run's) in its environment; ``share`` is a worker's own
-        part of the plan (``(k, n)``: arrivals ``i`` with ``i % n == k``)."""
+        each carrying ``marker`` (the run's) in its environment; ``pool`` is those workers
+        when they were spawned already (:meth:`WorkerPool.spawn`, in
+        a workload's ``prepare``), else :meth:`prepare` or :meth:`run` spawns them. ``share``
+        is a worker's own part of the plan (``(k, n)``: arrivals ``i`` with ``i % n == k``)."""
         if not (rate > 0 and math.isfinite(rate)):
             raise ValueError(f"rate must be a positive number of requests per second, got {rate!r}")
         lean = lean_http.supports(spec.url, spec.method, spec.headers)
@@ -148,13 +151,20 @@ class HttpLoad:
         if workers > 1:
             if share != (0, 1):
                 raise ValueError("a share of a load runs in one process: workers must be 1")
-            if not isinstance(clock, MonotonicClock):
-                raise ValueError("a load over worker processes needs the real clock (they "
-                                 "share CLOCK_MONOTONIC, not a virtual one)")
-            self._pool = WorkerPool(WorkerPlan(spec, rate, workers, max_in_flight, client),
-                                    recorder, marker)
+            plan = WorkerPlan(spec, rate, workers, max_in_flight, client)
+            if pool is not None and pool.plan != plan:
+                raise ValueError("the worker pool was spawned for another load")
+            self._pool = pool or WorkerPool(plan, clock, marker)
         elif workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers!r}")
+        elif pool is not None:
+            raise ValueError("a worker pool needs workers above 1")
+
+    async def prepare(self) -> None:
+        """Spawn the worker processes (with ``workers`` above 1; else nothing), so their
+        start-up is over before :meth:`run`; see :meth:`WorkerPool.spawn` for their life."""
+        if self._pool is not None and not self._pool.spawned:
+            await self._pool.spawn()
 
     async def run(self, start: float, stop: float, *, origin: float | None = None
                   ) -> LoadSummary:
@@ -165,7 +175,7 @@ class HttpLoad:
         """
         if self._pool is not None:
             self._pool.stop_at(stop)
-            await self._pool.run(start, start if origin is None else origin)
+            await self._pool.run(start, start if origin is None else origin, self._recorder)
             return self.summary()
         if self.client == "lean":
             spec = self.spec

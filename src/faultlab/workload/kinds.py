@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from faultlab.workload.http import HttpRequestSpec
     from faultlab.workload.probe import RunningProbe
     from faultlab.workload.stats import StatsRecorder
+    from faultlab.workload.worker import WorkerPool
 
 __all__ = ["HISTORY", "HTTP", "PROBE", "RunningHistoryLoad", "RunningHttpLoad", "history_file_name"]
 
@@ -38,6 +39,7 @@ class RunningHttpLoad(Scheduled):
         self.name = name
         self.spec = spec
         self._ctx = ctx
+        self._pool: WorkerPool | None = None  # with workers: spawned by prepare
         expect = (frozenset(spec.expect_status) if spec.expect_status
                   else frozenset(range(200, 400)))
         self.request: HttpRequestSpec = HttpRequestSpec(
@@ -45,19 +47,37 @@ class RunningHttpLoad(Scheduled):
             body=spec.body.encode() if spec.body is not None else None,
             timeout=spec.timeout, expect_status=expect, traceparent=spec.traceparent)
 
+    @property
+    def pool(self) -> WorkerPool | None:
+        """The worker processes (``workers`` above 1), once :meth:`prepare` spawned them."""
+        return self._pool
+
+    @property
+    def workers(self) -> int:
+        return min(self.spec.worker_count, self.spec.max_in_flight)
+
     async def prepare(self) -> None:
-        pass  # connections open during the warm-up, with the load itself
+        """Spawn the worker processes (``workers`` above 1), so their start-up (imports, a
+        few hundred ms) is over before the warm-up; connections open during the warm-up,
+        with the load itself. The workers live at most as long as the task preparing them
+        (:meth:`~faultlab.workload.worker.WorkerPool.spawn`): a run that fails before
+        :meth:`run` still ends them."""
+        if self.workers > 1:
+            from faultlab.workload.worker import WorkerPlan, WorkerPool, run_marker
+
+            plan = WorkerPlan(self.request, self.spec.rate, self.workers,
+                              self.spec.max_in_flight)
+            self._pool = WorkerPool(plan, self._ctx.clock, run_marker(self._ctx.run_dir))
+            await self._pool.spawn()
 
     async def run(self, start: float, origin: float, recorder: StatsRecorder | None) -> None:
         from faultlab.workload.http import HttpLoad
-        from faultlab.workload.worker import run_marker
 
         if recorder is None:
             raise ValueError(f"workload '{self.name}' is measured: it needs a recorder")
-        workers = min(self.spec.worker_count, self.spec.max_in_flight)
         load = HttpLoad(self.request, self.spec.rate, max_in_flight=self.spec.max_in_flight,
-                        clock=self._ctx.clock, recorder=recorder, workers=workers,
-                        marker=run_marker(self._ctx.run_dir) if workers > 1 else None)
+                        clock=self._ctx.clock, recorder=recorder, workers=self.workers,
+                        pool=self._pool)
         self._drive(load)
         await load.run(start, math.inf, origin=origin)
 

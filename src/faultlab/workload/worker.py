@@ -15,11 +15,13 @@ an SSH channel later), so it does not care what carries it:
   ``start``, ``origin``, ``stop``), then ``{"type": "stop_at", "t": ...}`` as the run ends.
   The end of the stream means "stop now": the worker cancels its requests and exits, so a
   parent that dies (even by SIGKILL) leaves no worker behind.
-- worker -> parent: ``{"type": "progress", "seconds": [...], "load": {...}}`` about every
-  0.1 s, with the seconds its recorder completed since the last one (in order, every index
-  from 0, empty ones too; :func:`~faultlab.workload.stats.second_to_wire`) and its
-  scheduler's figures so far; then one ``{"type": "end", ...}`` with the rest, forced closed,
-  and its warm-up.
+- worker -> parent: ``{"type": "ready"}`` once its code is imported (the parent spawns the
+  workers in the workload's ``prepare`` and waits for it, so their start-up is paid before
+  the warm-up, not in it); then ``{"type": "progress", "seconds": [...], "load": {...}}``
+  about every 0.1 s, with the seconds its recorder completed since the last one (in order,
+  every index from 0, empty ones too; :func:`~faultlab.workload.stats.second_to_wire`) and
+  its scheduler's figures so far; then one ``{"type": "end", ...}`` with the rest, forced
+  closed, and its warm-up.
 
 Invariants of :class:`WorkerPool` (the parent):
 
@@ -37,6 +39,9 @@ Invariants of :class:`WorkerPool` (the parent):
   process faultlab starts, runs in its own session (a Ctrl-C reaches the run, which then stops
   it, not the workers directly), and is reaped before :meth:`WorkerPool.run` returns or raises:
   on cancellation or error its stdin is closed, it gets ``REAP_GRACE_S`` to exit, then SIGKILL.
+  Spawned ahead of the run (:meth:`WorkerPool.spawn`), the workers live at most as long as
+  the task that spawned them: if it ends without a run having reaped them (the run failed
+  or was interrupted between prepare and start), their stdin is closed then and there.
 - *Figures.* :meth:`WorkerPool.summary` is the sum of the workers' latest figures, with
   saturation judged on the sums as one process's would be; it lags the workers by up to one
   progress interval while they run, and is exact once they have ended.
@@ -57,6 +62,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from faultlab.clock import Clock, MonotonicClock
 from faultlab.workload.base import WorkloadError
 from faultlab.workload.openloop import LoadSummary, WarmupSummary, load_summary
 from faultlab.workload.stats import StatsRecorder, second_from_wire, second_to_wire
@@ -64,11 +70,12 @@ from faultlab.workload.stats import StatsRecorder, second_from_wire, second_to_w
 if TYPE_CHECKING:
     from faultlab.workload.http import ClientChoice, HttpRequestSpec
 
-__all__ = ["REAP_GRACE_S", "WorkerDied", "WorkerPlan", "WorkerPool", "run_marker",
+__all__ = ["READY_S", "REAP_GRACE_S", "WorkerDied", "WorkerPlan", "WorkerPool", "run_marker",
            "serve"]
 
 PROGRESS_S = 0.1  # how often a worker sends the seconds it completed
 REAP_GRACE_S = 2.0  # how long a worker whose stdin closed gets to exit before SIGKILL
+READY_S = 60.0  # how long the workers get to start (imports) before the load gives up
 _STDERR_TAIL = 2000  # the end of a dead worker's stderr that its error quotes
 _LINE_LIMIT = 1 << 24  # the longest line either side reads (a second with two histograms: KBs)
 
@@ -134,17 +141,29 @@ class _Worker:
 
 
 class WorkerPool:
-    """The parent of one load's workers (see the module docstring)."""
+    """The parent of one load's workers (see the module docstring).
 
-    def __init__(self, plan: WorkerPlan, recorder: StatsRecorder, marker: str | None) -> None:
+    Two steps, so that the workers' start-up is paid before anything is timed:
+    :meth:`spawn` (a workload's ``prepare``) starts the processes and waits until each is
+    ready (imported, waiting for its plan); :meth:`run` sends each its share of the plan and
+    follows it to its end (spawning first if :meth:`spawn` was not called)."""
+
+    def __init__(self, plan: WorkerPlan, clock: Clock, marker: str | None) -> None:
+        if not isinstance(clock, MonotonicClock):
+            raise ValueError("a load over worker processes needs the real clock (they "
+                             "share CLOCK_MONOTONIC, not a virtual one)")
         self.plan = plan
-        self.recorder = recorder
         self.marker = marker
         self.workers: list[_Worker] = []
         self._stop = math.inf
+        self._started = False  # the start lines were sent
+        self._done = False  # reaped, or abandoned by the task that spawned them
+        self._recorder: StatsRecorder | None = None
 
     def stop_at(self, t: float) -> None:
         self._stop = min(self._stop, t)
+        if not self._started:
+            return  # their start line carries it (a worker reads its first line as the plan)
         for w in self.workers:
             stdin = w.proc.stdin
             if stdin is not None and not stdin.is_closing() and not w.ended:
@@ -171,10 +190,24 @@ class WorkerPool:
     def client(self) -> str:
         return next((w.client for w in self.workers if w.client), "")
 
-    async def run(self, start: float, origin: float) -> None:
+    @property
+    def spawned(self) -> bool:
+        return bool(self.workers)
+
+    async def spawn(self) -> None:
+        """Start every worker and wait until each says it is ready (``READY_S`` at most).
+
+        The workers live at most as long as the task that calls this (the runner's main
+        task, which prepares the workloads and owns the task group that runs them): when
+        that task ends without :meth:`run` having reaped them (the run failed or was
+        interrupted between prepare and start) their input is closed, so they exit at once,
+        and any still there ``REAP_GRACE_S`` later is killed. A worker that dies or hangs
+        before it is ready raises :class:`WorkerDied`; then, as on cancellation, every worker
+        is reaped before this returns."""
         from faultlab.run.setup import MARKER_ENV
 
-        self.recorder.expect_sources(self.plan.workers)
+        if self.workers or self._done:
+            raise RuntimeError("a worker pool is spawned once")
         env = {**os.environ, **({MARKER_ENV: self.marker} if self.marker else {})}
         try:
             for k in range(self.plan.workers):
@@ -184,8 +217,60 @@ class WorkerPool:
                     stderr=asyncio.subprocess.PIPE, start_new_session=True,
                     limit=_LINE_LIMIT)
                 self.workers.append(_Worker(k, proc))
-                assert proc.stdin is not None
-                proc.stdin.write(self.plan.start_line(k, start, origin, self._stop))
+            async with asyncio.timeout(READY_S):
+                for w in self.workers:
+                    await self._ready(w)
+        except TimeoutError:
+            await asyncio.shield(self._reap())
+            raise WorkerDied(f"the {self.plan.workers} load workers were not all ready "
+                             f"within {READY_S:g} s") from None
+        except BaseException:
+            await asyncio.shield(self._reap())
+            raise
+        owner = asyncio.current_task()
+        if owner is not None:
+            owner.add_done_callback(self._abandon)
+
+    async def _ready(self, w: _Worker) -> None:
+        assert w.proc.stdout is not None and w.proc.stderr is not None
+        line = await w.proc.stdout.readline()
+        if line and json.loads(line).get("type") == "ready":
+            return
+        w.stderr = (await w.proc.stderr.read())[-_STDERR_TAIL:]
+        raise self._died(w, await w.proc.wait(), "getting ready")
+
+    def _abandon(self, _owner: object) -> None:
+        """The spawning task ended: end the workers :meth:`run` did not reap (see
+        :meth:`spawn`). Synchronous (a done callback): close their input, kill them later."""
+        if self._done:
+            return
+        self._done = True
+        for w in self.workers:
+            if w.proc.stdin is not None and not w.proc.stdin.is_closing():
+                w.proc.stdin.close()
+
+        def kill_left() -> None:
+            for w in self.workers:
+                if w.proc.returncode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        w.proc.kill()
+
+        asyncio.get_running_loop().call_later(REAP_GRACE_S, kill_left)
+
+    async def run(self, start: float, origin: float, recorder: StatsRecorder) -> None:
+        """Send each worker its share of the plan, feed ``recorder`` their seconds until
+        every one has ended; every worker is reaped before this returns or raises."""
+        if self._done:
+            raise RuntimeError("the load workers were already stopped")
+        try:
+            if not self.workers:
+                await self.spawn()
+            self._recorder = recorder
+            recorder.expect_sources(self.plan.workers)
+            self._started = True
+            for w in self.workers:
+                assert w.proc.stdin is not None
+                w.proc.stdin.write(self.plan.start_line(w.k, start, origin, self._stop))
             async with asyncio.TaskGroup() as tg:
                 for w in self.workers:
                     tg.create_task(self._follow(w))
@@ -198,34 +283,38 @@ class WorkerPool:
             await asyncio.shield(self._reap())
 
     async def _follow(self, w: _Worker) -> None:
-        proc = w.proc
-        assert proc.stdout is not None and proc.stderr is not None
+        proc, recorder = w.proc, self._recorder
+        assert proc.stdout is not None and proc.stderr is not None and recorder is not None
         err = asyncio.create_task(proc.stderr.read())
         try:
             while line := await proc.stdout.readline():
                 msg = json.loads(line)
                 for wire in msg["seconds"]:
-                    self.recorder.add_second(w.k, second_from_wire(wire))
+                    recorder.add_second(w.k, second_from_wire(wire))
                 w.load, w.client = msg["load"], msg["client"]
                 if msg["type"] == "end":
-                    self.recorder.add_second(w.k, second_from_wire(msg["warmup"]))
-                    self.recorder.end_source(w.k)
+                    recorder.add_second(w.k, second_from_wire(msg["warmup"]))
+                    recorder.end_source(w.k)
                     w.ended = True
             code = await proc.wait()
             w.stderr = (await err)[-_STDERR_TAIL:]
         finally:
             err.cancel()
         if not w.ended or code != 0:
-            how = (f"was killed by {signal.Signals(-code).name}" if code < 0
-                   else f"exited with status {code}")
-            tail = w.stderr.decode(errors="replace").strip().splitlines()
-            said = f"; it said: {tail[-1]}" if tail else ""
-            raise WorkerDied(
-                f"load worker {w.k + 1} of {self.plan.workers} (pid {proc.pid}) {how} before "
-                f"finishing its share: its seconds from {self.recorder.sources_behind} on "
-                f"were never sent, so the load cannot be measured{said}")
+            raise self._died(w, code, "finishing its share: its seconds from "
+                             f"{recorder.sources_behind} on were never sent, so the load "
+                             "cannot be measured")
+
+    def _died(self, w: _Worker, code: int, before: str) -> WorkerDied:
+        how = (f"was killed by {signal.Signals(-code).name}" if code < 0
+               else f"exited with status {code}")
+        tail = w.stderr.decode(errors="replace").strip().splitlines()
+        said = f"; it said: {tail[-1]}" if tail else ""
+        return WorkerDied(f"load worker {w.k + 1} of {self.plan.workers} (pid {w.proc.pid}) "
+                          f"{how} before {before}{said}")
 
     async def _reap(self) -> None:
+        self._done = True
         for w in self.workers:
             if w.proc.stdin is not None and not w.proc.stdin.is_closing():
                 w.proc.stdin.close()  # "stop now" to a worker still running
@@ -250,6 +339,7 @@ async def serve(read_line: Callable[[], Awaitable[bytes]], write: Callable[[byte
     from faultlab.clock import MonotonicClock
     from faultlab.workload.http import HttpLoad, HttpRequestSpec
 
+    write(_line({"type": "ready"}))  # imported: the parent may now time the load
     first = await read_line()
     if not first:
         return
