@@ -445,3 +445,31 @@ def test_a_toxicity_raised_on_a_chatty_connection_takes_it_off_the_fast_path(
             assert await conn.reader.read() == b"c" * 50
 
     run(scenario())
+
+
+def test_the_callbacks_feed_the_chain_in_order_through_half_close_and_push_back(
+        run: Callable[..., None]) -> None:
+    """With a data toxic on both directions the callbacks feed every chunk to the chain
+    (handing back only for full reads and for space): a chatty start, a large request
+    with a small ``max_buffered``, the client's half-close, then a large answer."""
+
+    async def scenario() -> None:
+        limits = RelayLimits(read_size=16 * 1024, max_buffered=32 * 1024)
+        async with lab(reply_after_eof(3 * 1024 * 1024), limits) as the_lab:
+            listen = await the_lab.proxy()
+            for stream in ("upstream", "downstream"):
+                await the_lab.api.add_toxic("db", "noop", {}, stream=stream)
+            conn = await the_lab.connect(listen)
+            request = stream_bytes(3, 2 * 1024 * 1024)
+            for size in (1, 100, 5000):  # chatty first: the callbacks carry it
+                conn.writer.write(request[:size])
+                await conn.writer.drain()
+                await asyncio.sleep(0.01)
+            conn.writer.write(request)
+            await conn.writer.drain()
+            conn.writer.write_eof()
+            answer = await conn.reader.read()
+            assert answer[:-8] == bytes(i % 251 for i in range(3 * 1024 * 1024))
+            assert int.from_bytes(answer[-8:], "big") == 5101 + len(request)
+
+    run(scenario())

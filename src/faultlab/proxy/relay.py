@@ -6,11 +6,11 @@ tasks:
 
 * the **reader** receives chunks from its source socket and feeds them into the pipe's
   :class:`~faultlab.proxy.chain.Chain`; while no toxic applies and nothing is queued it
-  skips the chain and sends straight from its receive buffer (the fast path). On the fast
-  path it does not even run per chunk: it registers a readiness callback
-  (``loop.add_reader``) that receives and sends synchronously, inside the loop's callback
-  (one epoll wait, one recv, one send per chunk: no future, no task step), and waits until
-  the callback hands back a chunk that needs the task (see :meth:`_Pipe._watch`);
+  skips the chain and sends straight from its receive buffer (the fast path). It does not
+  run per chunk: it registers a readiness callback (``loop.add_reader``) that receives and
+  sends, or feeds the chain, synchronously inside the loop's callback (on the fast path one
+  epoll wait, one recv, one send per chunk: no future, no task step), and waits until the
+  callback hands back a chunk that needs the task (see :meth:`_Pipe._watch`);
 * the **writer** carries out the chain's commands in order: it sends queued bytes, shuts
   down the destination's write half on :class:`~faultlab.proxy.toxics.Close`, and wakes
   up at the chain's deadline to let time-based toxics run.
@@ -183,58 +183,32 @@ class _Pipe:
         self.stats.sent += len(data)
         return True
 
-    def _take(self, view: memoryview, size: int, arrived: float) -> int:
-        """Handle ``size`` bytes just received into ``view``, without awaiting anything.
-
-        Counts and observes them, then sends them straight from the buffer (the fast path)
-        or feeds them to the chain. Returns where the bytes still to be sent under the send
-        lock start (``size`` when none are left), or -1 if the destination failed.
-        """
-        self.stats.received += size
-        if (observe := self.observe) is not None:
-            observe(view[:size], arrived)  # it keeps nothing of the buffer
-        if self.chain.passthrough and self.idle:
-            # Fast path: nothing can be ahead of these bytes, so send them from the receive
-            # buffer without a copy; first straight away (no await, so no one can take the
-            # lock meanwhile), and only the rest through the loop.
-            try:
-                sent = self.dst.send(view[:size])
-            except BlockingIOError:
-                sent = 0
-            except OSError as exc:
-                self.destination_failed(exc)
-                return -1
-            self.delivered += sent
-            self.stats.sent += sent
-            return sent
-        self.apply(self.chain.feed(bytes(view[:size]), arrived))
-        return size
-
     def _eof(self, arrived: float) -> None:
         if self.observe_eof is not None:
             self.observe_eof(arrived)
         self.apply(self.chain.feed_eof(arrived))
 
     async def _watch(self, buffer: bytearray, view: memoryview) -> tuple[int, int]:
-        """Relay from readiness callbacks while every chunk takes the fast path whole.
+        """Receive from readiness callbacks until something needs the reader task.
 
-        The loop calls ``on_readable`` when the source is readable; it receives and sends
-        there and then, with no future, no task step and no await per chunk (a ping-pong
-        costs one epoll wait, one recv and one send per direction). It hands back to the
-        reader task, returning ``(size, sent)`` as :meth:`_take` would have left the last
-        chunk, as soon as something needs an await or a look from the task: a send that did
-        not take every byte (flow control), a chunk that went to the chain (a toxic applies
-        or something is queued), a read that filled the buffer (grow it, or splice), EOF
-        (``size`` 0) or an error (``sent`` -1). Everything it does for a chunk is what
-        :meth:`_take` does, inlined: this is the proxy's hottest code.
+        The loop calls ``on_readable`` when the source is readable; it receives there and
+        then, with no future, no task step and no await per chunk, and either sends the
+        chunk straight from the buffer (the fast path: no data toxic applies and nothing is
+        queued; a ping-pong costs one epoll wait, one recv and one send per direction) or
+        feeds it to the chain, whose commands go to the writer. It hands back to the reader
+        task, returning ``(size, sent)`` for the last chunk (``sent`` is where the bytes
+        still to be sent under the send lock start), as soon as something needs an await
+        or a look from the task: a send that did not take every byte (flow control), more
+        than ``max_buffered`` bytes queued or held (wait for space), a read that filled the
+        buffer (grow it, or splice), EOF (``size`` 0) or an error (``sent`` -1). This is
+        the proxy's hottest code: everything it needs is bound before the first chunk.
         """
         loop = asyncio.get_running_loop()
         done: asyncio.Future[tuple[int, int]] = loop.create_future()
         finished = done.done
-        # Bound once: the callback looks nothing up per chunk that it can look up here.
         recv_into, send, chain, stats = self.src.recv_into, self.dst.send, self.chain, self.stats
         queue, locked, observe = self._queue, self._send_lock.locked, self.observe
-        capacity = len(buffer)
+        capacity, max_buffered = len(buffer), self.limits.max_buffered
 
         def on_readable() -> None:
             if finished():  # handed back; the task has not removed the reader yet
@@ -257,7 +231,8 @@ class _Pipe:
                     observe(view[:size], arrived)  # it keeps nothing of the buffer
                 if not (chain.passthrough and not queue and not locked()):
                     self.apply(chain.feed(bytes(view[:size]), arrived))
-                    done.set_result((size, size))
+                    if size == capacity or self.buffered() > max_buffered:
+                        done.set_result((size, size))
                     return
                 try:
                     sent = send(view[:size])
@@ -271,42 +246,29 @@ class _Pipe:
                 stats.sent += sent
                 if sent != size or size == capacity:
                     done.set_result((size, sent))
-            except Exception as exc:  # a bug (an observer's, say): the task reports it
+            except Exception as exc:  # a bug (an observer's, a toxic's): the task reports it
                 done.set_exception(exc)
 
         fd = self.src.fileno()
         loop.add_reader(fd, on_readable)
         try:
             # Bytes may be waiting already (the source kept sending while the task sent under
-            # the lock or spliced): take them now rather than a loop iteration later.
+            # the lock, spliced or waited for space): take them now, not an iteration later.
             on_readable()
             return await done
         finally:
             loop.remove_reader(fd)
 
     async def read_loop(self) -> None:
-        loop = asyncio.get_running_loop()
         # Start small so that idle connections stay cheap; grow while reads fill the buffer.
         buffer = bytearray(min(INITIAL_READ_SIZE, self.limits.read_size))
         view = memoryview(buffer)
         while True:
-            if self.chain.passthrough and self.idle:
-                size, sent = await self._watch(buffer, view)
-                if size == 0:
-                    if sent == 0:
-                        self._eof(now())
-                    return
-            else:
-                try:
-                    size = await loop.sock_recv_into(self.src, buffer)
-                except OSError as exc:
-                    self.source_failed(exc)
-                    return
-                arrived = now()
-                if size == 0:
-                    self._eof(arrived)
-                    return
-                sent = self._take(view, size, arrived)
+            size, sent = await self._watch(buffer, view)
+            if size == 0:
+                if sent == 0:
+                    self._eof(now())
+                return
             if sent < 0:
                 return
             if sent < size:
