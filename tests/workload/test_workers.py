@@ -43,7 +43,7 @@ from faultlab.workload.stats import (
     second_from_wire,
     second_to_wire,
 )
-from faultlab.workload.worker import WorkerDied
+from faultlab.workload.worker import WorkerDied, WorkerPlan, WorkerPool
 
 ORIGIN = 1000.0
 
@@ -520,3 +520,25 @@ async def test_a_run_interrupted_between_prepare_and_start_leaves_no_worker(
         assert await run.wait() != 0
         await _until(lambda: all(_gone(pid) for pid in workers))
         assert _marked(marker) == [] and received[0] == 0  # no request: the load never ran
+
+
+async def test_the_recorder_waits_for_the_workers_while_they_start(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seconds that pass while the workers start (run() spawning them) are not closed as
+    empty ones: the recorder expects its sources from the moment the run begins."""
+    gate = asyncio.Event()
+
+    async def slow_spawn(self: WorkerPool) -> None:
+        await gate.wait()
+        raise RuntimeError("the workers did not start")
+
+    monkeypatch.setattr(WorkerPool, "spawn", slow_spawn)
+    recorder = StatsRecorder(0.0)
+    pool = WorkerPool(WorkerPlan(HttpRequestSpec("http://127.0.0.1:1/"), 10.0, 2, 10),
+                      MonotonicClock(), None)
+    task = asyncio.create_task(pool.run(0.0, 0.0, recorder))
+    await asyncio.sleep(0)
+    assert recorder.complete_until(100.0) == []  # 99 seconds passed; no worker sent one
+    gate.set()
+    with pytest.raises(RuntimeError, match="did not start"):
+        await task

@@ -262,11 +262,12 @@ class WorkerPool:
         every one has ended; every worker is reaped before this returns or raises."""
         if self._done:
             raise RuntimeError("the load workers were already stopped")
+        # first: until then the recorder would close the seconds that pass as empty ones
+        recorder.expect_sources(self.plan.workers)
+        self._recorder = recorder
         try:
             if not self.workers:
                 await self.spawn()
-            self._recorder = recorder
-            recorder.expect_sources(self.plan.workers)
             self._started = True
             for w in self.workers:
                 assert w.proc.stdin is not None
