@@ -242,3 +242,63 @@ def test_check_and_validate_import_neither_typer_nor_unused_kinds(tmp_path: Path
         assert kinds == expected, args
         if args[0] == "check":
             assert not loaded, "check needs no pydantic"
+
+
+#: what `import faultlab.cli; main()` must leave out of sys.modules for each quick command
+#: (imported where they are needed: awaiting, reading histories, logging, a lab, a typo)
+_LAZY = {
+    "validate": ("asyncio", "logging", "difflib", "faultlab.history", "faultlab.workload.clients",
+                 "faultlab.journal", "faultlab.lab.control", "rich", "faultlab.run",
+                 "faultlab.record", "faultlab.report"),
+    "run": ("faultlab.history", "faultlab.lab.control", "faultlab.workload.clients.redis",
+            "difflib"),
+}
+
+_MODULES_PROBE = (
+    "import json, sys\nfrom faultlab.cli import main\n"
+    "sys.argv = ['faultlab', *sys.argv[1:]]\ncode = None\n"
+    "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
+    "tok = sys.modules.get('tokenize')\n"
+    "print(json.dumps({'code': code, 'modules': sorted(sys.modules), 'tokenize_compiled': "
+    "bool(tok and tok._compile.cache_info().currsize)}), file=sys.stderr)\n")
+
+
+def _modules_after(*args: str) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "-c", _MODULES_PROBE, *args], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.stderr.strip(), done
+    out: dict[str, Any] = json.loads(done.stderr.strip().splitlines()[-1])
+    return out
+
+
+def _loaded(modules: list[str], names: tuple[str, ...]) -> list[str]:
+    return [m for m in modules if m in names or m.startswith(tuple(n + "." for n in names))]
+
+
+def test_validate_and_a_trivial_run_leave_what_they_do_not_need_unimported(
+        tmp_path: Path) -> None:
+    # the start-up budget of issue 14: each of these is imported where it is used, so a
+    # command that does not use it does not pay for it (times are the benchmark's business:
+    # benchmarks/run_startup.py)
+    victim = subprocess.Popen(["sleep", "60"])
+    try:
+        pidfile = tmp_path / "victim.pid"
+        pidfile.write_text(f"{victim.pid}\n")
+        experiment = tmp_path / "e.yaml"
+        experiment.write_text(f"name: e\ntargets:\n  victim: {{process: {{pidfile: {pidfile}}}}}"
+                              "\nfaults:\n  - {target: victim, kind: kill, signal: SIGKILL}\n")
+        validated = _modules_after("validate", str(experiment))
+        assert validated["code"] is None
+        assert _loaded(validated["modules"], _LAZY["validate"]) == []
+        # pydantic reads each default_factory's signature; a builtin's (list) is parsed
+        # with tokenize, whose first use compiles its token regex
+        assert not validated["tokenize_compiled"]
+        ran = _modules_after("run", str(experiment), "--quiet", "--run-dir",
+                             str(tmp_path / "run"))
+        assert ran["code"] == 0
+        assert victim.wait(timeout=10) == -9, "the run did not kill the victim"
+        assert _loaded(ran["modules"], _LAZY["run"]) == []
+        assert "faultlab.report" in ran["modules"]  # it did write the report
+    finally:
+        victim.kill()
+        victim.wait()

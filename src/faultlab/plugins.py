@@ -21,7 +21,6 @@ csv) only when some distribution on ``sys.path`` declares the registry's group, 
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import re
 import sys
@@ -32,8 +31,6 @@ from typing import Annotated, Any, Generic, Protocol, TypeVar
 __all__ = ["ByKind", "Named", "PluginError", "Registry", "check_kind_literal",
            "declared_groups", "discriminated_union", "skip_pydantic_plugin_scan",
            "union_adapter"]
-
-log = logging.getLogger(__name__)
 
 
 class PluginError(Exception):
@@ -115,7 +112,10 @@ class Registry(Generic[T]):
             self._loading = False
 
     def _read_entry_points(self) -> None:
+        import logging  # here: the quick commands never log, and logging costs ~3 ms
         from importlib.metadata import entry_points
+
+        log = logging.getLogger(__name__)
 
         for ep in entry_points(group=self.group):
             try:

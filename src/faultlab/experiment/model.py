@@ -336,7 +336,18 @@ def experiment_model() -> type[Experiment]:
     """The experiment model. Its ``faults``, ``workloads`` and ``hosts`` take every
     registered kind (plug-ins included, whenever they register), each entry validated by
     its kind's spec alone (:class:`~faultlab.plugins.ByKind`)."""
+    if not Experiment.__pydantic_complete__:
+        # The sections an absent key makes from their defaults are built first: each builds
+        # its own validator anyway (for that default), and the experiment's schema then
+        # reuses theirs instead of generating them a second time (~15% of its build).
+        for section in _DEFAULTED:
+            section.model_rebuild()
     return Experiment
+
+
+#: the sections whose defaults every file without them constructs, inner ones first
+_DEFAULTED: tuple[type[Strict], ...] = (SystemSpec, BeforeClause, DuringClause, AfterClause,
+                                        Hypothesis, Schedule, RevertPolicy)
 
 
 _UNION_MODELS: dict[tuple[tuple[type[Any], ...], ...], type[Experiment]] = {}

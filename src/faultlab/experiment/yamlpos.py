@@ -19,7 +19,6 @@ and did-you-mean suggestions draw on a budget per load (:func:`suggestions`).
 from __future__ import annotations
 
 import contextlib
-import difflib
 import os
 import re
 from collections.abc import Container, Iterator, Mapping
@@ -108,6 +107,8 @@ def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
         if budget.left < len(choices):
             return ""
         budget.left -= len(choices)
+    import difflib  # here: only a file with a mistake needs it
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     hint = f"did you mean '{close[0]}'?" if close else ""
     if budget is not None:

@@ -10,8 +10,8 @@ evidence is still listed, by operation index, with the checker's own text.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from faultlab.history import Op
 from faultlab.record import CheckEntry, CheckVerdict
 from faultlab.report.checkdata import read_history
 from faultlab.report.model import RunData
@@ -24,6 +24,9 @@ from faultlab.report.optimeline import (
 )
 from faultlab.report.sections import Rendered, ReportContext, Slot
 from faultlab.report.text import esc, md, md_table
+
+if TYPE_CHECKING:  # the history readers load only for a failed check's operations
+    from faultlab.history import Op
 
 __all__ = ["CheckDetailsSection", "CheckFindingsSection"]
 

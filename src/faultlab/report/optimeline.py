@@ -21,11 +21,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from faultlab.history import Op, Outcome
 from faultlab.record import Violation
 from faultlab.report.text import esc
+
+if TYPE_CHECKING:  # the history readers load only for a report that shows operations
+    from faultlab.history import Op
 
 __all__ = ["MAX_OPS", "TAIL", "Window", "op_label", "op_text", "render_timeline",
            "select_window"]
@@ -56,6 +58,8 @@ def _value(v: Any, limit: int = 28) -> str:
 
 
 def op_label(op: Op) -> str:
+    from faultlab.history import Outcome
+
     """``write 3``, ``read → 7``, ``cas 1→2``, ``read → ?`` (outcome unknown)."""
     if op.f in ("read", "dequeue"):
         seen = "?" if op.outcome is not Outcome.OK else _value(op.value)
@@ -77,6 +81,8 @@ def op_text(op: Op, origin_ns: int) -> str:
 
 
 def _open(op: Op) -> bool:
+    from faultlab.history import Outcome
+
     return op.outcome is Outcome.INFO or op.complete_ns is None
 
 
@@ -95,6 +101,8 @@ class Window:
 
 def select_window(v: Violation, ops: dict[int, Op]) -> Window | None:
     """The operations to draw for ``v``, or ``None`` when the history lacks its ops."""
+    from faultlab.history import Outcome
+
     focus_ids = list(dict.fromkeys(
         ([v.must_complete] if v.must_complete is not None else []) + [s.op for s in v.stuck]))
     focus = [ops[i] for i in focus_ids if i in ops]

@@ -40,7 +40,6 @@ from faultlab.faketime import clocked_services
 from faultlab.faults import Fault, FaultContext, FaultError, build_fault
 from faultlab.faults.base import NotApplied, ProxyEndpoint
 from faultlab.journal import JOURNAL_NAME, Event, Journal, Redactor
-from faultlab.lab.control import LabError
 from faultlab.run.clauses import build_clauses
 from faultlab.run.evaluate import AbortSignal, Evaluation
 from faultlab.run.labs import RunLab
@@ -229,7 +228,7 @@ class Runner:
                 self._set(Status.ABORTED, f"aborted: {e.signal.reason}; {state}")
                 self.journal.write(Event.ABORT, reason=e.signal.reason,
                                    window=list(e.signal.window), measured=e.signal.measured)
-            elif isinstance(e, ServiceError | FaultError | LabError):
+            elif _said_for_people(e):
                 self._set(Status.ERROR, f"{e}; {state}")
             else:  # a bug: report it (after reverting, which is done)
                 tb = "".join(traceback.format_exception(e)[-3:]).strip()
@@ -612,6 +611,13 @@ def _started() -> int | None:
 
     ident = local_host().identify(_pid())
     return ident.started if ident is not None else None
+
+
+def _said_for_people(e: BaseException) -> bool:
+    """Whether ``e`` is a failure whose message is for people (not a bug of faultlab)."""
+    from faultlab.lab.control import LabError  # here: a run without a lab never loads it
+
+    return isinstance(e, ServiceError | FaultError | LabError)
 
 
 def _leaves(group: BaseExceptionGroup[Any]) -> list[BaseException]:
