@@ -473,3 +473,24 @@ def test_the_callbacks_feed_the_chain_in_order_through_half_close_and_push_back(
             assert int.from_bytes(answer[-8:], "big") == 5101 + len(request)
 
     run(scenario())
+
+
+def test_held_bytes_released_by_a_toxic_let_a_waiting_reader_go_on(
+        run: Callable[..., None]) -> None:
+    """Bytes a latency toxic releases are sent at once by the writer's tick, never queued:
+    the reader, waiting because the toxic holds more than ``max_buffered``, must still be
+    let go on (the answer arrives whole instead of stalling)."""
+
+    async def scenario() -> None:
+        limits = RelayLimits(read_size=16 * 1024, max_buffered=32 * 1024)
+        async with lab(reply_after_eof(4 * 1024 * 1024), limits) as the_lab:
+            listen = await the_lab.proxy()
+            await the_lab.api.add_toxic("db", "latency", {"latency": 5, "jitter": 0})
+            conn = await the_lab.connect(listen)
+            conn.writer.write(b"q" * 10)
+            conn.writer.write_eof()
+            answer = await conn.reader.read()
+            assert answer[:-8] == bytes(i % 251 for i in range(4 * 1024 * 1024))
+            assert int.from_bytes(answer[-8:], "big") == 10
+
+    run(scenario())

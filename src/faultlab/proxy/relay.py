@@ -13,7 +13,10 @@ tasks:
   callback hands back a chunk that needs the task (see :meth:`_Pipe._watch`);
 * the **writer** carries out the chain's commands in order: it sends queued bytes, shuts
   down the destination's write half on :class:`~faultlab.proxy.toxics.Close`, and wakes
-  up at the chain's deadline to let time-based toxics run.
+  up at the chain's deadline to let time-based toxics run. Bytes the chain puts out while
+  nothing is queued or being sent are sent at once by :meth:`_Pipe.apply`, in whichever
+  callback or task produced them; only what the socket does not take is queued, so a
+  chunk through a toxic that passes it on costs no task step.
 
 Invariants:
 
@@ -127,7 +130,9 @@ class _Pipe:
         self._queue: deque[Deliver | Close | Hangup] = deque()
         self._queued_bytes = 0
         self._wake = asyncio.Event()  # the writer has something new to look at
-        self._space = asyncio.Event()  # the reader may read again
+        self._writer_due: float | None = None  # the deadline the writer last slept towards
+        self._space = asyncio.Event()  # the reader may read again (cleared while it waits)
+        self._space.set()
         self._send_lock = asyncio.Lock()
         self.stats = conn.stats.directions[stream]
         self.delivered = 0
@@ -137,11 +142,25 @@ class _Pipe:
         self.observe_eof: Callable[[float], None] | None = None
 
     def apply(self, commands: Iterable[Command]) -> None:
+        """Carry out the chain's commands: bytes that nothing is ahead of (empty queue, no
+        send under way) are sent at once, without waiting, and only what the socket does
+        not take is queued for the writer, which is woken only if it has something new to
+        look at: a queued command or a deadline other than the one it sleeps towards."""
+        queued = False
         for command in commands:
-            if isinstance(command, Deliver | Close | Hangup):
+            if isinstance(command, Deliver):
+                data = command.data
+                if not self._queue and not self.closed and not self._send_lock.locked():
+                    data = self._send_now(data)
+                    if not data:
+                        continue
+                    command = Deliver(data, command.at)
                 self._queue.append(command)
-                if isinstance(command, Deliver):
-                    self._queued_bytes += len(command.data)
+                self._queued_bytes += len(data)
+                queued = True
+            elif isinstance(command, Close | Hangup):
+                self._queue.append(command)
+                queued = True
             elif isinstance(command, Reset):
                 self.conn.abort(CloseReason.TOXIC_RESET, f"reset by a toxic on {self.stream.value}")
             elif isinstance(command, Reply):
@@ -149,7 +168,24 @@ class _Pipe:
             elif isinstance(command, Drop):
                 self.stats.dropped += command.size
         # Also on an empty list: a chain change may have moved the deadline.
-        self._wake.set()
+        if queued or self.chain.deadline() != self._writer_due:
+            self._wake.set()
+        if not self._space.is_set() and self.buffered() <= self.limits.max_buffered // 2:
+            self._space.set()  # held bytes released and sent here, not by the writer
+
+    def _send_now(self, data: bytes) -> bytes:
+        """Send what the socket takes of ``data`` without waiting; returns the rest (empty
+        also when the destination failed: the connection is ending)."""
+        try:
+            sent = self.dst.send(data)
+        except BlockingIOError:
+            return data
+        except OSError as exc:
+            self.destination_failed(exc)
+            return b""
+        self.delivered += sent
+        self.stats.sent += sent
+        return data[sent:]
 
     def buffered(self) -> int:
         return self._queued_bytes + self.chain.held_bytes()
@@ -323,7 +359,7 @@ class _Pipe:
             # Nothing to send: sleep until the next toxic deadline or until woken. The event
             # is cleared only here, after the last look, so a wake-up cannot be missed.
             self._wake.clear()
-            due = self.chain.deadline()
+            due = self._writer_due = self.chain.deadline()
             if due is None:
                 await self._wake.wait()
             elif (left := due - now()) > TIMER_SLACK:
