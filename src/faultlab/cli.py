@@ -19,9 +19,8 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from faultlab import __version__
 
@@ -263,8 +262,7 @@ def _str(text: str) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class Opt:
+class Opt(NamedTuple):
     """An option of a quick command: its names, the body's parameter, how a value is read
     (``None`` when the text is one the fast path leaves to typer; no ``parse``: a flag)."""
 
@@ -275,8 +273,7 @@ class Opt:
     off: tuple[str, ...] = ()  # a flag's names that turn it off (--no-independent)
 
 
-@dataclass(frozen=True)
-class Quick:
+class Quick(NamedTuple):
     body: Callable[..., None]
     arguments: tuple[str, ...]  # the body's positional parameters, in order
     required: int  # how many of them the command line must give
