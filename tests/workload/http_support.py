@@ -176,6 +176,19 @@ async def raw_server(handler: RawHandler) -> tuple[RawServer, str]:
     return srv, f"http://127.0.0.1:{port}/"
 
 
+async def load_against_raw(handler: RawHandler, rate: float, duration: float, *,
+                           timeout: float = 2.0, client: ClientChoice = "lean",
+                           ) -> tuple[LoadSummary, SpyRecorder, Aggregate]:
+    """:func:`run_load` of a GET against a :func:`raw_server` running ``handler``."""
+    srv, url = await raw_server(handler)
+    try:
+        return await run_load(HttpRequestSpec(url, timeout=timeout), rate, duration,
+                              client=client)
+    finally:
+        srv.close()
+        await srv.wait_closed()
+
+
 async def run_load(
     spec: HttpRequestSpec, rate: float, duration: float, *, max_in_flight: int = 1000,
     client: ClientChoice = "auto",

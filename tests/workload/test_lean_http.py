@@ -28,6 +28,7 @@ from .http_support import (
     SpyRecorder,
     assert_accounted,
     free_port,
+    load_against_raw,
     raw_server,
     run_load,
 )
@@ -153,13 +154,7 @@ async def _two_answers(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
                                      _reset_mid_body])
 async def test_a_close_or_reset_mid_response_is_failed(
         client: ClientChoice, handler: object) -> None:
-    srv, url = await raw_server(handler)  # type: ignore[arg-type]
-    try:
-        summary, recorder, agg = await run_load(HttpRequestSpec(url, timeout=2.0), 40.0, 0.25,
-                                                client=client)
-    finally:
-        srv.close()
-        await srv.wait_closed()
+    summary, recorder, agg = await load_against_raw(handler, 40.0, 0.25, client=client)  # type: ignore[arg-type]
     assert_accounted(summary, recorder, agg)
     assert agg.failed == summary.sent == 10
 
@@ -171,13 +166,7 @@ async def test_an_unsolicited_second_answer_closes_the_connection() -> None:
         conns.append(1)
         await _two_answers(reader, writer)
 
-    srv, url = await raw_server(handler)
-    try:
-        summary, recorder, agg = await run_load(HttpRequestSpec(url, timeout=2.0), 20.0, 0.25,
-                                                client="lean")
-    finally:
-        srv.close()
-        await srv.wait_closed()
+    summary, recorder, agg = await load_against_raw(handler, 20.0, 0.25)
     assert_accounted(summary, recorder, agg)
     assert agg.ok == summary.sent == 5  # each first answer is the answer...
     assert len(conns) == 5  # ...and no connection is reused after the extra one
@@ -316,15 +305,42 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None
         await asyncio.sleep(0.005)
         writer.close()  # ...ended by the server before the next request
 
-    srv, url = await raw_server(handler)
-    try:
-        summary, recorder, agg = await run_load(HttpRequestSpec(url, timeout=2.0), 20.0, 0.5,
-                                                client="lean")
-    finally:
-        srv.close()
-        await srv.wait_closed()
+    summary, recorder, agg = await load_against_raw(handler, 20.0, 0.5)
     assert_accounted(summary, recorder, agg)
     assert agg.ok == summary.sent == len(conns) == 10
+
+
+@pytest.mark.parametrize(("second", "outcome"), [("hold", Outcome.TIMED_OUT),
+                                                  ("reset", Outcome.FAILED)])
+async def test_a_request_on_a_warm_connection_times_out_or_fails_like_any_other(
+        second: str, outcome: Outcome) -> None:
+    """Each connection answers its first request and not its second: the second is sent on
+    a warm connection (by the scheduler's loop itself, no task) and is timed out at its
+    timeout from the send, or failed by the reset."""
+    conns: list[int] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conns.append(1)
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")  # kept alive
+        await writer.drain()
+        await reader.readuntil(b"\r\n\r\n")
+        if second == "reset":
+            writer.transport.abort()
+        else:
+            await reader.read()  # held until the client closes it (at the timeout)
+
+    summary, recorder, agg = await load_against_raw(handler, 20.0, 0.5, timeout=0.2)
+    assert_accounted(summary, recorder, agg)
+    assert agg.ok == len(conns)  # each connection's first answer
+    others = [(i, lat) for i, o, lat in recorder.dones if o is not Outcome.OK]
+    assert len(others) == summary.sent - agg.ok > 0  # the second requests: on warm ones
+    assert {o for _, o, _ in recorder.dones} == {Outcome.OK, outcome}
+    sends = dict(recorder.sends)
+    for intended, latency in others:
+        if outcome is Outcome.TIMED_OUT:
+            assert latency >= sends[intended] - intended + 0.2  # not early, from the send
+        assert latency < 30
 
 
 # --------------------------------------------------------------------------------------------

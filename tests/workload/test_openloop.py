@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
 
 import pytest
 
@@ -194,3 +195,62 @@ def test_bad_parameters_say_what_is_wrong() -> None:
         OpenLoop(0.0, max_in_flight=1, clock=clock)
     with pytest.raises(ValueError, match="max_in_flight must be at least 1"):
         OpenLoop(1.0, max_in_flight=0, clock=clock)
+
+
+class Immediate:
+    """A :data:`LaunchNow` that takes the even arrivals (no task) and holds each until the
+    test finishes it; the odd ones it refuses, so they run as ``launch`` tasks."""
+
+    def __init__(self) -> None:
+        self.taken: list[tuple[int, Callable[[BaseException | None], None]]] = []
+
+    def __call__(self, intended: float, i: int,
+                 done: Callable[[BaseException | None], None]) -> bool:
+        if i % 2:
+            return False
+        self.taken.append((i, done))
+        return True
+
+    def finish(self, error: BaseException | None = None) -> None:
+        taken, self.taken = self.taken, []
+        for _, done in taken:
+            done(error)
+
+
+async def _with_immediate(cap: int, stop: float, until: float) -> tuple[
+        OpenLoop, Arrivals, Immediate, asyncio.Task[LoadSummary]]:
+    """10 arrivals a second until ``stop``, offered to an :class:`Immediate` first; driven
+    in virtual time to ``until``."""
+    clock = ManualClock()
+    start = clock.now()
+    arrivals, now = Arrivals(clock, latency=0.05), Immediate()
+    loop = OpenLoop(10.0, max_in_flight=cap, clock=clock)
+    task = asyncio.create_task(loop.run(start, start + stop, arrivals, now=now))
+    await drive(clock, task, start + until)
+    return loop, arrivals, now, task
+
+
+async def test_arrivals_taken_without_a_task_count_and_are_waited_for() -> None:
+    loop, arrivals, now, task = await _with_immediate(100, 1.0, 1.3)
+    assert [i for i, _ in now.taken] == [0, 2, 4, 6, 8]
+    assert [i for _, i in arrivals.launched] == [1, 3, 5, 7, 9]
+    assert not task.done() and loop.in_flight == 5  # the plan is over; five still running
+    now.finish()
+    summary = await task
+    assert summary.sent == 10 and loop.in_flight == 0
+
+
+async def test_arrivals_taken_without_a_task_hold_the_cap() -> None:
+    _, arrivals, now, task = await _with_immediate(1, 1.0, 1.3)
+    assert [i for i, _ in now.taken] == [0] and not arrivals.launched  # 1..9: at the cap
+    now.finish()
+    summary = await task
+    assert (summary.sent, summary.dropped) == (1, 9)
+
+
+async def test_an_error_reporting_an_arrival_taken_without_a_task_ends_the_run() -> None:
+    _, _, now, task = await _with_immediate(100, math.inf, 0.35)
+    now.finish(RuntimeError("a bug in the recorder"))  # ends the plan at once
+    with pytest.raises(ExceptionGroup) as info:  # and cancels its tasks, as a task's would
+        await task
+    assert [repr(e) for e in info.value.exceptions] == ["RuntimeError('a bug in the recorder')"]

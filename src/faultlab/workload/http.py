@@ -187,8 +187,8 @@ class HttpLoad:
                     traceparent=random.Random() if spec.traceparent else None,
                     new_traceparent=new_traceparent, clock=self._clock,
                     recorder=self._recorder)
-                return replace(await self._loop.run(start, stop, lean, origin=origin),
-                               client="lean")
+                return replace(await self._loop.run(start, stop, lean, origin=origin,
+                                                    now=lean.now), client="lean")
             finally:
                 pool.close()
         async with self._session() as session:

@@ -1,6 +1,7 @@
 """The lean HTTP/1.1 client of the open-loop load: one asyncio Protocol per keep-alive
-connection, responses parsed by httptools (llhttp, in C), no per-request objects but a future
-and a timer.
+connection, responses parsed by httptools (llhttp, in C), no per-request object but a timer:
+on a warm connection a request is sent straight from the scheduler's loop and reported from
+the protocol's callbacks, with no task, future or coroutine.
 
 aiohttp's client costs ~250-300 µs of CPU per request by itself, which caps one core at
 ~3,500 requests/s; this path does the same request for a fraction of that, so the generator,
@@ -42,7 +43,7 @@ from faultlab.workload.stats import Outcome, StatsRecorder
 
 __all__ = ["LeanClient", "LeanRequest", "supports"]
 
-_FAILED, _TIMED_OUT = -1, -2  # what a request's future holds when there is no status
+_FAILED, _TIMED_OUT = -1, -2  # a request's result when there is no status
 _NOT_SUPPORTED_HEADERS = frozenset(
     {"content-length", "transfer-encoding", "connection", "expect", "upgrade", "te",
      "keep-alive", "proxy-connection"})
@@ -62,14 +63,27 @@ def supports(url: str, method: str, headers: tuple[tuple[str, str], ...]) -> boo
     return True
 
 
+#: how a request tells whoever launched it that it was reported: ``done(None)``, or
+#: ``done(error)`` when reporting it raised (a bug: the load fails with it)
+Done = Callable[[BaseException | None], None]
+
+
+def _no_done(error: BaseException | None) -> None:
+    pass
+
+
 class _Connection(asyncio.Protocol):
-    """One keep-alive connection; ``waiter`` is the outstanding request's future, if any."""
+    """One keep-alive connection; ``req`` is the request outstanding on it, if any, sent at
+    ``intended`` and reported through ``done``; ``timer`` is its timeout."""
 
     def __init__(self, client: LeanClient) -> None:
         self.client = client
         self.parser = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
-        self.waiter: asyncio.Future[int] | None = None
+        self.req: LeanRequest | None = None
+        self.intended = 0.0
+        self.done: Done = _no_done
+        self.timer: asyncio.TimerHandle | None = None
         self.closed = False
         self.status = 0
         self.framed = False  # Content-Length or Transfer-Encoding seen: the body is delimited
@@ -83,7 +97,7 @@ class _Connection(asyncio.Protocol):
         self.client.connections.add(self)
 
     def data_received(self, data: bytes) -> None:
-        if self.waiter is None:  # nothing asked for: not a server this client understands
+        if self.req is None:  # nothing asked for: not a server this client understands
             self.abort()
             return
         try:
@@ -98,17 +112,15 @@ class _Connection(asyncio.Protocol):
         self.client.connections.discard(self)
         if self in self.client.idle:  # closed by the server while idle (its keep-alive ended)
             self.client.idle.remove(self)
-        waiter, self.waiter = self.waiter, None
-        if waiter is not None and not waiter.done():
-            # A body without Content-Length or chunking ends at the close; anything else
-            # cut off by the close is a failed request.
-            complete = exc is None and self.headers_done and not self.framed
-            waiter.set_result(self.status if complete else _FAILED)
+        # A body without Content-Length or chunking ends at the close; anything else cut off
+        # by the close is a failed request.
+        complete = exc is None and self.headers_done and not self.framed
+        self._complete(self.status if complete else _FAILED)
 
     # -- httptools callbacks
 
     def on_message_begin(self) -> None:
-        if self.waiter is None:  # a second response to one request
+        if self.req is None:  # a second response to one request
             raise RuntimeError("unsolicited response")
         self.status, self.framed, self.headers_done = 0, False, False
 
@@ -128,29 +140,45 @@ class _Connection(asyncio.Protocol):
 
     # -- the client's side
 
-    def send(self, data: bytes, waiter: asyncio.Future[int]) -> None:
+    def send(self, req: LeanRequest, data: bytes, intended: float, done: Done,
+             deadline: float) -> None:
+        """Send one request; its outcome goes to ``req.report`` (then ``done``) exactly once,
+        unless the connection is aborted first (a cancelled request: nothing reported)."""
+        self.req, self.intended, self.done = req, intended, done
         if self.closed or self.transport is None:
-            waiter.set_result(_FAILED)
+            self._complete(_FAILED)
             return
-        self.waiter = waiter
+        self.timer = req.loop.call_at(deadline, self.expire)
         self.transport.write(data)
 
-    def expire(self, waiter: asyncio.Future[int]) -> None:
+    def expire(self) -> None:
         """The request's timeout: it is timed out and the connection closed, now."""
-        if not waiter.done():
-            waiter.set_result(_TIMED_OUT)
-            self.abort()
+        self.timer = None
+        self._complete(_TIMED_OUT)
+        self.abort()
 
     def abort(self) -> None:
+        """Close now; a request outstanding is dropped unreported (it was cancelled)."""
         self.closed = True
-        self.waiter = None
+        self.req = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         if self.transport is not None:
             self.transport.abort()
 
+    def _complete(self, result: int) -> None:
+        req = self.req
+        if req is None:
+            return
+        self.req = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        req.report(self.intended, result, self.done)
+
     def _finish(self, result: int, *, keep_alive: bool) -> None:
-        waiter, self.waiter = self.waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(result)
+        self._complete(result)
         if keep_alive and not self.closed:
             self.client.idle.append(self)
         else:
@@ -180,19 +208,28 @@ class LeanClient:
         return conn
 
     def close(self) -> None:
+        """Close every connection; the requests on them are dropped unreported."""
         for conn in list(self.connections):
             conn.abort()
         self.idle.clear()
 
 
 class LeanRequest:
-    """The scheduler's launch for the lean path: ``await request(intended, i)``."""
+    """The scheduler's launch for the lean path.
+
+    Two ways in, one request: :meth:`now` (the scheduler's
+    :data:`~faultlab.workload.openloop.LaunchNow`) sends on an idle connection at once, with
+    no task, future or coroutine, and the response's protocol callbacks report it; when no
+    connection is idle the scheduler runs ``await request(intended, i)`` as a task instead,
+    which connects first. Either way the timeout is a timer at ``send + timeout`` (the
+    connect included) and the outcome is reported once, from the protocol's callbacks."""
 
     def __init__(self, client: LeanClient, *, url: str, method: str,
                  headers: tuple[tuple[str, str], ...], body: bytes | None, timeout: float,
                  expect_status: frozenset[int], traceparent: random.Random | None,
                  new_traceparent: Callable[[random.Random], str], clock: Clock,
-                 recorder: StatsRecorder) -> None:
+                 recorder: StatsRecorder, loop: asyncio.AbstractEventLoop | None = None
+                 ) -> None:
         self.client = client
         self.timeout = timeout
         self.expect = expect_status
@@ -200,17 +237,28 @@ class LeanRequest:
         self.recorder = recorder
         self.ids = traceparent
         self.new_traceparent = new_traceparent
+        self.loop = loop or asyncio.get_running_loop()
         self.head, self.tail = _request_bytes(URL(url), method.upper(), headers, body)
         self.data = self.head + self.tail
 
-    async def __call__(self, intended: float, i: int) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
+    def _data(self) -> bytes:
         if self.ids is None:
-            data = self.data
-        else:
-            tp = self.new_traceparent(self.ids)
-            data = b"%straceparent: %s\r\n%s" % (self.head, tp.encode(), self.tail)
+            return self.data
+        tp = self.new_traceparent(self.ids)
+        return b"%straceparent: %s\r\n%s" % (self.head, tp.encode(), self.tail)
+
+    def now(self, intended: float, i: int, done: Done) -> bool:
+        """Send on an idle connection, now; False (nothing done) when none is idle."""
+        conn = self.client.take_idle()
+        if conn is None:
+            return False
+        conn.send(self, self._data(), intended, done, self.loop.time() + self.timeout)
+        return True
+
+    async def __call__(self, intended: float, i: int) -> None:
+        loop = self.loop
+        deadline = loop.time() + self.timeout
+        data = self._data()
         conn = self.client.take_idle()
         if conn is None:
             try:
@@ -222,21 +270,35 @@ class LeanRequest:
             except OSError:
                 self._done(intended, Outcome.FAILED)
                 return
-        waiter: asyncio.Future[int] = loop.create_future()
-        conn.send(data, waiter)
-        timer = loop.call_at(deadline, conn.expire, waiter)
+        reported: asyncio.Future[None] = loop.create_future()
+
+        def done(error: BaseException | None) -> None:
+            if not reported.done():
+                if error is None:
+                    reported.set_result(None)
+                else:
+                    reported.set_exception(error)
+
+        conn.send(self, data, intended, done, deadline)
         try:
-            result = await waiter
+            await reported
         except asyncio.CancelledError:
-            conn.abort()  # mid-response: the connection cannot be reused
+            if not reported.done():
+                conn.abort()  # mid-response: the connection cannot be reused
             raise
-        finally:
-            timer.cancel()
+
+    def report(self, intended: float, result: int, done: Done) -> None:
+        """The outcome of a request sent at ``intended`` (a status, or _FAILED/_TIMED_OUT)."""
         if result >= 0:
-            self._done(intended, Outcome.OK if result in self.expect else Outcome.FAILED)
+            outcome = Outcome.OK if result in self.expect else Outcome.FAILED
         else:
-            timed_out = result == _TIMED_OUT
-            self._done(intended, Outcome.TIMED_OUT if timed_out else Outcome.FAILED)
+            outcome = Outcome.TIMED_OUT if result == _TIMED_OUT else Outcome.FAILED
+        try:
+            self._done(intended, outcome)
+        except BaseException as e:  # a bug in the recorder: the load fails with it
+            done(e)
+            return
+        done(None)
 
     def _done(self, intended: float, outcome: Outcome) -> None:
         self.recorder.on_done(intended, outcome, self.clock.now() - intended)

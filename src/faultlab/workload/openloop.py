@@ -36,8 +36,11 @@ Invariants (:meth:`OpenLoop.run`):
 - *Warm-up is not measured.* Arrivals intended before ``origin`` (the run's second 0) are the
   warm-up: they run like the others but are counted in :attr:`LoadSummary.warmup`, not in the
   summary's figures (and the recorder keeps them out of every second).
-- *Structured.* Every launch is a task of one :class:`asyncio.TaskGroup`; when ``run``
-  returns every launched arrival has finished, and when it is cancelled they are cancelled.
+- *Structured.* Every launch is a task of one :class:`asyncio.TaskGroup`, or an arrival a
+  :data:`LaunchNow` took without a task (it calls back when it has finished); when ``run``
+  returns every launched arrival has finished, and when it is cancelled the tasks are
+  cancelled (the workload that took arrivals without a task cancels those: the lean HTTP
+  client closes their connections). An error reporting such an arrival ends ``run`` with it.
 - *Only the sleep is interruptible.* :meth:`stop_at` wakes a scheduler asleep toward an
   arrival at or after the new stop; it never interrupts a batch of launches.
 
@@ -59,8 +62,8 @@ from typing import Any
 from faultlab.clock import Clock
 from faultlab.workload.stats import LATE_THRESHOLD_S, StatsRecorder
 
-__all__ = ["SATURATION_LATE_FRACTION", "Launch", "LoadSummary", "OpenLoop", "WarmupSummary",
-           "load_summary"]
+__all__ = ["SATURATION_LATE_FRACTION", "Launch", "LaunchNow", "LoadSummary", "OpenLoop",
+           "WarmupSummary", "load_summary"]
 
 SATURATION_LATE_FRACTION = 0.01  # more late sends than this fraction: the generator fell behind
 WAKE_TICK_S = 0.001  # the shortest sleep of the scheduler: about the event loop's timer grain
@@ -69,6 +72,12 @@ MAX_BATCH = 256  # the most arrivals launched per wake-up before the loop runs a
 #: what the scheduler runs for each arrival it launches: ``launch(intended, i)``, the arrival's
 #: intended time and its index in the plan (dropped arrivals have indexes too, and no launch)
 Launch = Callable[[float, int], Coroutine[Any, Any, None]]
+
+#: a launch that can start an arrival without a task: ``now(intended, i, done)`` returns
+#: True when it took the arrival (it then calls ``done(None)`` exactly once, once the arrival
+#: has finished and been reported, or ``done(error)`` if reporting it raised), False when the
+#: scheduler must run ``launch(intended, i)`` as a task instead (e.g. it must connect first)
+LaunchNow = Callable[[float, int, Callable[[BaseException | None], None]], bool]
 
 
 @dataclass(frozen=True)
@@ -144,32 +153,59 @@ class OpenLoop:
         self._interrupt: asyncio.Timeout | None = None  # set while the scheduler plans
         self._measured = _Counts()
         self._warmup = _Counts()
+        self._error: BaseException | None = None  # from a LaunchNow's done(error)
+        self._drained: asyncio.Future[None] | None = None  # awaited for the last ones
 
     async def run(self, start: float, stop: float, launch: Launch, *,
-                  origin: float | None = None) -> LoadSummary:
+                  origin: float | None = None, now: LaunchNow | None = None) -> LoadSummary:
         """Launch the arrivals planned in ``[start, stop)`` (clock readings); wait for them.
 
         ``stop`` may be ``math.inf``, the end being given later by :meth:`stop_at`. Arrivals
-        intended before ``origin`` (default ``start``) are the warm-up.
+        intended before ``origin`` (default ``start``) are the warm-up. ``now``, if given, is
+        offered each arrival first (see :data:`LaunchNow`); ``launch`` runs those it refuses.
         """
         self._measured, self._warmup = _Counts(), _Counts()
         self.in_flight = 0
+        self._error = None
         measured_from = start if origin is None else origin
         try:
             async with asyncio.TaskGroup() as tg:
                 try:
                     async with asyncio.timeout(None) as interrupt:
                         self._interrupt = interrupt
-                        await self._plan(tg, launch, start, stop, measured_from)
+                        await self._plan(tg, launch, now, start, stop, measured_from)
                 except TimeoutError:
                     if not interrupt.expired():
                         raise  # not ours
                 finally:
                     self._interrupt = None
+                if self._error is not None:
+                    raise self._error  # in the group: its tasks are cancelled, as for theirs
+            # the tasks have finished; the arrivals taken without one may still run
+            while self.in_flight and self._error is None:
+                self._drained = asyncio.get_running_loop().create_future()
+                await self._drained
+            if self._error is not None:
+                raise self._error
             return self.summary()
         finally:
             self._stop = math.inf
             self._next = math.nan
+            self._drained = None
+
+    def _landed(self, error: BaseException | None) -> None:
+        """A :data:`LaunchNow`'s arrival has finished (``error``: reporting it raised)."""
+        self.in_flight -= 1
+        if error is not None and self._error is None:
+            self._error = error
+            interrupt = self._interrupt
+            if interrupt is not None and not interrupt.expired():
+                # end the plan now (as stop_at does), not at the scheduler's next wake-up
+                interrupt.reschedule(asyncio.get_running_loop().time())
+        drained = self._drained
+        if drained is not None and not drained.done() and (
+                not self.in_flight or self._error is not None):
+            drained.set_result(None)
 
     def stop_at(self, t: float) -> None:
         """End the plan of the current run at clock time ``t``, if that is before its ``stop``.
@@ -185,9 +221,10 @@ class OpenLoop:
             # never in the middle of a batch).
             interrupt.reschedule(asyncio.get_running_loop().time())
 
-    async def _plan(self, tg: asyncio.TaskGroup, launch: Launch, start: float, stop: float,
-                    origin: float) -> None:
+    async def _plan(self, tg: asyncio.TaskGroup, launch: Launch, now_launch: LaunchNow | None,
+                    start: float, stop: float, origin: float) -> None:
         clock, recorder, rate, cap = self._clock, self.recorder, self.rate, self.max_in_flight
+        landed = self._landed
         measured, warmup = self._measured, self._warmup
         i, step = self._share
         intended = self._next = start + i / rate
@@ -226,7 +263,8 @@ class OpenLoop:
                         counts.late += 1
                     if lag > counts.max_lag:
                         counts.max_lag = lag
-                    tg.create_task(self._arrival(launch, intended, i))
+                    if now_launch is None or not now_launch(intended, i, landed):
+                        tg.create_task(self._arrival(launch, intended, i))
                 i += step
                 intended = start + i / rate
             self._next = intended
