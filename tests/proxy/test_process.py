@@ -202,3 +202,16 @@ async def test_instance_is_none_for_a_server_that_reports_none() -> None:
             assert await client.instance() is None
     finally:
         await server.close()
+
+
+def test_the_server_process_freezes_its_start_up_objects_out_of_the_collector() -> None:
+    """tune_gc (called by the server process, not by tests' in-loop servers) freezes what
+    the imports made and raises the first threshold; in a process of its own, so that this
+    test session's collector is left alone."""
+    program = ("import gc; from faultlab.proxy.server import GC_GEN0_THRESHOLD, tune_gc; "
+               "before = gc.get_threshold(); tune_gc(); "
+               "print(gc.get_freeze_count() > 10_000, gc.get_threshold()[0] == GC_GEN0_THRESHOLD,"
+               " gc.get_threshold()[1:] == before[1:])")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                            check=True, timeout=60)
+    assert result.stdout.split() == ["True", "True", "True"]
