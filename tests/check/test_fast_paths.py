@@ -33,13 +33,15 @@ UNBOUNDED = Budget(time_s=math.inf, memory_bytes=1 << 40)
 
 
 @contextlib.contextmanager
-def searching(*, subsume: bool, greedy_reads: bool) -> Iterator[None]:
-    saved = linear.SUBSUME, linear.GREEDY_READS
-    linear.SUBSUME, linear.GREEDY_READS = subsume, greedy_reads
+def searching(*, subsume: bool, greedy_reads: bool, levels: bool = True, cover: bool = True
+              ) -> Iterator[None]:
+    saved = linear.SUBSUME, linear.GREEDY_READS, linear.LEVELS, linear.COVER
+    linear.SUBSUME, linear.GREEDY_READS, linear.LEVELS, linear.COVER = (
+        subsume, greedy_reads, levels, cover)
     try:
         yield
     finally:
-        linear.SUBSUME, linear.GREEDY_READS = saved
+        linear.SUBSUME, linear.GREEDY_READS, linear.LEVELS, linear.COVER = saved
 
 
 def plain(model: Model[Any]) -> Model[Any]:
@@ -98,12 +100,22 @@ def jit_from(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     return int(request.param)
 
 
-@pytest.fixture(params=[(True, True), (True, False), (False, True), (False, False)],
-                ids=["dominance+greedy", "dominance", "greedy", "neither"])
+# (dominance, greedy reads, levels, covering); levels and covering only act with dominance
+PRUNINGS = {"all": (True, True, True, True), "dominance+greedy": (True, True, False, False),
+            "dominance+greedy+levels": (True, True, True, False),
+            "dominance+greedy+cover": (True, True, False, True),
+            "dominance+levels+cover": (True, False, True, True),
+            "dominance": (True, False, False, False), "greedy": (False, True, True, True),
+            "neither": (False, False, True, True)}
+
+
+@pytest.fixture(params=list(PRUNINGS.values()), ids=list(PRUNINGS))
 def prunings(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Dominated configurations skipped or not, greedy reads or not."""
-    monkeypatch.setattr(linear, "SUBSUME", request.param[0])
-    monkeypatch.setattr(linear, "GREEDY_READS", request.param[1])
+    """Dominated configurations skipped or not (and, when they are, by levels or not, by
+    covering or not), greedy reads or not."""
+    for name, value in zip(("SUBSUME", "GREEDY_READS", "LEVELS", "COVER"), request.param,
+                           strict=True):
+        monkeypatch.setattr(linear, name, value)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -197,8 +209,61 @@ def test_crash_heavy_histories_agree_with_brute_force(seed: int, n: int) -> None
     assert check_linearizable(ops, model).verdict is want
 
 
+def mixed_crashes(rng: random.Random, n: int, values: int) -> list[Op]:
+    """One register, crashed writes and crashed cas of every kind leaving the same values
+    (so one may cover the other), and ok reads, writes and cas that observe them."""
+    ops = []
+    for i in range(n):
+        invoke = rng.randint(0, 30)
+        crashed = rng.random() < 0.5
+        f = rng.choice(["write", "cas"] if crashed else ["read", "read", "write", "cas"])
+        value: Any = ((rng.randrange(values), rng.randrange(values)) if f == "cas"
+                      else rng.randrange(values))
+        ops.append(Op(i, i, f, value, invoke, invoke + rng.randint(0, 10),
+                      Outcome.INFO if crashed else Outcome.OK))
+    return ops
+
+
+@PROPS
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 10), values=st.integers(2, 3),
+       pruning=st.sampled_from(list(PRUNINGS.values())), jit=st.booleans())
+def test_crashed_ops_of_different_kinds_agree_with_brute_force(
+        seed: int, n: int, values: int, pruning: tuple[bool, bool, bool, bool], jit: bool
+) -> None:
+    """Covering (a placed crashed cas against a placed crashed write leaving the same
+    value) and the search by levels, on histories made of such ops: brute force's verdict,
+    with every pruning on or off, the just-in-time rule always or from its threshold."""
+    ops = mixed_crashes(random.Random(seed), n, values)
+    model = MODELS["cas-register"]
+    want = (Verdict.UNKNOWN if nothing_to_check(ops, model) else
+            Verdict.VALID if brute_force(ops, model) else Verdict.INVALID)
+    saved = linear.JIT_FROM
+    linear.JIT_FROM = 0 if jit else saved
+    try:
+        subsume, greedy_reads, levels, cover = pruning
+        with searching(subsume=subsume, greedy_reads=greedy_reads, levels=levels,
+                       cover=cover):
+            assert check_linearizable(ops, model).verdict is want
+            check_evidence(ops, model)
+    finally:
+        linear.JIT_FROM = saved
+
+
+@PROPS
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(10, 22), values=st.integers(2, 4))
+def test_crashed_ops_of_different_kinds_agree_with_plain_search(seed: int, n: int,
+                                                                values: int) -> None:
+    rng = random.Random(seed)
+    ops = with_stale_read(rng, mixed_crashes(rng, n, values), values)
+    model = MODELS["cas-register"]
+    fast = check_linearizable(ops, model, UNBOUNDED)
+    assert fast.verdict is check_plain(ops, model, UNBOUNDED).verdict
+    check_evidence(ops, model)
+
+
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize(("ops", "seed"), [(400, 1), (400, 2), (400, 3), (800, 2), (800, 3)])
+@pytest.mark.parametrize(("ops", "seed"), [(400, 1), (400, 2), (400, 3), (800, 2), (800, 3),
+                                           (800, 4), (800, 5), (800, 6)])
 def test_hard_invalid_histories_are_invalid_at_the_stale_read(ops: int, seed: int) -> None:
     """The benchmark's hard histories (a stale read two thirds in, after dozens of crashed
     writes; invalid by construction) are decided, and the evidence names the read."""

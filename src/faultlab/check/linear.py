@@ -58,6 +58,41 @@ after the rearrangements below, none of which lengthens it:
   prefixes of each class instead of arbitrary subsets (and makes the dominance above hold
   class by class: the smaller prefix can stand in for the larger).
 
+Two more rules act on the memo's dominance (``SUBSUME``); both are sound by one argument.
+Call a linearization *admissible* if the search may produce it (each step obeys the rules
+above), and say the search *enters* a configuration when it puts it in the memo; every
+entered configuration is searched from, or skipped because one dominating it was entered.
+If some admissible ``L`` exists but the search fails, take the one whose part after its last
+entered prefix is shortest. The configuration ``B`` after that prefix and one more step was
+generated and skipped because of an entered ``A``; if ``A`` has an admissible completion no
+longer than ``L``'s from ``B``, then ``A``'s path and that completion is an admissible
+linearization whose part after its last entered prefix is shorter: a contradiction. So a
+dominance rule is sound when it promises that completion:
+
+- *by levels* (``LEVELS``): a configuration entered by placing a crashed op is searched
+  only after every configuration with fewer crashed ops placed (a list per level, the
+  dancing links rebuilt in O(n) when the search moves to one); when its turn comes and the
+  memo no longer holds its mask (a subset replaced it), it is skipped. This changes only
+  the order, which the argument never uses: in depth-first order a deep configuration is
+  often reached first with crashed ops it did not need and searched in vain before the
+  cheaper one replaces it (on the benchmark's hard histories 94–97% of configurations);
+- *covering* (``COVER``, with a step table): ``A`` = (done, state, mask ``a``) dominates
+  ``B`` = (done, state, mask ``b``) when ``a`` has no flag, and the crashed ops placed in
+  ``A`` and not in ``B`` all need a state (a register's cas) and can be matched one to one
+  with blind ops (writes) placed in ``B`` and not in ``A`` that leave the same state. Proof:
+  take ``B``'s admissible completion ``s``, and in ``s`` put in place of each matched op of
+  ``A``'s (unplaced in ``B``, so ``s`` may use it) its blind partner (unplaced in ``A``, and
+  a candidate from ``B``'s configuration on: it was placed before it with a subset of the
+  ``ok`` ops done): it is legal in every state and leaves the same one, so every step
+  stays legal with the same states. ``A``'s twins and ``B``'s are prefixes of each class,
+  so choosing partners in invocation order keeps the twin order. The sequence is valid
+  from ``A`` and no longer; it may break the just-in-time rule (a crashed op now right
+  before a blind partner), which deleting that crashed op repairs without lengthening it,
+  and, because ``A`` has no flag, a deletion at the very start is allowed too — which is
+  why a flagged ``A`` covers nothing. A valid completion from an unflagged configuration
+  can be brought to an admissible one without lengthening it, as from the start (the
+  rearrangements above). Plain subset dominance is the case with nothing to match.
+
 A dead end right after a crashed op is an artefact of the second pruning, not evidence, so
 the dead end reported is taken among the others: the one with the most ``ok`` ops placed.
 
@@ -113,6 +148,8 @@ _SLICE = 4096  # search steps between yields to the scheduler (budget checks, in
 _ACTIVE = 4  # searches taking turns at once
 JIT_FROM = 8  # crashed ops in a partition from which the just-in-time rule is used
 SUBSUME = True  # skip configurations dominated by one entered before (see _search)
+LEVELS = True  # crashed ops placed level by level: fewer first (see _search)
+COVER = True  # with a step table, a blind crashed op covers one leaving the same state
 GREEDY_READS = True  # a legal read is placed at once, the only choice tried
 _ENTRY_OVERHEAD = 120  # bytes per memo entry besides the bitset (tuple, set slot, state ref)
 
@@ -399,6 +436,23 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
             need, leave = table(op)
             needs.append(need)
             leaves.append(leave)
+    # Covering (see the module doc): per state a crashed op may leave, the crashed ops that
+    # need one state and leave it (cover_weak) and the blind ones that leave it (cover_strong).
+    cover_weak: list[int] = []
+    cover_strong: list[int] = []
+    coverable = 0  # every crashed op in some cover_weak mask
+    if COVER and subsume and table is not None:
+        groups: dict[Any, list[int]] = {}
+        for i in range(n):
+            if not ok[i] and leaves[i] is not SAME:
+                masks = groups.setdefault(leaves[i], [0, 0])
+                masks[needs[i] is ANY] |= 1 << i
+        for weak, strong in groups.values():
+            if weak and strong:
+                cover_weak.append(weak)
+                cover_strong.append(strong)
+                coverable |= weak
+    cover_pairs = list(zip(cover_weak, cover_strong, strict=True))
     # An ok op that only reads (it leaves every state as it was) and is legal now may be
     # placed at once, before any other candidate (greedy reads, see the module doc).
     read_only = model.read_only
@@ -421,6 +475,34 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
     best_ok = -remaining - 1  # the most ok ops placed at a dead end (crashed ops aside)
     best: tuple[Any, Any, int] = (None, None, 0)
     budget = _SLICE
+    # By levels (with dominance): a configuration entered by placing a crashed op waits in
+    # ``later`` until every one with fewer crashed ops placed has been searched; ``base``: the
+    # stack of the configuration being searched from, below which nothing is undone.
+    levels = LEVELS and subsume
+    now: list[Any] = []
+    later: list[Any] = []
+    base: Any = None
+    order = [node for _, _, node in entries]
+
+    def relink(chain: Any) -> int:
+        """The lists and counts of the configuration ``chain`` ends in; the ok ops left."""
+        placed = bytearray(n)
+        while chain is not None:
+            placed[chain[0]] = 1
+            chain = chain[6]
+        left = 0
+        for first_node, chain_nodes, last_node in ((head, order, tail), (chead, calls, ctail)):
+            before = first_node
+            for node in chain_nodes:
+                i = node if node < n else node - n
+                if placed[i]:
+                    continue
+                if node >= n:
+                    left += 1
+                nxt[before], prv[node] = node, before
+                before = node
+            nxt[before], prv[last_node] = last_node, before
+        return left
     # The pass of the walk over the candidates: 0 for a legal read (placed at once, the only
     # choice), 1 for the other ok ops (and, without dominance, crashed ops), 2 for crashed
     # ops: last, so that configurations with fewer crashed ops are entered first and
@@ -514,14 +596,16 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
                 if seen is None:
                     memo[key] = more
                 elif seen.__class__ is int:
-                    if seen & more == seen if subsume else seen == more:
+                    if (seen & more == seen if subsume else seen == more) or (
+                            coverable and _covers(seen, more, coverable, cover_pairs, flag)):
                         fresh = False
                     elif subsume:
                         memo[key] = more if more & seen == more else [seen, more]
                     else:
                         memo[key] = {seen, more}
                 elif subsume:
-                    if any(m & more == m for m in seen):
+                    if any(m & more == m for m in seen) or (coverable and any(
+                            _covers(m, more, coverable, cover_pairs, flag) for m in seen)):
                         fresh = False
                     else:
                         seen[:] = [m for m in seen if m & more != more]
@@ -532,6 +616,13 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
                     seen.add(more)
                 if fresh:
                     configs += 1
+                    if levels and not ok[node]:
+                        # By levels: entered after every configuration with fewer crashed
+                        # ops placed (see the module doc).
+                        later.append((node, state, done, crashed, limit, stack, new, grown,
+                                      more))
+                        node = nxt[node]
+                        continue
                     stack = (node, state, done, crashed, forced, limit, stack)
                     state, done, crashed = new, grown, more
                     before, after = prv[node], nxt[node]
@@ -566,8 +657,8 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
                     best_ok, best = -remaining, (stack, state, (
                         limit if phase == 2 else node) - n)
             # Backtrack: undo the last op placed; past a greedy read, its configuration failed.
-            while stack is not None:
-                i, state, done, crashed, forced, limit, stack = stack
+            while stack is not base:
+                i, state, done, crashed, forced, limit, stack = stack  # type: ignore[misc]
                 if ok[i]:
                     ret = i + n
                     nxt[prv[ret]] = ret
@@ -578,7 +669,24 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
                 if not forced:
                     break
             else:
-                break  # every way from the start failed
+                # Every way on from this level's configuration failed: on to the next one
+                # (the next level's when this one is done) still in the memo.
+                while now or later:
+                    if not now:
+                        now, later = later, now
+                    i, state, done, crashed, limit, stack, new, grown, more = now.pop()
+                    seen = memo[grown, new]
+                    if seen != more if seen.__class__ is int else more not in seen:
+                        continue  # dominated by a configuration entered since
+                    base = stack = (i, state, done, crashed, False, limit, stack)
+                    state, done, crashed = new, grown, more
+                    remaining = relink(stack)
+                    node = nxt[head]
+                    phase = first
+                    break
+                else:
+                    break  # every way from the start failed
+                continue
             node = nxt[i]
             if ok[i] or not subsume:
                 phase = 1
@@ -596,6 +704,20 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
         chain = chain[6]
     prefix.reverse()
     return _Dead(prefix, dead_state, must), configs
+
+
+def _covers(seen: int, more: int, coverable: int, pairs: list[tuple[int, int]], flag: int
+            ) -> bool:
+    """The configuration with crashed mask ``seen`` dominates the one with ``more`` (same
+    ``done`` and state) by covering: each crashed op placed in ``seen`` only is one that needs
+    a state, and the ops placed in ``more`` only hold as many blind ops leaving the same
+    state (see the module doc)."""
+    extra = seen & ~more
+    if extra & ~coverable or seen & flag:
+        return False
+    spare = more & ~seen
+    return all((extra & weak).bit_count() <= (spare & strong).bit_count()
+               for weak, strong in pairs)
 
 
 def _explain(key: Hashable, part: Sequence[Op], model: Model[Any], dead: _Dead) -> Violation:
