@@ -5,8 +5,18 @@ from __future__ import annotations
 import math
 
 import pytest
+from hdrh.histogram import HdrHistogram
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from faultlab.workload.stats import Outcome, StatsRecorder, aggregate
+from faultlab.workload.stats import (
+    HIGHEST_LATENCY_US,
+    Outcome,
+    SecondStats,
+    StatsRecorder,
+    aggregate,
+    new_histogram,
+)
 
 
 def test_requests_intended_before_the_origin_never_reach_a_second() -> None:
@@ -64,3 +74,31 @@ def test_no_successful_request_is_no_data_not_zero() -> None:
     agg = aggregate(rec.complete_until(2.0))
     assert math.isnan(agg.percentile(99, successful_only=True))
     assert not math.isnan(agg.percentile(99))
+
+
+_finish = st.tuples(st.sampled_from([Outcome.OK, Outcome.FAILED, Outcome.TIMED_OUT]),
+                    st.integers(1, HIGHEST_LATENCY_US), st.booleans())
+
+
+@settings(max_examples=100, deadline=None)
+@given(finishes=st.lists(_finish, max_size=60))
+def test_latencies_added_to_the_histogram_when_read_equal_recording_each(
+        finishes: list[tuple[Outcome, int, bool]]) -> None:
+    """A second keeps its latencies as counts until its histogram is read; read at any
+    moment (``peek``), it equals histograms into which every latency went at once."""
+    s = SecondStats(0)
+    every, ok = new_histogram(), new_histogram()
+    for outcome, us, peek in finishes:
+        s.record(outcome, us)
+        every.record_value(us)
+        if outcome is Outcome.OK:
+            ok.record_value(us)
+        if peek:
+            assert _counts(s.histogram) == _counts(every)
+    for got, expected in ((s.histogram, every), (s.ok_latencies(), ok)):
+        assert _counts(got) == _counts(expected)
+    assert s.ok + s.failed + s.timed_out == len(finishes)
+
+
+def _counts(h: HdrHistogram) -> tuple[object, ...]:
+    return (h.get_total_count(), h.get_min_value(), h.get_max_value(), bytes(h.counts))
