@@ -70,8 +70,10 @@ linearization whose part after its last entered prefix is shorter: a contradicti
 dominance rule is sound when it promises that completion:
 
 - *by levels* (``LEVELS``): a configuration entered by placing a crashed op is searched
-  only after every configuration with fewer crashed ops placed (a list per level, the
-  dancing links rebuilt in O(n) when the search moves to one); when its turn comes and the
+  only after every configuration with fewer crashed ops placed (a list per level; moving to one
+  undoes and redoes the dancing links along the tree path between the two, short since
+  consecutive ones are mostly siblings: rebuilding the lists in O(n) made 1,000-op
+  partitions crawl); when its turn comes and the
   memo no longer holds its mask (a subset replaced it), it is skipped. This changes only
   the order, which the argument never uses: in depth-first order a deep configuration is
   often reached first with crashed ops it did not need and searched in vain before the
@@ -482,27 +484,40 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
     now: list[Any] = []
     later: list[Any] = []
     base: Any = None
-    order = [node for _, _, node in entries]
+    oks = remaining
 
-    def relink(chain: Any) -> int:
-        """The lists and counts of the configuration ``chain`` ends in; the ok ops left."""
-        placed = bytearray(n)
-        while chain is not None:
-            placed[chain[0]] = 1
-            chain = chain[6]
-        left = 0
-        for first_node, chain_nodes, last_node in ((head, order, tail), (chead, calls, ctail)):
-            before = first_node
-            for node in chain_nodes:
-                i = node if node < n else node - n
-                if placed[i]:
-                    continue
-                if node >= n:
-                    left += 1
-                nxt[before], prv[node] = node, before
-                before = node
-            nxt[before], prv[last_node] = last_node, before
-        return left
+    mask = (1 << n) - 1  # the crashed ops' bits, without the flag
+
+    def move(here: Any, there: Any) -> None:
+        """The lists from the configuration the chain ``here`` ends in to the one ``there``
+        ends in: undo ``here``'s ops down to the part both share, redo ``there``'s above it
+        (consecutive configurations of a level are near each other: often siblings)."""
+        up = here[2].bit_count() + (here[3] & mask).bit_count() + 1 if here else 0
+        down = there[2].bit_count() + (there[3] & mask).bit_count() + 1 if there else 0
+        redo = []
+        while up > down or here is not there:
+            if up >= down:
+                i = here[0]
+                if ok[i]:
+                    ret = i + n
+                    nxt[prv[ret]] = ret
+                    prv[nxt[ret]] = ret
+                nxt[prv[i]] = i
+                prv[nxt[i]] = i
+                here = here[6]
+                up -= 1
+            if down > up:
+                redo.append(there[0])
+                there = there[6]
+                down -= 1
+        for i in reversed(redo):
+            before, after = prv[i], nxt[i]
+            nxt[before], prv[after] = after, before
+            if ok[i]:
+                ret = i + n
+                before, after = prv[ret], nxt[ret]
+                nxt[before], prv[after] = after, before
+
     # The pass of the walk over the candidates: 0 for a legal read (placed at once, the only
     # choice), 1 for the other ok ops (and, without dominance, crashed ops), 2 for crashed
     # ops: last, so that configurations with fewer crashed ops are entered first and
@@ -678,9 +693,10 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
                     seen = memo[grown, new]
                     if seen != more if seen.__class__ is int else more not in seen:
                         continue  # dominated by a configuration entered since
-                    base = stack = (i, state, done, crashed, False, limit, stack)
-                    state, done, crashed = new, grown, more
-                    remaining = relink(stack)
+                    stack = (i, state, done, crashed, False, limit, stack)
+                    move(base, stack)
+                    base, state, done, crashed = stack, new, grown, more
+                    remaining = oks - done.bit_count()
                     node = nxt[head]
                     phase = first
                     break
