@@ -33,15 +33,17 @@ UNBOUNDED = Budget(time_s=math.inf, memory_bytes=1 << 40)
 
 
 @contextlib.contextmanager
-def searching(*, subsume: bool, greedy_reads: bool, levels: bool = True, cover: bool = True
-              ) -> Iterator[None]:
-    saved = linear.SUBSUME, linear.GREEDY_READS, linear.LEVELS, linear.COVER
-    linear.SUBSUME, linear.GREEDY_READS, linear.LEVELS, linear.COVER = (
-        subsume, greedy_reads, levels, cover)
+def searching(*, subsume: bool, greedy_reads: bool, levels: bool = True, cover: bool = True,
+              depth_first: int = linear.DEPTH_FIRST) -> Iterator[None]:
+    saved = (linear.SUBSUME, linear.GREEDY_READS, linear.LEVELS, linear.COVER,
+             linear.DEPTH_FIRST)
+    (linear.SUBSUME, linear.GREEDY_READS, linear.LEVELS, linear.COVER,
+     linear.DEPTH_FIRST) = subsume, greedy_reads, levels, cover, depth_first
     try:
         yield
     finally:
-        linear.SUBSUME, linear.GREEDY_READS, linear.LEVELS, linear.COVER = saved
+        (linear.SUBSUME, linear.GREEDY_READS, linear.LEVELS, linear.COVER,
+         linear.DEPTH_FIRST) = saved
 
 
 def plain(model: Model[Any]) -> Model[Any]:
@@ -100,21 +102,25 @@ def jit_from(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     return int(request.param)
 
 
-# (dominance, greedy reads, levels, covering); levels and covering only act with dominance
-PRUNINGS = {"all": (True, True, True, True), "dominance+greedy": (True, True, False, False),
-            "dominance+greedy+levels": (True, True, True, False),
-            "dominance+greedy+cover": (True, True, False, True),
-            "dominance+levels+cover": (True, False, True, True),
-            "dominance": (True, False, False, False), "greedy": (False, True, True, True),
-            "neither": (False, False, True, True)}
+# (dominance, greedy reads, levels, covering, depth-first configurations per op before
+# levels): levels and covering only act with dominance; "all" is the default, the others go
+# by levels at once (a depth-first attempt would decide these small histories alone)
+PRUNINGS = {"all": (True, True, True, True, linear.DEPTH_FIRST),
+            "all-by-levels": (True, True, True, True, 0),
+            "dominance+greedy": (True, True, False, False, 0),
+            "dominance+greedy+levels": (True, True, True, False, 0),
+            "dominance+greedy+cover": (True, True, False, True, 0),
+            "dominance+levels+cover": (True, False, True, True, 0),
+            "dominance": (True, False, False, False, 0), "greedy": (False, True, True, True, 0),
+            "neither": (False, False, True, True, 0)}
 
 
 @pytest.fixture(params=list(PRUNINGS.values()), ids=list(PRUNINGS))
 def prunings(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Dominated configurations skipped or not (and, when they are, by levels or not, by
     covering or not), greedy reads or not."""
-    for name, value in zip(("SUBSUME", "GREEDY_READS", "LEVELS", "COVER"), request.param,
-                           strict=True):
+    for name, value in zip(("SUBSUME", "GREEDY_READS", "LEVELS", "COVER", "DEPTH_FIRST"),
+                           request.param, strict=True):
         monkeypatch.setattr(linear, name, value)
 
 
@@ -228,7 +234,7 @@ def mixed_crashes(rng: random.Random, n: int, values: int) -> list[Op]:
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 10), values=st.integers(2, 3),
        pruning=st.sampled_from(list(PRUNINGS.values())), jit=st.booleans())
 def test_crashed_ops_of_different_kinds_agree_with_brute_force(
-        seed: int, n: int, values: int, pruning: tuple[bool, bool, bool, bool], jit: bool
+        seed: int, n: int, values: int, pruning: tuple[bool, bool, bool, bool, int], jit: bool
 ) -> None:
     """Covering (a placed crashed cas against a placed crashed write leaving the same
     value) and the search by levels, on histories made of such ops: brute force's verdict,
@@ -240,9 +246,9 @@ def test_crashed_ops_of_different_kinds_agree_with_brute_force(
     saved = linear.JIT_FROM
     linear.JIT_FROM = 0 if jit else saved
     try:
-        subsume, greedy_reads, levels, cover = pruning
+        subsume, greedy_reads, levels, cover, depth_first = pruning
         with searching(subsume=subsume, greedy_reads=greedy_reads, levels=levels,
-                       cover=cover):
+                       cover=cover, depth_first=depth_first):
             assert check_linearizable(ops, model).verdict is want
             check_evidence(ops, model)
     finally:

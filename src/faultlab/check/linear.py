@@ -77,7 +77,10 @@ dominance rule is sound when it promises that completion:
   memo no longer holds its mask (a subset replaced it), it is skipped. This changes only
   the order, which the argument never uses: in depth-first order a deep configuration is
   often reached first with crashed ops it did not need and searched in vain before the
-  cheaper one replaces it (on the benchmark's hard histories 94–97% of configurations);
+  cheaper one replaces it (on the benchmark's hard histories 94–97% of configurations).
+  But a linearizable history is found faster depth first, so the search goes by levels
+  only after ``DEPTH_FIRST`` configurations per op left it undecided (from scratch: the
+  memo of an abandoned depth-first search holds configurations not yet searched);
 - *covering* (``COVER``, with a step table): ``A`` = (done, state, mask ``a``) dominates
   ``B`` = (done, state, mask ``b``) when ``a`` has no flag, and the crashed ops placed in
   ``A`` and not in ``B`` all need a state (a register's cas) and can be matched one to one
@@ -151,6 +154,7 @@ _ACTIVE = 4  # searches taking turns at once
 JIT_FROM = 8  # crashed ops in a partition from which the just-in-time rule is used
 SUBSUME = True  # skip configurations dominated by one entered before (see _search)
 LEVELS = True  # crashed ops placed level by level: fewer first (see _search)
+DEPTH_FIRST = 20  # configurations per op searched depth first before going by levels
 COVER = True  # with a step table, a blind crashed op covers one leaving the same state
 GREEDY_READS = True  # a legal read is placed at once, the only choice tried
 _ENTRY_OVERHEAD = 120  # bytes per memo entry besides the bitset (tuple, set slot, state ref)
@@ -184,6 +188,8 @@ class _Dead:
     state: Any
     must_complete: int
 
+
+_GAVE_UP = _Dead([], None, -1)  # a search with a cap of configurations that reached it
 
 # Yields the memo's size (entries); returns (the dead end or None if linearizable, entries).
 _Search = Generator[int, None, "tuple[_Dead | None, int]"]
@@ -385,7 +391,24 @@ def _step(model: Model[Any], state: Any, op: Op) -> tuple[bool, Any]:
 
 def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
     """The Wing–Gong–Lowe search over one partition (``ops`` sorted by invocation, then
-    index); see the module docstring."""
+    index); see the module docstring. Depth first up to ``DEPTH_FIRST`` configurations per
+    op (a linearizable history is mostly found so: by levels, every configuration with
+    fewer crashed ops placed comes first, which on 1,000-op key-value partitions cost twice
+    the configurations and more), then, undecided, by levels from scratch."""
+    if not (LEVELS and SUBSUME):
+        return (yield from _walk(ops, model, False, 0))
+    configs = 0
+    if DEPTH_FIRST:
+        dead, configs = yield from _walk(ops, model, False, DEPTH_FIRST * len(ops))
+        if dead is not _GAVE_UP:
+            return dead, configs
+    dead, more = yield from _walk(ops, model, True, 0)
+    return dead, configs + more
+
+
+def _walk(ops: Sequence[Op], model: Model[Any], by_levels: bool, cap: int) -> _Search:
+    """The search, by levels or depth first; with ``cap``, it gives up (:data:`_GAVE_UP`)
+    past that many configurations."""
     n = len(ops)
     ok = [op.outcome is Outcome.OK and op.complete_ns is not None for op in ops]
     subsume = SUBSUME
@@ -480,7 +503,7 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
     # By levels (with dominance): a configuration entered by placing a crashed op waits in
     # ``later`` until every one with fewer crashed ops placed has been searched; ``base``: the
     # stack of the configuration being searched from, below which nothing is undone.
-    levels = LEVELS and subsume
+    levels = by_levels and subsume
     now: list[Any] = []
     later: list[Any] = []
     base: Any = None
@@ -532,6 +555,8 @@ def _search(ops: Sequence[Op], model: Model[Any]) -> _Search:
             budget -= 1
             if not budget:
                 budget = _SLICE
+                if cap and configs > cap:
+                    return _GAVE_UP, configs
                 yield configs
             if node < n:
                 if phase == 0:
