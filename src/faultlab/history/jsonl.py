@@ -23,7 +23,7 @@ from typing import Any
 
 from faultlab.history.errors import HistoryError, HistoryProblem, suggest
 from faultlab.history.lines import file_blocks, text_blocks
-from faultlab.history.model import History, Op, Outcome, Source, Value
+from faultlab.history.model import History, Op, Outcome, Source, SourceFile, Value
 from faultlab.history.rules import (
     MAX_DEPTH,
     MAX_TIME_NS,
@@ -133,7 +133,8 @@ def _parse_blocks(blocks: Iterator[tuple[int, list[str]]], file: str, fast: bool
     names: dict[str, Any] = {}
     values: dict[str, Value] = {}
     add, append = timeline.add, ops.append
-    source, no_groups, outcomes, info, top = Source, (), _OUTCOMES, Outcome.INFO, MAX_TIME_NS
+    read = SourceFile(file)  # shared: each op holds it and its line, not a Source
+    no_groups, outcomes, info, top = (), _OUTCOMES, Outcome.INFO, MAX_TIME_NS
     match, find = _FAST.match, _FAST_BLOCK.findall
     items = problems.items
     paused = gc.isenabled()
@@ -172,7 +173,7 @@ def _parse_blocks(blocks: Iterator[tuple[int, list[str]]], file: str, fast: bool
                                                               else int(key))
                             op = Op(int(at), int(who), name, value, start, end, kind,
                                     key_value, error[1:-1] if error else None,
-                                    source(file, number))
+                                    read, number)
                     except ValueError:  # e.g. an integer of more than 4300 digits
                         op = None
                 if op is None:

@@ -30,7 +30,7 @@ from typing import Any, TypeAlias, overload
 
 from faultlab.history.values import render
 
-__all__ = ["History", "Key", "Op", "Outcome", "Process", "Source", "Value"]
+__all__ = ["History", "Key", "Op", "Outcome", "Process", "Source", "SourceFile", "Value"]
 
 Value: TypeAlias = (
     "bool | int | float | str | tuple[Value, ...] | frozenset[Value] | dict[Value, Value] | None"
@@ -77,6 +77,20 @@ class Source:
         return f"{self.file}:{self.line}:{self.column}"
 
 
+class SourceFile:
+    """The file a reader read, shared by the operations it read: each holds this and its line
+    number, and :attr:`Op.source` builds the :class:`Source` when asked (a million-op history
+    would otherwise hold a million Source objects, a fifth of its memory)."""
+
+    __slots__ = ("name", "timed")
+
+    def __init__(self, name: str, timed: bool = True) -> None:
+        self.name, self.timed = name, timed
+
+    def __repr__(self) -> str:
+        return f"SourceFile({self.name!r})"
+
+
 @dataclass(frozen=True, slots=True, init=False)
 class Op:
     """One client operation: its invocation and its completion.
@@ -85,7 +99,8 @@ class Op:
     reported (a read's result; for a write, the value written), for ``fail`` and ``info`` the
     value it was invoked with (``None`` for a read). ``complete_ns`` is ``None`` only for an
     ``info`` operation that never completed at all (the run ended first). ``source`` says
-    where it was read (``None`` when recorded in memory); it takes no part in equality.
+    where it was read (``None`` when recorded in memory); it takes no part in equality. A
+    reader may give a :class:`SourceFile` and the ``line`` instead of a :class:`Source`.
     """
 
     index: int
@@ -97,12 +112,14 @@ class Op:
     outcome: Outcome
     key: Key = None
     error: str | None = None
-    source: Source | None = field(default=None, compare=False, repr=False)
+    _where: Source | SourceFile | None = field(default=None, compare=False, repr=False)
+    _line: int = field(default=0, compare=False, repr=False)
 
     def __init__(self, index: int, process: Process, f: str, value: Value, invoke_ns: int,
                  complete_ns: int | None, outcome: Outcome, key: Key = None,
-                 error: str | None = None, source: Source | None = None) -> None:
-        a, b, c, d, e, g, h, i, j, k = _OP_SETTERS  # see Source.__init__
+                 error: str | None = None, source: Source | SourceFile | None = None,
+                 line: int = 0) -> None:
+        a, b, c, d, e, g, h, i, j, k, m = _OP_SETTERS  # see Source.__init__
         a(self, index)
         b(self, process)
         c(self, f)
@@ -113,6 +130,15 @@ class Op:
         i(self, key)
         j(self, error)
         k(self, source)
+        m(self, line)
+
+    @property
+    def source(self) -> Source | None:
+        """Where it was read, ``None`` when recorded in memory."""
+        where = self._where
+        if isinstance(where, SourceFile):
+            return Source(where.name, self._line, 1, None, where.timed)
+        return where
 
     @property
     def is_client(self) -> bool:
@@ -151,7 +177,7 @@ def _setters(cls: type, names: str) -> tuple[Any, ...]:
 
 _SOURCE_SETTERS = _setters(Source, "file line column end_line timed")
 _OP_SETTERS = _setters(Op, "index process f value invoke_ns complete_ns outcome key error "
-                           "source")
+                           "_where _line")
 
 
 def _seconds(ns: int) -> str:
