@@ -15,8 +15,10 @@ one as Jepsen does). Every figure is printed next to its baseline measured in th
     algorithm of Porcupine and Knossos' linear checker, in the same Python);
 (b) hard invalid cas-register histories (10 clients, 10 values, a stale read that the
     pre-passes do not catch, after 30–75 crashed operations) of 400 operations: the search
-    with its prunings (greedy reads, dominated configurations skipped, just-in-time placement
-    of crashed operations, symmetry of crashed operations alike, step table) against the
+    with its prunings (greedy reads, dominated configurations skipped — by subset and by
+    covering: crashed writes for crashed cas —, just-in-time placement of crashed operations,
+    symmetry of crashed operations alike, step table, and the search by levels of crashed
+    operations placed once depth first has not decided) against the
     plain search; then 800 operations, every seed that can hold such a read (2–6), within
     60 s each;
 (c) a 1e6-operation key-value JSON Lines history (1,000 keys) read and checked in a child
