@@ -283,15 +283,19 @@ async def test_connections_are_kept_alive_and_reused_never_pipelined() -> None:
     port = await srv.raw.start()
     try:
         spec = HttpRequestSpec(f"http://127.0.0.1:{port}/", timeout=5.0)
-        summary, recorder, agg = await run_load(spec, 200.0, 0.5, client="lean")
+        # ~6 would be in flight at a time; at most 4 are (the others are dropped)
+        summary, recorder, agg = await run_load(spec, 200.0, 0.5, client="lean",
+                                                max_in_flight=4)
     finally:
         srv.raw.close()
         await srv.raw.wait_closed()
     assert_accounted(summary, recorder, agg)
-    assert agg.ok == summary.sent == srv.requests == 100
+    assert agg.ok == summary.sent == srv.requests and summary.planned == 100
     assert srv.pipelined == 0
-    # ~6 in flight at a time: a handful of connections carry the 100 requests
-    assert srv.connections < summary.sent / 2
+    # A connection opens only when no idle one is left, and a connection is idle again in
+    # the same callback that finishes its request: never more connections than requests in
+    # flight, however late the sends (connections per request would depend on the machine).
+    assert summary.sent > 4 and srv.connections <= 4
 
 
 async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
