@@ -17,9 +17,9 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from faultlab.history.errors import HistoryError, HistoryProblem, suggest
 from faultlab.history.lines import file_blocks, text_blocks
@@ -114,6 +114,120 @@ def _fast_value(raw: str, values: dict[str, Value]) -> Value:
     return value
 
 
+#: Whether the fast path decodes blocks with msgspec when it is installed; off (or without
+#: msgspec), it takes the pattern above, line by line where a block does not match whole.
+#: Either way the same operations and the same problems (tests/history/test_jsonl_decoder.py).
+USE_MSGSPEC = True
+_decoder: Any = None  # msgspec's decoder of blocks of lines, built when first needed
+_COLONS = 7  # the ':' of the fields every decoded line has (all but key and error)
+
+
+def _block_decoder() -> Callable[[str], list[Any]] | None:
+    """``decode_lines`` of the one decoder of lines, or None without msgspec. It is imported
+    here, when a history is first read, not with faultlab: commands that read no history
+    start without it."""
+    global _decoder
+    if _decoder is None:
+        try:
+            import msgspec
+        except ImportError:
+            _decoder = False
+        else:
+            class _Line(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+                index: int
+                process: int
+                f: str
+                value: int | str | tuple[int, ...] | None
+                invoke_ns: int
+                complete_ns: int | None
+                outcome: Literal["ok", "fail", "info"]
+                key: int | str | None = None
+                error: str | None = None
+
+            _decoder = msgspec.json.Decoder(_Line).decode_lines
+    return _decoder or None
+
+
+def _decode_block(decode: Callable[[str], list[Any]], text: str, count: int, first: int,
+                  read: SourceFile, shared: tuple[dict[Any, Any], dict[Any, Any]]
+                  ) -> list[Op | None] | None:
+    """The operations of the ``count`` lines of ``text`` (joined by line breaks, the first
+    numbered ``first``) decoded at once by msgspec: None for a line whose values the general
+    reader must judge (times out of range or order, a negative index, an empty f, ...), or
+    None for the whole block when anything in it is unusual, so that it goes line by line.
+
+    msgspec is laxer than the general reader in ways a block must be refused for:
+    - it streams JSON values: an object may span lines, and a line may hold two (with a
+      blank line elsewhere, the counts still agree). So every line must end with ``}``: a
+      line break inside a string is not JSON, and values hold no objects (the fields are
+      typed, unknown ones are refused), so a ``}`` ending a line closes its line's object;
+      every line then ends an object and none spans lines, and as many objects as lines
+      means one a line, in order;
+    - a duplicate field's last value wins silently (the general reader reports it). The
+      block must hold no backslash, and as many ':' as its lines' fields plus the ':' in
+      their strings. Without escapes a string's text is its value; in JSON every ':'
+      outside strings ends a field name, and in a decoded line the fields are those of the
+      struct: at least the 7 required, plus key and error when not null, each once or more.
+      So the ':' of the block are at least 7 a line, plus a key and an error not null,
+      plus the ':' inside the values of f, key, value and error (the field names have
+      none), with equality exactly when no field appears twice and no ``"key": null`` or
+      ``"error": null`` is written (those go line by line too: slower, not wrong). When
+      the ':' are as few as the fields alone need, no string holds one and the strings need
+      not be looked at;
+    - integers may be negative where the general reader wants naturals (index and times:
+      checked below) and large (to ``sys.get_int_max_str_digits()`` digits, as ``int()``).
+    Any msgspec complaint (or a lone surrogate) also sends the block line by line.
+    """
+    if "\\" in text or not text.endswith("}") or text.count("}\n") != count - 1:
+        return None
+    try:
+        decoded = decode(text)
+    except Exception:  # whatever msgspec refuses (or a lone surrogate): the general reader
+        return None
+    if len(decoded) != count:
+        return None
+    outcomes, info, top = _OUTCOMES, Outcome.INFO, MAX_TIME_NS
+    fields = _COLONS * count
+    out: list[Op | None] = []
+    append = out.append
+    names, values = shared
+    # One object for each of the (few) names and values, for less memory: the caches grow
+    # by a block at most past _CACHED.
+    name = names.setdefault if len(names) < _CACHED else _same
+    same = values.setdefault if len(values) < _CACHED else _same
+    for number, line in enumerate(decoded, first):
+        key = line.key
+        if key is not None:
+            fields += 1
+            key = name(key, key)
+        error = line.error
+        if error is not None:
+            fields += 1
+        start, end, index, f = line.invoke_ns, line.complete_ns, line.index, line.f
+        kind = outcomes[line.outcome]
+        if index >= 0 and f and 0 <= start <= top and (
+                start <= end <= top if end is not None else kind is info):
+            value = line.value
+            append(Op(index, line.process, name(f, f), value if value is None else
+                      same(value, value), start, end, kind, key, error, read, number))
+        else:
+            append(None)
+    colons = text.count(":")
+    if colons != fields and colons != fields + sum(
+            _colons(line.f) + _colons(line.key) + _colons(line.value) + _colons(line.error)
+            for line in decoded):
+        return None
+    return out
+
+
+def _same(key: Any, value: Any) -> Any:
+    return value
+
+
+def _colons(raw: object) -> int:
+    return raw.count(":") if isinstance(raw, str) else 0
+
+
 def _parse(lines: Iterator[tuple[int, str]], file: str, fast: bool = True) -> History:
     """The history of numbered lines, read one at a time (see :func:`_parse_blocks`)."""
     return _parse_blocks(((number, [line]) for number, line in lines), file, fast)
@@ -136,12 +250,21 @@ def _parse_blocks(blocks: Iterator[tuple[int, list[str]]], file: str, fast: bool
     read = SourceFile(file)  # shared: each op holds it and its line, not a Source
     no_groups, outcomes, info, top = (), _OUTCOMES, Outcome.INFO, MAX_TIME_NS
     match, find = _FAST.match, _FAST_BLOCK.findall
+    decode = _block_decoder() if fast and USE_MSGSPEC else None
+    shared: tuple[dict[Any, Any], dict[Any, Any]] = ({}, {})  # msgspec's names, values
     items = problems.items
     paused = gc.isenabled()
     gc.disable()  # see below
     try:
         for first, lines in blocks:
-            found: list[tuple[str, ...]] = find("\n".join(lines)) if fast else []
+            found: list[Any] | None = None
+            built = False
+            if decode is not None:
+                found = _decode_block(decode, "\n".join(lines), len(lines), first, read,
+                                      shared)
+                built = found is not None
+            if found is None:
+                found = find("\n".join(lines)) if fast and decode is None else []
             if len(found) != len(lines):  # some line is unusual: each on its own
                 found = []
                 for line in lines:
@@ -151,7 +274,9 @@ def _parse_blocks(blocks: Iterator[tuple[int, list[str]]], file: str, fast: bool
                 if items and problems.enough(number):
                     raise _Enough
                 op = None
-                if groups:  # _fast_line, inline: a call per line costs a tenth of the time
+                if built:  # decoded by msgspec (None: the line is the general reader's)
+                    op = groups
+                elif groups:  # _fast_line, inline: a call per line costs a tenth of the time
                     at, who, f, key, raw, invoke, complete, outcome, error = groups
                     try:
                         start = int(invoke)
