@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from faultlab.ports import free_ports
 from faultlab.proxy.client import ProxyClient, ProxyInfo, ProxyUnreachable
 
 from .conftest import (
     faultlab,
-    free_port,
     is_alive,
     is_stopped,
     journal,
@@ -51,8 +51,9 @@ revert: {{lease_grace: 1s, timeout: 3s}}
 
 def write_experiment(tmp_path: Path, duration: str) -> Path:
     path = tmp_path / f"exp-{random.randrange(1 << 30)}.yaml"
-    path.write_text(EXPERIMENT.format(listen=free_port(), listen2=free_port(),
-                                      upstream=free_port(), duration=duration))
+    listen, listen2, upstream = free_ports(3)  # distinct: two targets on one port overlap
+    path.write_text(EXPERIMENT.format(listen=listen, listen2=listen2, upstream=upstream,
+                                      duration=duration))
     return path
 
 
