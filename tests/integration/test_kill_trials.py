@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 
 from faultlab.hosts import local_host
+from faultlab.ports import free_ports
 from faultlab.run.setup import MARKER_ENV
 
-from .conftest import faultlab, free_port, is_stopped, journal, run_faultlab, wait_for
+from .conftest import faultlab, is_stopped, journal, run_faultlab, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +73,8 @@ def test_kill_at_a_random_moment_leaves_nothing(tmp_path: Path, run_dirs: list[P
     print(f"trial {trial}: {sig.name} after {delay:.2f}s")
     flag = tmp_path / "flag"
     exp = tmp_path / "trial.yaml"
-    exp.write_text(EXPERIMENT.format(data=free_port(), proxy=free_port(), flag=flag))
+    data, proxy = free_ports(2)
+    exp.write_text(EXPERIMENT.format(data=data, proxy=proxy, flag=flag))
     run_dir = tmp_path / "run"
     run_dirs.append(run_dir)
     proc = subprocess.Popen(faultlab("run", str(exp), "--run-dir", str(run_dir), "-q"),

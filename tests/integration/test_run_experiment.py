@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from faultlab.ports import free_ports
 from faultlab.proxy.client import ProxyClient
 from faultlab.proxy.process import spawn_proxy_server
 
@@ -44,7 +45,8 @@ slos:
 
 def experiment(tmp_path: Path, body: str, name: str = "e2e", extra_slos: str = "") -> Path:
     path = tmp_path / f"{name}.yaml"
-    path.write_text(HEAD.format(name=name, data=free_port(), proxy=free_port(),
+    data, proxy = free_ports(2)
+    path.write_text(HEAD.format(name=name, data=data, proxy=proxy,
                                 extra_slos=extra_slos) + body)
     return path
 

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import faultlab, free_port
+from faultlab.ports import free_ports
+
+from .conftest import faultlab
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +33,7 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
 
 
 def test_a_secret_planted_everywhere_reaches_no_output(tmp_path: Path) -> None:
-    data, proxy = free_port(), free_port()
+    data, proxy = free_ports(2)
     exp = tmp_path / "secrets.yaml"
     exp.write_text(f"""
 version: 1

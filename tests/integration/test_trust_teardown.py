@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from faultlab.hosts import local_host
+from faultlab.ports import free_ports
 from faultlab.proxy.client import ProxyClient
 from faultlab.run.setup import MARKER_ENV
 
@@ -78,7 +79,8 @@ def _toxics(api: str, proxy: str) -> list[str]:
 def _setup_proxy(api: str, name: str, toxic: str | None = None) -> None:
     async def go() -> None:
         async with ProxyClient(api) as c:
-            await c.create_proxy(name, f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}")
+            listen, upstream = free_ports(2)
+            await c.create_proxy(name, f"127.0.0.1:{listen}", f"127.0.0.1:{upstream}")
             if toxic:
                 await c.add_toxic(name, "latency", {"latency": 1}, name=toxic)
     asyncio.run(go())
@@ -103,7 +105,8 @@ faults:
 def _write(tmp_path: Path, flag: Path, duration: str, revert_sleep: float = 0) -> Path:
     exp = tmp_path / "exp.yaml"
     revert = (f"sleep {revert_sleep}; " if revert_sleep else "") + f"rm -f {flag}"
-    exp.write_text(SLOW_STOP.format(listen=free_port(), upstream=free_port(), flag=flag,
+    listen, upstream = free_ports(2)
+    exp.write_text(SLOW_STOP.format(listen=listen, upstream=upstream, flag=flag,
                                     duration=duration, revert=revert))
     return exp
 

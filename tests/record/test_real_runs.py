@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from typer.testing import CliRunner
 
 import faultlab
 from faultlab.cli import app
+from faultlab.ports import free_ports
 from faultlab.record import RunRecord
 from faultlab.report.browser import find_chromium, open_page
 
@@ -26,13 +26,6 @@ PROBE = """JSON.stringify({
   clauses: Array.from(document.querySelectorAll('[data-clause]')).map(c => ({
     name: c.dataset.clause, held: c.dataset.held === 'true'})),
   text: document.body.innerText})"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _published_schema() -> dict[str, Any]:
@@ -91,7 +84,7 @@ faults:
 
 
 def test_an_http_workload_through_the_proxy(tmp_path: Path) -> None:
-    data, proxy = _free_port(), _free_port()
+    data, proxy = free_ports(2)
     exp = tmp_path / "slow.yaml"
     exp.write_text(f"""
 version: 1
