@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -302,3 +303,63 @@ def test_validate_and_a_trivial_run_leave_what_they_do_not_need_unimported(
     finally:
         victim.kill()
         victim.wait()
+
+
+_GC_PROBE = (
+    "import gc, json, sys\n"
+    "import faultlab.check, faultlab.run.execute as ex\n"
+    "seen = {}\n"
+    "def state():\n    return [gc.isenabled(), gc.get_freeze_count() > 0]\n"
+    "async def run_spy(runner, console=None):\n"
+    "    seen['work'] = state()\n    return await run_real(runner, console)\n"
+    "def read_spy(*args, **kwargs):\n"
+    "    seen['work'] = state()\n    return read_real(*args, **kwargs)\n"
+    "run_real, ex.run_async = ex.run_async, run_spy\n"
+    "read_real, faultlab.check.read_history = faultlab.check.read_history, read_spy\n"
+    "from faultlab.cli import main\n"
+    "sys.argv = ['faultlab', *sys.argv[1:]]\n"
+    "try:\n    main()\nexcept SystemExit:\n    pass\n"
+    "seen['end'] = state()\n"
+    "print(json.dumps(seen), file=sys.stderr)\n")
+
+
+def test_the_collector_is_held_during_start_up_and_runs_during_the_work(tmp_path: Path) -> None:
+    # faultlab.startup: held from main's first line, frozen and running again once a command
+    # starts its work (a run's loop, a check's reading); validate ends within its start-up
+    victim = subprocess.Popen(["sleep", "60"])
+    try:
+        pidfile = tmp_path / "victim.pid"
+        pidfile.write_text(f"{victim.pid}\n")
+        experiment = tmp_path / "e.yaml"
+        experiment.write_text(f"name: e\ntargets:\n  victim: {{process: {{pidfile: {pidfile}}}}}"
+                              "\nfaults:\n  - {target: victim, kind: kill, signal: SIGKILL}\n")
+        history = tmp_path / "h.jsonl"
+        history.write_text('{"process": 0, "f": "write", "value": 1, "invoke_ns": 0, '
+                           '"complete_ns": 10, "outcome": "ok"}\n')
+        seen = {}
+        for args in (["validate", str(experiment)], ["check", str(history)],
+                     ["run", str(experiment), "--quiet", "--run-dir", str(tmp_path / "run")]):
+            done = subprocess.run([sys.executable, "-c", _GC_PROBE, *args], capture_output=True,
+                                  text=True, timeout=120, check=False)
+            seen[args[0]] = json.loads(done.stderr.strip().splitlines()[-1])
+        assert seen["validate"] == {"end": [False, False]}
+        assert seen["check"] == {"work": [True, True], "end": [True, True]}
+        assert seen["run"] == {"work": [True, True], "end": [True, True]}
+        assert victim.wait(timeout=10) == -9, "the run did not kill the victim"
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_settle_leaves_a_collector_someone_else_disabled_alone() -> None:
+    from faultlab import startup
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        startup.hold()
+        startup.settle()
+        assert not gc.isenabled()
+    finally:
+        if was:
+            gc.enable()

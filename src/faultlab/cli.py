@@ -175,8 +175,10 @@ def run(file: Path | None = None, var: Sequence[str] = (), *, runs_dir: Path = P
     if dry_run:
         import asyncio
 
+        from faultlab import startup
         from faultlab.run.dryrun import dry_run as do_dry_run
 
+        startup.settle()
         result = asyncio.run(do_dry_run(loaded, seed))
         echo(result.render())
         raise SystemExit(0 if result.ok else 2)
@@ -222,6 +224,9 @@ def check(history: Path, *, model: str = "cas-register", checker: str = "lineari
     }
     if checker not in runners:
         raise _error(f"unknown checker {checker!r} (hint: one of {', '.join(runners)})")
+    from faultlab import startup
+
+    startup.settle()
     try:
         result = runners[checker](read_history(history, independent=independent))
     except (HistoryError, ModelError) as e:  # bad input: one located line per problem
@@ -346,11 +351,15 @@ def parse_quick(argv: Sequence[str]) -> tuple[Callable[..., None], list[Any], di
 
 
 def main() -> None:
+    from faultlab import startup
+
+    startup.hold()  # until the command starts its work (startup.settle)
     quick = parse_quick(sys.argv[1:])
     if quick is None:
         from faultlab import cli_app
 
         cli_app.mount_groups(sys.argv[1:])
+        startup.settle()  # every other command: before typer calls it
         cli_app.app(prog_name="faultlab")
         return
     body, args, kwargs = quick

@@ -20,7 +20,7 @@ __all__ = ["EVENT_MODELS", "EventModel", "parse_event"]
 
 
 class EventModel(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
 
 class RunStarted(EventModel):

@@ -61,7 +61,7 @@ def _as_json(value: Any) -> Any:
 class Part(BaseModel):
     """Base of every part: frozen, no unknown keys, no NaN, derived keys checked."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False,
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, defer_build=True,
                               json_schema_serialization_defaults_required=True)
 
     @model_validator(mode="wrap")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import re
 import signal
 import sys
@@ -12,12 +13,20 @@ from pathlib import Path
 
 from rich.console import Console
 
+from faultlab import startup
 from faultlab.experiment.loader import LoadedExperiment
 from faultlab.run.runner import Progress, Runner
 from faultlab.run.summary import ConsoleProgress, print_summary
 from faultlab.run.verdict import Verdict
 
 __all__ = ["execute", "loop_factory", "new_run_dir", "run_async", "write_reports"]
+
+
+#: what the run imports at its first event and at its end, imported before it starts: while
+#: start-up holds the collector back (:mod:`faultlab.startup`), and so that no import pauses
+#: the loop once faults are in flight
+LATER_MODULES = ("faultlab.events", "faultlab.hosts.local", "faultlab.run.outputs",
+                 "faultlab.report", "faultlab.telemetry")
 
 
 def new_run_dir(runs_dir: Path, name: str) -> Path:
@@ -104,7 +113,11 @@ def execute(loaded: LoadedExperiment, *, run_dir: Path | None, runs_dir: Path,
         from faultlab.run.metrics import RunMetrics
 
         runner.metrics = RunMetrics(loaded.experiment.name, str(runner.run_dir), sock)
-    with asyncio.Runner(loop_factory=loop_factory()) as loop:
+    factory = loop_factory()
+    for name in LATER_MODULES:
+        importlib.import_module(name)
+    startup.settle()  # the run's work starts: see faultlab.startup
+    with asyncio.Runner(loop_factory=factory) as loop:
         verdict = loop.run(run_async(runner, console))
     result = finish(runner, verdict)
     print_summary(console, verdict, loaded.experiment.name, str(runner.run_dir))

@@ -1,0 +1,41 @@
+"""The cyclic garbage collector during a command's start-up.
+
+Importing faultlab's modules (and pydantic, yaml, asyncio) and building the models of an
+experiment allocate a few hundred thousand objects that live as long as the process and form
+few cycles; with the default thresholds the collector walks them again and again while they
+are made (about 10 ms of a `faultlab validate`, more of a `faultlab run`, measured by
+benchmarks/run_startup.py). So ``faultlab`` holds the collector back from its first line
+(:func:`hold`) until the command has what it needs and starts its own work
+(:func:`settle`): then what start-up made is frozen (``gc.freeze``: never examined again, so
+later full collections walk only what the work makes, as the proxy server does for its
+relay) and collection resumes with the usual thresholds. A command that never settles ends
+within its start-up (``validate``, ``version``) or settles at the top of its work; cyclic
+garbage made before that stays until then, which start-up's is not much of.
+"""
+
+from __future__ import annotations
+
+import gc
+
+__all__ = ["hold", "settle"]
+
+_held = False
+
+
+def hold() -> None:
+    """Stop automatic collection until :func:`settle` (the ``faultlab`` command's first
+    call; a library user's process is never touched)."""
+    global _held
+    if gc.isenabled():
+        gc.disable()
+        _held = True
+
+
+def settle() -> None:
+    """Freeze what exists now and let the collector run again, if :func:`hold` stopped it
+    (idempotent; a collector someone else disabled stays disabled)."""
+    global _held
+    if _held:
+        _held = False
+        gc.freeze()
+        gc.enable()
