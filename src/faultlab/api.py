@@ -19,9 +19,10 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from faultlab.errors import FaultlabError, RunDirError
 from faultlab.experiment.errors import ExperimentError
@@ -36,8 +37,7 @@ __all__ = ["ExperimentError", "FaultlabError", "RunDirError", "RunResult", "arun
            "load_experiment", "prepare_run", "run_experiment"]
 
 
-@dataclass(frozen=True)
-class RunResult:
+class RunResult(msgspec.Struct, frozen=True):
     """What a run concluded, and where its files are."""
 
     verdict: Verdict

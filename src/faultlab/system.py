@@ -18,9 +18,10 @@ import asyncio
 import contextlib
 import os
 import signal
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+
+import msgspec
 
 from faultlab.clock import Clock
 from faultlab.experiment.services import ReadyCheck, ServiceSpec
@@ -35,8 +36,7 @@ class ServiceError(Exception):
     """A service could not be started or did not become ready."""
 
 
-@dataclass
-class RunningService:
+class RunningService(msgspec.Struct):
     name: str
     process: asyncio.subprocess.Process
     identity: ProcessId | None  # pid + start time, to recognise the process later

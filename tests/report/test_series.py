@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
+
+import msgspec
 
 from faultlab.report import load_run
 from faultlab.report import series as S
@@ -13,7 +14,7 @@ from faultlab.report.model import RunData, Second
 def _run(base: RunData, rows: list[tuple[int, int]]) -> RunData:
     seconds = [Second(i, sent, ok, sent - ok, 0, 0, 0, 0.0, None, None, None, None)
                for i, (sent, ok) in enumerate(rows)]
-    return dataclasses.replace(base, seconds=seconds)
+    return msgspec.structs.replace(base, seconds=seconds)
 
 
 def test_success_ratio_is_over_the_trailing_window(naive_run: Path) -> None:
@@ -26,14 +27,14 @@ def test_success_ratio_is_over_the_trailing_window(naive_run: Path) -> None:
 def test_dropped_requests_count_against_the_ratio(naive_run: Path) -> None:
     run = load_run(naive_run)
     s = Second(0, 8, 8, 0, 0, 2, 0, 0.0, None, None, None, None)
-    assert S.success_ratio(dataclasses.replace(run, seconds=[s]), 1, 1) == [0.8]
+    assert S.success_ratio(msgspec.structs.replace(run, seconds=[s]), 1, 1) == [0.8]
 
 
 def test_counts_leave_out_a_partial_last_second(naive_run: Path) -> None:
     run = load_run(naive_run)
     n = len(run.seconds)
-    cut = dataclasses.replace(run.seconds[-1], partial=True, sent=3)
-    run = dataclasses.replace(run, seconds=[*run.seconds[:-1], cut])
+    cut = msgspec.structs.replace(run.seconds[-1], partial=True, sent=3)
+    run = msgspec.structs.replace(run, seconds=[*run.seconds[:-1], cut])
     sent = S.counts(run, n, "sent")
     assert sent[-1] is None and sent[-2] == 20.0  # the story's rate
 

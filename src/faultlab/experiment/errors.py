@@ -13,9 +13,9 @@ import re
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from pydantic import BaseModel, ValidationError
 
 from faultlab.errors import FaultlabError
@@ -26,8 +26,7 @@ from faultlab.plugins import ByKind
 __all__ = ["ExperimentError", "Locate", "Problem", "format_path", "problems_from"]
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(msgspec.Struct, frozen=True):
     """One mistake in an input file, located precisely."""
 
     file: str

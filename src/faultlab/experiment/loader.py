@@ -25,10 +25,10 @@ import sys
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
+import msgspec
 import yaml
 from pydantic import BaseModel, ValidationError
 
@@ -73,8 +73,7 @@ LIMITS: Mapping[Path, tuple[int, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class LoadedExperiment:
+class LoadedExperiment(msgspec.Struct, frozen=True):
     experiment: Experiment
     source: str  # file name as given
     sha256: str  # of the file's bytes, for reproducing a run
@@ -169,8 +168,7 @@ DocumentPrecheck = Callable[[Any], list[tuple[Path, str, str]]]
 DocumentExpand = Callable[[Any, str], list[tuple[Path, str, str, bool]]]
 
 
-@dataclass(frozen=True)
-class Document(typing.Generic[M]):
+class Document(msgspec.Struct, typing.Generic[M], frozen=True):
     """A faultlab file other than an experiment (a lab file, a canvas), loaded."""
 
     value: M
@@ -293,19 +291,18 @@ class _Later:
         return isinstance(name, str) and self.order.get(name, -1) > self.current
 
 
-@dataclass
-class _Reading:
+class _Reading(msgspec.Struct):
     """The file as plain Python values, with positions and every ``${var}`` use."""
 
     text: str
     overrides: dict[str, str]
     secrets: dict[str, str]
     data: Any = None
-    positions: Positions = field(default_factory=Positions)
-    variables: dict[str, object] = field(default_factory=dict)
-    declared: dict[str, tuple[int, int]] = field(default_factory=dict)  # file var -> position
-    uses: dict[Path, list[VarUse]] = field(default_factory=dict)
-    used: set[str] = field(default_factory=set)
+    positions: Positions = msgspec.field(default_factory=Positions)
+    variables: dict[str, object] = msgspec.field(default_factory=dict)
+    declared: dict[str, tuple[int, int]] = msgspec.field(default_factory=dict)  # var -> at
+    uses: dict[Path, list[VarUse]] = msgspec.field(default_factory=dict)
+    used: set[str] = msgspec.field(default_factory=set)
     vars_at: tuple[int, int] | None = None  # the `vars:` key
 
     def __post_init__(self) -> None:

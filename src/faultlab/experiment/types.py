@@ -24,10 +24,10 @@ from __future__ import annotations
 import shlex
 import signal as _signal
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
+import msgspec
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -73,8 +73,7 @@ def empty_list() -> list[Any]:
     return []
 
 
-@dataclass(frozen=True)
-class Advice:
+class Advice(msgspec.Struct, frozen=True):
     """Metadata of a value type: ``check(value as written)`` returns a warning as
     ``(message, hint)``, or None. Only the loader reads it (see ``loader.advice``)."""
 

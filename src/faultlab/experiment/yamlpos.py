@@ -23,9 +23,9 @@ import os
 import re
 from collections.abc import Container, Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import yaml
 
 Path = tuple[str | int, ...]
@@ -55,12 +55,11 @@ class YamlProblem(Exception):
         self.message, self.hint = message, hint
 
 
-@dataclass
-class Positions:
+class Positions(msgspec.Struct):
     """1-based (line, column) of each value, and of each mapping key, by path."""
 
-    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    values: dict[Path, tuple[int, int]] = msgspec.field(default_factory=dict)
+    keys: dict[Path, tuple[int, int]] = msgspec.field(default_factory=dict)
 
     def of(self, path: Path, *, key: bool = False) -> tuple[int, int]:
         """The position of ``path`` or, if it is absent, of its nearest present ancestor."""
@@ -74,10 +73,9 @@ class Positions:
         return self.values.get((), (1, 1))
 
 
-@dataclass
-class _SuggestBudget:
+class _SuggestBudget(msgspec.Struct):
     left: int
-    memo: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)
+    memo: dict[tuple[str, tuple[str, ...]], str] = msgspec.field(default_factory=dict)
 
 
 _BUDGET: ContextVar[_SuggestBudget | None] = ContextVar("suggest_budget", default=None)
@@ -131,8 +129,7 @@ def _render(value: object) -> str:
 MIN_SECRET = 3
 
 
-@dataclass(frozen=True)
-class VarUse:
+class VarUse(msgspec.Struct, frozen=True):
     """A ``${name}`` in the file: which variable, and where (computed only when asked)."""
 
     name: str
@@ -144,8 +141,7 @@ class VarUse:
         return _within(self.node, self.needle)
 
 
-@dataclass
-class Budget:
+class Budget(msgspec.Struct):
     """What one load may still produce, shared by every converter of that load."""
 
     values: int = MAX_VALUES

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+import msgspec
 
 from faultlab.errors import FaultlabError
 from faultlab.faults.spec import FaultSpec
@@ -28,8 +29,7 @@ class NotApplied(FaultError):
     made): there is nothing to revert."""
 
 
-@dataclass(frozen=True)
-class ProxyEndpoint:
+class ProxyEndpoint(msgspec.Struct, frozen=True):
     """Where a proxy target's faults are set: the control API and the proxy's name there."""
 
     api_url: str
@@ -39,8 +39,7 @@ class ProxyEndpoint:
     token: str | None = None  # API token of an external server
 
 
-@dataclass(frozen=True)
-class BoundTarget:
+class BoundTarget(msgspec.Struct, frozen=True):
     """A target as a fault sees it: its name, its spec, and the host it lives on."""
 
     name: str
@@ -48,15 +47,14 @@ class BoundTarget:
     host: Host
 
 
-@dataclass
-class FaultContext:
+class FaultContext(msgspec.Struct):
     targets: dict[str, BoundTarget]
     services: Services | None
     proxies: dict[str, ProxyEndpoint]  # by target name
     revert_timeout: float
     lease_grace: float
     rng: random.Random
-    extra: dict[str, Any] = field(default_factory=dict)  # for plug-ins
+    extra: dict[str, Any] = msgspec.field(default_factory=dict)  # for plug-ins
 
 
 S = TypeVar("S", bound=FaultSpec)

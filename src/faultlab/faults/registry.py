@@ -11,8 +11,9 @@ registration only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from faultlab.faults.kinds import KINDS as BUILTIN_KINDS
 from faultlab.faults.spec import FaultSpec
@@ -22,8 +23,7 @@ from faultlab.plugins import PluginError, Registry, check_kind_literal, discrimi
 __all__ = ["FAULT_KINDS", "FaultKind", "fault_union"]
 
 
-@dataclass(frozen=True)
-class FaultKind:
+class FaultKind(msgspec.Struct, frozen=True):
     name: str
     spec: type[FaultSpec]
     fault: type[Any]  # a Fault subclass taking (spec, ctx)

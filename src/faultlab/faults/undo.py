@@ -17,8 +17,9 @@ holds it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from faultlab.hosts import Host, host_from_ref
 
@@ -32,8 +33,7 @@ class UndoError(Exception):
     """An undo record cannot be executed as written (damaged journal, unknown action)."""
 
 
-@dataclass
-class UndoEnv:
+class UndoEnv(msgspec.Struct):
     """What an undo action may use: the host it runs on, and the run's services if the
     runner (not recovery) executes it."""
 
@@ -42,18 +42,16 @@ class UndoEnv:
     recovering: bool = False
 
 
-@dataclass(frozen=True)
-class UndoAction:
+class UndoAction(msgspec.Struct, frozen=True):
     name: str
     execute: Callable[[dict[str, Any], UndoEnv], Awaitable[str]]
     """Revert; returns what was done, for people. Raises only if the fault may still be
     active."""
 
 
-@dataclass(frozen=True)
-class Undo:
+class Undo(msgspec.Struct, frozen=True):
     action: str
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = msgspec.field(default_factory=dict)
     host: dict[str, Any] | None = None  # host reference; None means this machine
 
     def to_json(self) -> dict[str, Any]:

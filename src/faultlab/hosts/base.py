@@ -16,9 +16,9 @@ from __future__ import annotations
 import signal
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import msgspec
 from pydantic import BaseModel
 
 __all__ = ["CommandResult", "Host", "HostError", "HostKind", "ProcessGone", "ProcessId"]
@@ -32,8 +32,7 @@ class ProcessGone(HostError):
     """The process no longer exists, or its pid now belongs to another process."""
 
 
-@dataclass(frozen=True)
-class ProcessId:
+class ProcessId(msgspec.Struct, frozen=True):
     """A process as an identity: its pid and its start time (clock ticks since boot)."""
 
     pid: int
@@ -52,8 +51,7 @@ class ProcessId:
         return cls(int(value[0]), int(value[1]))
 
 
-@dataclass(frozen=True)
-class CommandResult:
+class CommandResult(msgspec.Struct, frozen=True):
     returncode: int
     stdout: str
     stderr: str
@@ -142,8 +140,7 @@ class Host(ABC):
         """Release connections (none for the local host)."""
 
 
-@dataclass(frozen=True)
-class HostKind:
+class HostKind(msgspec.Struct, frozen=True):
     """A registered host kind: its spec model (the ``hosts:`` entry) and how to build it."""
 
     name: str

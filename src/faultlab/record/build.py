@@ -9,9 +9,10 @@ with ``drop_unknown=False`` so that a new figure nobody added to the record fail
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from faultlab import __version__
 from faultlab.record.model import RECORD_VERSION, RunRecord
@@ -91,5 +92,5 @@ def record_from_verdict(verdict: Verdict, loaded: LoadedExperiment, run_dir: Pat
          "workloads": _workloads(verdict, loaded),
          "checks": [check_entry(c, context) for c in verdict.checks],
          "observations": dict(verdict.observations),
-         "budgets": [dataclasses.asdict(b) for b in verdict.budgets]},
+         "budgets": [msgspec.structs.asdict(b) for b in verdict.budgets]},
         context=context)

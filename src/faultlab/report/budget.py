@@ -8,7 +8,7 @@ traffic were the period's": burn rate x seconds measured / period.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from faultlab.record import BudgetEntry
 from faultlab.report.sections import Rendered, ReportContext, Slot
@@ -50,8 +50,7 @@ def _row(b: BudgetEntry) -> list[str]:
             f"{b.seconds}s", burn, spent(b)]
 
 
-@dataclass(frozen=True)
-class BudgetSection:
+class BudgetSection(msgspec.Struct, frozen=True):
     id: str = "budget"
     title: str = "Error budget"
     slot: Slot = Slot.DETAILS

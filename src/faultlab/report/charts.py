@@ -8,8 +8,9 @@ at a glance.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from faultlab.report import series as S
 from faultlab.report.model import RunData
@@ -95,8 +96,7 @@ def _figure(cid: str, title: str, note: str = "") -> str:
             f'<div class="chart" data-chart="{esc(cid)}"></div></figure>')
 
 
-@dataclass(frozen=True)
-class ChartsSection:
+class ChartsSection(msgspec.Struct, frozen=True):
     id: str = "charts"
     title: str = "Over time"
     slot: Slot = Slot.CHARTS

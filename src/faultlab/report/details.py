@@ -4,7 +4,8 @@ reproduce the run."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+
+import msgspec
 
 from faultlab.record import ClauseEntry
 from faultlab.report.model import MomentKind, RunData
@@ -52,8 +53,7 @@ def _window(c: ClauseEntry) -> str:
     return f"{c.worst_window[0]}–{c.worst_window[1]}s" if c.worst_window else "-"
 
 
-@dataclass(frozen=True)
-class ClausesSection:
+class ClausesSection(msgspec.Struct, frozen=True):
     id: str = "clauses"
     title: str = "Hypothesis clauses"
     slot: Slot = Slot.DETAILS
@@ -117,8 +117,7 @@ def _fault_rows(run: RunData) -> tuple[list[list[str]], list[list[str]]]:
     return rows, mrows
 
 
-@dataclass(frozen=True)
-class FaultsSection:
+class FaultsSection(msgspec.Struct, frozen=True):
     id: str = "faults"
     title: str = "Faults and recovery"
     slot: Slot = Slot.DETAILS
@@ -146,8 +145,7 @@ _TIMELINE_CLASS = {MomentKind.REVERT_FAILED: "fail", MomentKind.INJECT_FAILED: "
                    MomentKind.GENERATOR_LAG: "warn"}
 
 
-@dataclass(frozen=True)
-class TimelineSection:
+class TimelineSection(msgspec.Struct, frozen=True):
     id: str = "timeline-events"
     title: str = "Timeline"
     slot: Slot = Slot.DETAILS
@@ -171,8 +169,7 @@ class TimelineSection:
         return Rendered("".join(html), "\n\n".join(mdown))
 
 
-@dataclass(frozen=True)
-class ReproduceSection:
+class ReproduceSection(msgspec.Struct, frozen=True):
     id: str = "reproduce"
     title: str = "Reproduce"
     slot: Slot = Slot.DETAILS

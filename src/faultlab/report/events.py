@@ -8,8 +8,9 @@ which starts at the first ``phase`` event.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from faultlab.journal import Event
 from faultlab.report.model import FaultView, Moment, MomentKind, Second, _int, _num, _str
@@ -21,11 +22,10 @@ if TYPE_CHECKING:
 __all__ = ["JournalScan"]
 
 
-@dataclass
-class _FaultEvents:
+class _FaultEvents(msgspec.Struct):
     kind: str = ""
     target: str = ""
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = msgspec.field(default_factory=dict)
     lease: float | None = None
     intent: float | None = None
     injected: float | None = None
@@ -34,18 +34,17 @@ class _FaultEvents:
     applied: str = ""
 
 
-@dataclass
-class JournalScan:
-    started: dict[str, Any] = field(default_factory=dict)
+class JournalScan(msgspec.Struct):
+    started: dict[str, Any] = msgspec.field(default_factory=dict)
     started_wall: float | None = None
     # by workload name (None: a journal from before workloads had names), then by index
-    seconds: dict[str | None, dict[int, Second]] = field(default_factory=dict)
-    phases: list[tuple[str, float]] = field(default_factory=list)
-    moments: list[Moment] = field(default_factory=list)
+    seconds: dict[str | None, dict[int, Second]] = msgspec.field(default_factory=dict)
+    phases: list[tuple[str, float]] = msgspec.field(default_factory=list)
+    moments: list[Moment] = msgspec.field(default_factory=list)
     verdict_status: str | None = None
-    verdict_reasons: list[str] = field(default_factory=list)
-    checks: list[dict[str, Any]] = field(default_factory=list)  # raw ``check`` events
-    _faults: dict[str, _FaultEvents] = field(default_factory=dict)
+    verdict_reasons: list[str] = msgspec.field(default_factory=list)
+    checks: list[dict[str, Any]] = msgspec.field(default_factory=list)  # raw ``check`` events
+    _faults: dict[str, _FaultEvents] = msgspec.field(default_factory=dict)
 
     def add(self, r: dict[str, Any]) -> None:
         try:

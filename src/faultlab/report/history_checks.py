@@ -9,8 +9,9 @@ evidence is still listed, by operation index, with the checker's own text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from faultlab.record import CheckEntry, CheckVerdict
 from faultlab.report.checkdata import read_history
@@ -54,8 +55,7 @@ def _per_run(ctx: ReportContext) -> list[tuple[int, RunData, str]]:
             if r.checks]
 
 
-@dataclass(frozen=True)
-class CheckFindingsSection:
+class CheckFindingsSection(msgspec.Struct, frozen=True):
     """One line per failed check, linking to its evidence."""
 
     id: str = "check-findings"
@@ -203,8 +203,7 @@ def _fence(text: str) -> str:
     return "```text\n" + text.replace("```", "` ` `") + "\n```"
 
 
-@dataclass(frozen=True)
-class CheckDetailsSection:
+class CheckDetailsSection(msgspec.Struct, frozen=True):
     """Every check's verdict, and the evidence of each that failed."""
 
     id: str = "history-checks"

@@ -17,10 +17,11 @@ is rendered.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from faultlab.journal import JOURNAL_NAME, read_journal
 from faultlab.record import (
@@ -60,8 +61,7 @@ class MomentKind(StrEnum):
     NOTE = "note"
 
 
-@dataclass(frozen=True)
-class Moment:
+class Moment(msgspec.Struct, frozen=True):
     """One dated event of the run, for the timeline."""
 
     t: float
@@ -69,8 +69,7 @@ class Moment:
     text: str
 
 
-@dataclass(frozen=True)
-class Second:
+class Second(msgspec.Struct, frozen=True):
     """Workload statistics of second ``index`` (covering [index, index + 1))."""
 
     index: int
@@ -94,17 +93,15 @@ class Second:
         return self.sent + self.dropped - self.probe_errors
 
 
-@dataclass(frozen=True)
-class SloSpec:
+class SloSpec(msgspec.Struct, frozen=True):
     name: str
     window: float
-    latency: dict[str, float] = field(default_factory=dict)  # percentile key -> bound (s)
+    latency: dict[str, float] = msgspec.field(default_factory=dict)  # percentile key -> bound (s)
     success_ratio: float | None = None
     workload: str | None = None  # the workload it names, if any
 
 
-@dataclass(frozen=True)
-class FaultView:
+class FaultView(msgspec.Struct, frozen=True):
     """A fault as the record states it, with its journal times (intent, and inject and revert
     for a run that did not finish)."""
 
@@ -123,8 +120,7 @@ class FaultView:
     applied: str = ""
 
 
-@dataclass(frozen=True)
-class RunData:
+class RunData(msgspec.Struct, frozen=True):
     run_dir: Path
     record: RunRecord | None  # None: the run did not write result.json
     experiment: str
@@ -145,7 +141,7 @@ class RunData:
     workload: WorkloadTotals | None
     generator: GeneratorFigures | None
     started_wall: float | None
-    checks: list[CheckEntry] = field(default_factory=list)  # the history checkers' verdicts
+    checks: list[CheckEntry] = msgspec.field(default_factory=list)  # the history checkers' verdicts
     history: HistoryFigures | None = None  # the recorded history (history.jsonl), if any
     charted_workload: str | None = None  # whose seconds ``seconds`` holds
 

@@ -10,8 +10,9 @@ read from a configuration.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from faultlab.record import ObservedProxy
 from faultlab.report.model import RunData
@@ -73,8 +74,7 @@ def _outcomes(entry: ObservedProxy) -> str:
     return ", ".join(f"{k} {v}" for k, v in entry.outcomes.items()) or "none"
 
 
-@dataclass(frozen=True)
-class ObservedSection:
+class ObservedSection(msgspec.Struct, frozen=True):
     id: str = "observed"
     title: str = "At the dependencies"
     slot: Slot = Slot.CHARTS

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from faultlab.record import Violation
 from faultlab.report.text import esc
@@ -90,8 +91,7 @@ def _end(op: Op) -> int:
     return op.invoke_ns if op.complete_ns is None else op.complete_ns
 
 
-@dataclass(frozen=True)
-class Window:
+class Window(msgspec.Struct, frozen=True):
     ops: list[Op]  # in index order
     start_ns: int
     end_ns: int

@@ -21,9 +21,10 @@ report (a broken plug-in must not hide the verdict).
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Protocol, runtime_checkable
+
+import msgspec
 
 from faultlab.report.model import RunData
 
@@ -38,15 +39,13 @@ class Slot(IntEnum):
     DETAILS = 30
 
 
-@dataclass(frozen=True)
-class Rendered:
+class Rendered(msgspec.Struct, frozen=True):
     html: str
     markdown: str
-    charts: list[dict[str, Any]] = field(default_factory=list)
+    charts: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class ReportContext:
+class ReportContext(msgspec.Struct, frozen=True):
     runs: list[RunData]
     labels: list[str]  # one short, distinct label per run
 
@@ -91,8 +90,7 @@ def registered_sections() -> list[Section]:
     return sorted(_REGISTRY.values(), key=lambda s: (int(s.slot), order[s.id]))
 
 
-@dataclass(frozen=True)
-class Placed:
+class Placed(msgspec.Struct, frozen=True):
     section: Section
     rendered: Rendered
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from faultlab.report.budget import budget_kpi
 from faultlab.report.model import MomentKind, RunData
@@ -45,8 +45,7 @@ def _banner(run: RunData, label: str, big: bool) -> str:
             f'{desc}</div><dl class="kpis">{kpis}</dl></div>')
 
 
-@dataclass(frozen=True)
-class VerdictSection:
+class VerdictSection(msgspec.Struct, frozen=True):
     id: str = "verdict"
     title: str = "Verdict"
     slot: Slot = Slot.BANNER
@@ -124,8 +123,7 @@ def _list_html(run: RunData) -> str:
         f"{esc(text)}</li>" for t, text in items) + "</ul>"
 
 
-@dataclass(frozen=True)
-class FindingsSection:
+class FindingsSection(msgspec.Struct, frozen=True):
     id: str = "findings"
     title: str = "What failed and why"
     slot: Slot = Slot.FINDINGS

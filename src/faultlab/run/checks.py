@@ -8,9 +8,9 @@ fit the model is reported as an invalid check with the reason, never as a crash.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from faultlab.experiment.model import CheckSpec, HistoryWorkload
 
@@ -26,8 +26,7 @@ _DEFAULTS = {"register": ("linearizable",), "cas-register": ("linearizable",),
              "set": ("linearizable", "set"), "queue": ("queue",), "bank": ("bank",)}
 
 
-@dataclass(frozen=True)
-class CheckOutcome:
+class CheckOutcome(msgspec.Struct, frozen=True):
     kind: str
     verdict: str  # valid | invalid | unknown
     ops_checked: int
@@ -37,7 +36,7 @@ class CheckOutcome:
     # Operation indexes (into history.jsonl) behind the verdict, for reports: the violation's
     # longest linearizable prefix, the op that had to complete, the ops that could not be
     # placed (with why), and each anomaly's ops.
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: dict[str, Any] = msgspec.field(default_factory=dict)
     workload: str | None = None  # the history workload it judged, when a run has several
 
     @property
@@ -83,7 +82,7 @@ def run_checks(history: History, spec: HistoryWorkload, checks: list[CheckSpec],
     tagged with ``workload`` (for runs with several history workloads)."""
     out = _run_checks(history, spec, checks)
     if workload is not None:
-        out = [dataclasses.replace(c, workload=workload,
+        out = [msgspec.structs.replace(c, workload=workload,
                                    summary=f"{c.summary} (workload '{workload}')") for c in out]
     return out
 

@@ -34,7 +34,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+
+import msgspec
 
 from faultlab.experiment.model import Experiment
 from faultlab.run.verdict import BudgetResult
@@ -48,8 +49,7 @@ __all__ = ["AbortSignal", "Evaluation", "Evaluator", "SloCheck", "Span"]
 WindowOf = Callable[[int, int], list[SecondStats]]
 
 
-@dataclass
-class Span:
+class Span(msgspec.Struct):
     start: float
     end: float | None = None  # None: still open
 
@@ -58,8 +58,7 @@ class Span:
         return mid >= self.start and (self.end is None or mid < self.end)
 
 
-@dataclass(frozen=True)
-class SloCheck:
+class SloCheck(msgspec.Struct, frozen=True):
     """One SLO as the evaluator judges it: through its kind (:mod:`faultlab.slo.kinds`)."""
 
     slo: Slo
@@ -96,8 +95,7 @@ class SloCheck:
         return self.kind.worse(a, b)
 
 
-@dataclass
-class _Tally:
+class _Tally(msgspec.Struct):
     windows: int = 0
     failed: int = 0
     worst: float | None = None
@@ -121,8 +119,7 @@ class _Tally:
         return ok
 
 
-@dataclass
-class _Recovery:
+class _Recovery(msgspec.Struct):
     fault: str
     revert: float
     until: float | None = None  # next fault's inject, if any
@@ -130,11 +127,10 @@ class _Recovery:
     errored: int = 0  # after-windows with probe errors only
     error: str | None = None
     # window start -> the after-SLOs' figures over the full window [start, start + w)
-    after_windows: dict[int, dict[str, float | None]] = field(default_factory=dict)
+    after_windows: dict[int, dict[str, float | None]] = msgspec.field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class AbortSignal:
+class AbortSignal(msgspec.Struct, frozen=True):
     condition: AbortCondition
     measured: float
     window: tuple[int, int]

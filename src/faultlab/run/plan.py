@@ -11,7 +11,8 @@ seed, journaled at the start of the fault phase, so the same seed gives the same
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+
+import msgspec
 
 from faultlab.experiment.model import Experiment
 from faultlab.faults.spec import FaultSpec
@@ -19,8 +20,7 @@ from faultlab.faults.spec import FaultSpec
 __all__ = ["PlannedFault", "plan_faults"]
 
 
-@dataclass(frozen=True)
-class PlannedFault:
+class PlannedFault(msgspec.Struct, frozen=True):
     label: str  # unique in the plan: the fault's name, with #n for a repeated random draw
     spec: FaultSpec
     start: float  # seconds since the fault phase began

@@ -29,9 +29,10 @@ import random
 import secrets
 import sys
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+import msgspec
 
 from faultlab import __version__
 from faultlab.clock import Clock
@@ -91,8 +92,7 @@ class _Abort(Exception):
         self.signal = signal
 
 
-@dataclass
-class _Active:
+class _Active(msgspec.Struct):
     fault: Fault[Any]
     record: FaultRecord
 

@@ -12,8 +12,9 @@ Exit codes (documented in the README):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
+
+import msgspec
 
 from faultlab.run.checks import CheckOutcome
 
@@ -52,8 +53,7 @@ class Status(StrEnum):
         }[self]
 
 
-@dataclass
-class ClauseResult:
+class ClauseResult(msgspec.Struct):
     """One hypothesis clause (phase x SLO), evaluated over every window of its phase."""
 
     phase: str  # before | during | after
@@ -90,8 +90,7 @@ class ClauseResult:
         return f"{self.phase}: {self.slo}"
 
 
-@dataclass(frozen=True)
-class BudgetResult:
+class BudgetResult(msgspec.Struct, frozen=True):
     """The error budget one SLO spent in the run (see :mod:`faultlab.run.evaluate`)."""
 
     slo: str
@@ -111,8 +110,7 @@ class BudgetResult:
                 and self.consumed > self.max_spend)
 
 
-@dataclass
-class FaultRecord:
+class FaultRecord(msgspec.Struct):
     name: str
     kind: str
     target: str
@@ -129,22 +127,21 @@ class FaultRecord:
     applied: str = ""  # what exactly it acted on (Fault.applied), e.g. a partition's cut
 
 
-@dataclass
-class Verdict:
+class Verdict(msgspec.Struct):
     status: Status
-    reasons: list[str] = field(default_factory=list)
-    clauses: list[ClauseResult] = field(default_factory=list)
-    faults: list[FaultRecord] = field(default_factory=list)
-    generator: dict[str, object] = field(default_factory=dict)
-    workload: dict[str, object] = field(default_factory=dict)
-    checks: list[CheckOutcome] = field(default_factory=list)
-    history: dict[str, object] = field(default_factory=dict)
+    reasons: list[str] = msgspec.field(default_factory=list)
+    clauses: list[ClauseResult] = msgspec.field(default_factory=list)
+    faults: list[FaultRecord] = msgspec.field(default_factory=list)
+    generator: dict[str, object] = msgspec.field(default_factory=dict)
+    workload: dict[str, object] = msgspec.field(default_factory=dict)
+    checks: list[CheckOutcome] = msgspec.field(default_factory=list)
+    history: dict[str, object] = msgspec.field(default_factory=dict)
     # every workload by name: {"kind", "measured", "totals", "generator", "history"}; the three
     # fields above are the primary workload's (the measured one, the history one), as before
-    workloads: dict[str, dict[str, object]] = field(default_factory=dict)
+    workloads: dict[str, dict[str, object]] = msgspec.field(default_factory=dict)
     # what reached each observed proxy target (run/observations.py), by target name
-    observations: dict[str, dict[str, object]] = field(default_factory=dict)
-    budgets: list[BudgetResult] = field(default_factory=list)  # SLOs that count events
+    observations: dict[str, dict[str, object]] = msgspec.field(default_factory=dict)
+    budgets: list[BudgetResult] = msgspec.field(default_factory=list)  # SLOs that count events
 
     @property
     def exit_code(self) -> ExitCode:

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
+
+import msgspec
 
 from faultlab.plugins import PluginError, Registry
 from faultlab.slo.spec import OBJECTIVES, PERCENTILES, LatencyObjective, Slo
@@ -31,8 +32,7 @@ from faultlab.workload.stats import Aggregate
 __all__ = ["LATENCY", "SLO_KINDS", "SUCCESS_RATIO", "SloKind", "slo_kind"]
 
 
-@dataclass(frozen=True)
-class SloKind:
+class SloKind(msgspec.Struct, frozen=True):
     name: str  # the SLO key that holds its objective
     spec: type[Any]
     unit: Literal["s", "ratio"]

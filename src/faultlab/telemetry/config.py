@@ -19,7 +19,8 @@ import os
 import sys
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+import msgspec
 
 __all__ = ["DEFAULT_TIMEOUT", "OtlpConfig", "from_env", "warn_once"]
 
@@ -29,8 +30,7 @@ PROTOCOL = "http/protobuf"
 DEFAULT_TIMEOUT = 3.0
 
 
-@dataclass(frozen=True, slots=True)
-class OtlpConfig:
+class OtlpConfig(msgspec.Struct, frozen=True):
     endpoint: str  # the full traces URL (…/v1/traces)
     timeout: float | None  # None: the SDK reads OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT
 

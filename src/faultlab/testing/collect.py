@@ -12,12 +12,12 @@ does.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import pytest
 
 if TYPE_CHECKING:
@@ -81,9 +81,9 @@ class ExperimentFile(pytest.File):
         try:
             loaded = load_experiment(self.path, self.config.stash.get(VARIABLES, {}))
         except ExperimentError as e:
-            lines = [str(dataclasses.replace(p, file=source)) for p in e.problems]
+            lines = [str(msgspec.structs.replace(p, file=source)) for p in e.problems]
             raise self.CollectError("\n".join(lines)) from None
-        loaded = dataclasses.replace(loaded, source=source)
+        loaded = msgspec.structs.replace(loaded, source=source)
         yield ExperimentItem.from_parent(self, name=loaded.experiment.name, loaded=loaded)
 
     def _source(self) -> str:

@@ -26,9 +26,10 @@ during ``run``; arrivals are planned from ``ctx.clock``, never from ``time``.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import msgspec
 
 from faultlab.clock import Clock
 from faultlab.journal import Redactor
@@ -44,8 +45,7 @@ __all__ = ["HistoryCounts", "HistoryRecording", "Workload", "WorkloadContext", "
            "WorkloadSummary"]
 
 
-@dataclass(frozen=True)
-class WorkloadContext:
+class WorkloadContext(msgspec.Struct, frozen=True):
     """What a workload may use: the run's clock and directory, its seed (journaled) and a
     generator derived from it for this workload alone, and the redactor for anything it
     writes itself."""
@@ -57,8 +57,7 @@ class WorkloadContext:
     redactor: Redactor
 
 
-@dataclass(frozen=True)
-class HistoryCounts:
+class HistoryCounts(msgspec.Struct, frozen=True):
     """A history workload's operations: ``planned = invoked + dropped`` (warm-up included,
     since the history holds those operations too), and outcomes as recorded."""
 
@@ -73,8 +72,7 @@ class HistoryCounts:
     info: int
 
 
-@dataclass(frozen=True)
-class WorkloadSummary:
+class WorkloadSummary(msgspec.Struct, frozen=True):
     """What one workload did in a run: its kind, the scheduler's figures from second 0 on
     (``load``, with the warm-up apart) and, for a history workload, its operation counts."""
 

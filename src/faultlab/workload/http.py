@@ -41,11 +41,12 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 import aiohttp
 from aiohttp.http_exceptions import HttpProcessingError
+from msgspec.structs import replace
 from yarl import URL
 
 from faultlab.clock import Clock

@@ -56,8 +56,9 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from faultlab.clock import Clock
 from faultlab.workload.stats import LATE_THRESHOLD_S, StatsRecorder
@@ -80,8 +81,7 @@ Launch = Callable[[float, int], Coroutine[Any, Any, None]]
 LaunchNow = Callable[[float, int, Callable[[BaseException | None], None]], bool]
 
 
-@dataclass(frozen=True)
-class WarmupSummary:
+class WarmupSummary(msgspec.Struct, frozen=True):
     """What the scheduler did before second 0 (not measured): the warm-up's own figures."""
 
     planned: int = 0
@@ -90,8 +90,7 @@ class WarmupSummary:
     max_lag: float = 0.0
 
 
-@dataclass(frozen=True)
-class LoadSummary:
+class LoadSummary(msgspec.Struct, frozen=True):
     """What the generator did during one ``run`` from second 0 on, for the verdict.
 
     ``late`` counts sends more than 10 ms after their intended time and ``max_lag`` is the

@@ -13,9 +13,9 @@ are documented there); a plug-in that plans arrivals uses the shared scheduler,
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
+import msgspec
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from faultlab.experiment.types import (
@@ -197,8 +197,7 @@ class HistoryWorkload(WorkloadSpec):
 WorkloadFactory = Callable[[str, Any, "WorkloadContext"], "Workload"]
 
 
-@dataclass(frozen=True)
-class WorkloadKind:
+class WorkloadKind(msgspec.Struct, frozen=True):
     """A workload kind: its name (the ``kind:`` value), its spec model and its factory."""
 
     name: str

@@ -49,6 +49,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
+import msgspec
 from hdrh.histogram import HdrHistogram
 
 __all__ = ["Aggregate", "Outcome", "SecondStats", "StatsRecorder", "aggregate", "merge_second",
@@ -144,8 +145,7 @@ class SecondStats:
         return self.sent - self.finished
 
 
-@dataclass(frozen=True)
-class Aggregate:
+class Aggregate(msgspec.Struct, frozen=True):
     """Merged statistics over a set of seconds; what SLOs are evaluated on."""
 
     seconds: int
