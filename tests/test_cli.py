@@ -252,7 +252,7 @@ _LAZY = {
                  "faultlab.journal", "faultlab.lab.control", "rich", "faultlab.run",
                  "faultlab.record", "faultlab.report"),
     "run": ("faultlab.history", "faultlab.lab.control", "faultlab.workload.clients.redis",
-            "difflib"),
+            "difflib", "rich"),  # rich: only on a terminal (faultlab.run.terminal)
 }
 
 _MODULES_PROBE = (

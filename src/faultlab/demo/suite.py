@@ -23,6 +23,7 @@ from faultlab.ports import free_ports
 from faultlab.run.execute import new_run_dir, write_reports
 from faultlab.run.runner import Runner
 from faultlab.run.summary import status_style
+from faultlab.run.terminal import RichOut
 from faultlab.run.verdict import Status, Verdict
 from faultlab.units import format_duration
 
@@ -85,7 +86,7 @@ def run_demo(runs_dir: Path, quiet: bool = True, console: Console | None = None,
             console.print(f"  {variant:9} [{style}]{verdict.status.value}[/]  "
                           f"{verdict.reasons[0] if verdict.reasons else ''}")
         dirs = [results[name][v][1] for v in VARIANTS]
-        html = write_reports(console, dirs, runs_dir / f"demo-{name}-comparison")
+        html = write_reports(RichOut(console), dirs, runs_dir / f"demo-{name}-comparison")
         if html is not None:
             reports.append(html)
         if any(v.status is Status.INTERRUPTED for v in verdicts):

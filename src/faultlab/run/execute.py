@@ -11,12 +11,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from rich.console import Console
-
 from faultlab import startup
 from faultlab.experiment.loader import LoadedExperiment
 from faultlab.run.runner import Progress, Runner
 from faultlab.run.summary import ConsoleProgress, print_summary
+from faultlab.run.terminal import Out, for_stdout
 from faultlab.run.verdict import Verdict
 
 __all__ = ["execute", "loop_factory", "new_run_dir", "run_async", "write_reports"]
@@ -39,7 +38,7 @@ def new_run_dir(runs_dir: Path, name: str) -> Path:
     return path
 
 
-async def run_async(runner: Runner, console: Console | None = None) -> Verdict:
+async def run_async(runner: Runner, console: Out | None = None) -> Verdict:
     """Run with SIGINT/SIGTERM handlers: the first signal interrupts the run, which then
     reverts every active fault and stops what it started before it returns; a later signal
     makes that tear-down hurry (shorter waits), never skip a step."""
@@ -75,7 +74,7 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-def write_reports(console: Console, run_dirs: list[Path], out_dir: Path | None) -> Path | None:
+def write_reports(console: Out, run_dirs: list[Path], out_dir: Path | None) -> Path | None:
     """Write the HTML and Markdown report; a report problem never changes a run's outcome."""
     from faultlab.report import write_report
 
@@ -88,11 +87,11 @@ def write_reports(console: Console, run_dirs: list[Path], out_dir: Path | None) 
 
 
 def execute(loaded: LoadedExperiment, *, run_dir: Path | None, runs_dir: Path,
-            seed: int | None, quiet: bool, console: Console | None = None,
+            seed: int | None, quiet: bool, console: Out | None = None,
             progress: Progress | None = None, metrics: tuple[str, int] | None = None) -> int:
     from faultlab.api import finish, prepare_run
 
-    console = console or Console(highlight=False, width=None if sys.stdout.isatty() else 110)
+    console = console or for_stdout()
     if progress is None:
         progress = ConsoleProgress(console) if not quiet else None
     sock = None

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
+from faultlab.run.terminal import Out
 from faultlab.run.verdict import Status, Verdict
 from faultlab.units import format_duration, format_period
 from faultlab.workload.stats import SecondStats
@@ -22,7 +20,7 @@ def status_style(status: Status) -> str:
 class ConsoleProgress:
     """Prints one compact line per completed second and one per fault event."""
 
-    def __init__(self, console: Console, label: str = "") -> None:
+    def __init__(self, console: Out, label: str = "") -> None:
         self.console = console
         self.label = f"[dim]{label}[/] " if label else ""
         self.current = "set-up"
@@ -40,7 +38,7 @@ class ConsoleProgress:
         self.console.print(
             f"{self.label}[dim]{s.index:5d}s {self.current:7}[/] sent {s.sent:4d} "
             f"[{colour}]ok {s.ok:4d} err {s.failed:3d} timeout {s.timed_out:3d}[/] "
-            f"p99 {p99}{blind}", highlight=False)
+            f"p99 {p99}{blind}")
 
     def event(self, text: str) -> None:
         self.console.print(f"{self.label}[bold]{text}[/]")
@@ -64,46 +62,38 @@ def _workload_totals(verdict: Verdict) -> dict[str, dict[str, Any]]:
     return out
 
 
-def print_summary(console: Console, verdict: Verdict, experiment: str, run_dir: str) -> None:
-    table = Table(title=f"{experiment}: hypothesis", title_justify="left")
-    for col in ("clause", "objective", "measured (worst window)", "recovery", "result"):
-        table.add_column(col)
+def print_summary(console: Out, verdict: Verdict, experiment: str, run_dir: str) -> None:
+    rows = []
     for c in verdict.clauses:
         recovery = "-"
         if c.phase == "after":
             recovery = (f"{format_duration(c.recovery_time)} (<= "
                         f"{format_duration(c.recover_within or 0)})"
                         if c.recovery_time is not None else "not recovered")
-        table.add_row(f"{c.phase}: {c.slo}", c.objective, _fig(c.measured, c.unit), recovery,
-                      {"held": "[green]held[/]", "violated": "[red]violated[/]"}.get(
-                          c.result, f"[magenta]{c.result}[/]"))
-    if verdict.clauses:
-        console.print(table)
+        rows.append((f"{c.phase}: {c.slo}", c.objective, _fig(c.measured, c.unit), recovery,
+                     {"held": "[green]held[/]", "violated": "[red]violated[/]"}.get(
+                         c.result, f"[magenta]{c.result}[/]")))
+    if rows:
+        console.table(f"{experiment}: hypothesis", ("clause", "objective",
+                      "measured (worst window)", "recovery", "result"), rows)
     if verdict.faults:
-        ft = Table(title="faults", title_justify="left")
-        for col in ("fault", "target", "injected", "reverted", "lease", "recovery"):
-            ft.add_column(col)
-        for f in verdict.faults:
-            ft.add_row(f"{f.kind} {f.name}", f.target,
-                       f"{f.injected_at:.2f}s" if f.injected_at is not None else "-",
-                       ("[red]FAILED[/]" if f.revert_ok is False else
-                        f"{f.reverted_at:.2f}s" if f.reverted_at is not None else "-"),
-                       format_duration(f.lease) if f.lease else "-",
-                       format_duration(f.recovery_time) if f.recovery_time is not None
-                       else (f.recovery_note or "-"))
-        console.print(ft)
+        console.table("faults", ("fault", "target", "injected", "reverted", "lease",
+                                 "recovery"), [
+            (f"{f.kind} {f.name}", f.target,
+             f"{f.injected_at:.2f}s" if f.injected_at is not None else "-",
+             ("[red]FAILED[/]" if f.revert_ok is False else
+              f"{f.reverted_at:.2f}s" if f.reverted_at is not None else "-"),
+             format_duration(f.lease) if f.lease else "-",
+             format_duration(f.recovery_time) if f.recovery_time is not None
+             else (f.recovery_note or "-"))
+            for f in verdict.faults])
     if verdict.checks:
-        ct = Table(title="history checks", title_justify="left")
-        for col in ("check", "verdict", "operations", "summary"):
-            ct.add_column(col)
-        for chk in verdict.checks:
-            colour = "green" if chk.passed else "red"
-            ct.add_row(chk.kind, f"[{colour}]{chk.verdict}[/]", str(chk.ops_checked),
-                       chk.summary)
-        console.print(ct)
+        console.table("history checks", ("check", "verdict", "operations", "summary"), [
+            (chk.kind, f"[{'green' if chk.passed else 'red'}]{chk.verdict}[/]",
+             str(chk.ops_checked), chk.summary) for chk in verdict.checks])
         for chk in verdict.checks:
             if not chk.passed:
-                console.print(chk.detail, markup=False, highlight=False)
+                console.print(chk.detail, markup=False)
     for name, entry in _workload_totals(verdict).items():
         w = entry
         console.print(f"workload {name}: {w.get('planned')} planned, {w.get('ok')} ok, "
@@ -111,12 +101,12 @@ def print_summary(console: Console, verdict: Verdict, experiment: str, run_dir: 
                       f"{w.get('dropped')} dropped"
                       + (f", {w['probe_errors']} probe errors" if w.get("probe_errors") else "")
                       + f"; p50 {_fig(w.get('p50'), 's')}, "
-                      f"p99 {_fig(w.get('p99'), 's')}", highlight=False)
+                      f"p99 {_fig(w.get('p99'), 's')}")
     for b in verdict.budgets:
         if b.consumed is not None and b.period is not None and b.burn_rate is not None:
             console.print(f"error budget {b.slo}: consumed {b.consumed * 100:.3g}% of its "
                           f"{format_period(b.period)} budget ({b.bad} of {b.total} requests "
-                          f"bad, burn rate {b.burn_rate:.3g}x)", highlight=False)
+                          f"bad, burn rate {b.burn_rate:.3g}x)")
     style = status_style(verdict.status)
     console.print(f"[{style}]{verdict.status.value.upper()}[/] (exit {int(verdict.exit_code)})"
                   f": {verdict.reasons[0] if verdict.reasons else ''}")
