@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,13 @@ from faultlab.report.text import esc, run_labels, status_class
 __all__ = ["build_report", "write_report"]
 
 
+#: the page's script and styles, files of this package (read as files: importlib.resources
+#: costs a run ~5 ms of imports, tempfile, zipfile and compressors among them)
+ASSETS = Path(__file__).with_name("assets")
+
+
 def _asset(name: str) -> str:
-    return (resources.files("faultlab.report") / "assets" / name).read_text(encoding="utf-8")
+    return (ASSETS / name).read_text(encoding="utf-8")
 
 
 def _json_for_script(value: Any) -> str:
