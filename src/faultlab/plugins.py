@@ -28,7 +28,7 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from typing import Annotated, Any, Generic, Protocol, TypeVar
 
-__all__ = ["ByKind", "Named", "PluginError", "Registry", "check_kind_literal",
+__all__ = ["ByKind", "Lazy", "Named", "PluginError", "Registry", "check_kind_literal",
            "declared_groups", "discriminated_union", "skip_pydantic_plugin_scan",
            "union_adapter"]
 
@@ -314,6 +314,38 @@ class ByKind:
         elif type(value) is self.spec(getattr(value, "kind", None)):
             return value  # a spec instance of its own kind, which the union takes as it is
         return union_adapter(self.specs()).validate_python(value)
+
+
+class Lazy:
+    """Pydantic metadata for a section whose models live in a module a file may not need,
+    ``Annotated[Any, Lazy(lambda: list[Slo])]`` (the function importing ``Slo``): a value is
+    validated as that type would validate it, its module imported and its schema built when
+    a file first gives the section (a file without SLOs imports no SLO spec). Errors are the
+    type's own, at the section's location; values dump through their own models; a JSON
+    Schema describes the real type (and imports it)."""
+
+    def __init__(self, resolve: Callable[[], Any]) -> None:
+        self.resolve = resolve
+        self._adapter: Any = None
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_plain_validator_function(self.validate)
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> Any:
+        """The real type's JSON Schema (for a model that embeds the section)."""
+        return handler(self.adapter().core_schema)
+
+    def adapter(self) -> Any:
+        if self._adapter is None:
+            from pydantic import TypeAdapter
+
+            self._adapter = TypeAdapter(self.resolve())
+        return self._adapter
+
+    def validate(self, value: object) -> Any:
+        return self.adapter().validate_python(value)
 
 
 _ADAPTERS: dict[tuple[type[Any], ...], Any] = {}

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from faultlab.errors import FaultlabError
 from faultlab.experiment.types import Name
 from faultlab.experiment.yamlpos import Path, Positions, suggest
-from faultlab.plugins import ByKind
+from faultlab.plugins import ByKind, Lazy
 
 __all__ = ["ExperimentError", "Locate", "Problem", "format_path", "problems_from"]
 
@@ -363,8 +363,9 @@ def _step(tp: Any, part: str | int) -> Any:
         return None  # a fault: the path's next part is resolved by the caller via the data
     if isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(part, str):
         for name, f in tp.model_fields.items():
-            if part in (name, f.alias):
-                return f.annotation
+            if part in (name, f.alias):  # a lazy section: the type it validates as
+                lazy = next((m for m in f.metadata if isinstance(m, Lazy)), None)
+                return f.annotation if lazy is None else lazy.resolve()
     return None
 
 

@@ -5,8 +5,11 @@ Models are frozen pydantic models that forbid unknown keys. Values with units ar
 the rest of faultlab sees seconds, requests per second and bytes per second as floats.
 Fault kinds, host kinds and workload kinds are plug-ins: their specs live with their code,
 and a ``faults:`` entry (a workload, a host) is validated by the spec of the kind it names
-(:class:`~faultlab.plugins.ByKind`), so a file pays for the kinds it uses only; the JSON
-Schema (:func:`experiment_json_schema`) holds the unions of every registered kind.
+(:class:`~faultlab.plugins.ByKind`), so a file pays for the kinds it uses only; likewise a
+lab, services, workloads, SLOs and abort conditions are validated by their modules' models,
+imported when a file first gives the section (:class:`~faultlab.plugins.Lazy`). The JSON
+Schema (:func:`experiment_json_schema`) holds the unions of every registered kind and the
+sections' real types.
 Cross-references (fault -> target, hypothesis -> SLO) are checked by
 :mod:`faultlab.experiment.semantic`, which knows where each value sits in the file; these
 models check only what one value can say about itself.
@@ -14,7 +17,8 @@ models check only what one value can say about itself.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BeforeValidator,
@@ -25,7 +29,6 @@ from pydantic import (
     model_validator,
 )
 
-from faultlab.experiment.services import ReadyCheck, ServiceSpec
 from faultlab.experiment.targets import (
     LOCAL_HOST,
     ProcessTarget,
@@ -47,10 +50,17 @@ from faultlab.experiment.types import (
 from faultlab.faults.registry import FAULT_KINDS
 from faultlab.faults.spec import FaultSpec
 from faultlab.hosts import HOST_KINDS
-from faultlab.lab.spec import LabSpec
-from faultlab.plugins import ByKind, discriminated_union
-from faultlab.slo.spec import PERCENTILES, AbortCondition, LatencyObjective, Slo  # noqa: F401
-from faultlab.workload.spec import WORKLOAD_KINDS, HistoryWorkload, HttpWorkload, WorkloadSpec
+from faultlab.plugins import ByKind, Lazy, discriminated_union
+
+if TYPE_CHECKING:
+    from faultlab.experiment.services import ReadyCheck, ServiceSpec
+    from faultlab.lab.spec import LabSpec
+    from faultlab.slo.spec import AbortCondition, LatencyObjective, Slo
+    from faultlab.workload.spec import (
+        HistoryWorkload,
+        HttpWorkload,
+        WorkloadSpec,
+    )
 
 __all__ = [
     "AbortCondition",
@@ -83,15 +93,77 @@ __all__ = [
     "union_model",
 ]
 
+# --- sections whose models a file may not need ----------------------------------------------
+# A lab, services, workloads, SLOs and abort conditions are validated by their own modules'
+# models, imported when a file first gives the section (plugins.Lazy): a file without SLOs
+# pays for no SLO model. The JSON Schema holds the real types (union_model); so do the types
+# mypy sees.
+
+def _lab() -> Any:
+    from faultlab.lab.spec import LabSpec
+    return LabSpec | None
+
+
+def _services() -> Any:
+    from faultlab.experiment.services import ServiceSpec
+    return dict[Name, ServiceSpec]
+
+
+def _http() -> Any:
+    from faultlab.workload.spec import HttpWorkload
+    return HttpWorkload | None
+
+
+def _history() -> Any:
+    from faultlab.workload.spec import HistoryWorkload
+    return HistoryWorkload | None
+
+
+def _workloads() -> Any:
+    from faultlab.workload.spec import WORKLOAD_KINDS, WorkloadSpec
+    return dict[Name, Annotated[WorkloadSpec, ByKind(WORKLOAD_KINDS)]]
+
+
+def _slos() -> Any:
+    from faultlab.slo.spec import Slo
+    return list[Slo]
+
+
+def _abort() -> Any:
+    from faultlab.slo.spec import AbortCondition
+    return list[AbortCondition]
+
+
+#: each lazy section's resolver (its real type), by the model and field it types
+LAZY: dict[tuple[str, str], Callable[[], Any]] = {
+    ("SystemSpec", "lab"): _lab, ("SystemSpec", "services"): _services,
+    ("Workload", "http"): _http, ("Workload", "history"): _history,
+    ("Experiment", "workloads"): _workloads, ("Experiment", "slos"): _slos,
+    ("Experiment", "abort"): _abort,
+}
+
+if TYPE_CHECKING:
+    LabField = LabSpec | None
+    ServicesField = dict[str, ServiceSpec]
+    HttpField = HttpWorkload | None
+    HistoryField = HistoryWorkload | None
+    WorkloadsField = dict[str, WorkloadSpec]
+    SlosField = list[Slo]
+    AbortField = list[AbortCondition]
+else:
+    LabField, ServicesField, HttpField, HistoryField, WorkloadsField, SlosField, AbortField = (
+        Annotated[Any, Lazy(resolve)] for resolve in LAZY.values())
+
+
 # --- system under test ---------------------------------------------------------------------
 
 class SystemSpec(Strict):
     """What faultlab builds and starts before the experiment and removes after it: a lab
     (network-namespace hosts) and services (in order, on this machine or on lab hosts)."""
 
-    lab: LabSpec | None = Field(default=None, description="A lab of network-namespace hosts "
+    lab: LabField = Field(default=None, description="A lab of network-namespace hosts "
                                 "brought up before the services and removed after the run.")
-    services: dict[Name, ServiceSpec] = Field(default_factory=dict, description="Services by "
+    services: ServicesField = Field(default_factory=dict, description="Services by "
                                               "name, started in this order.")
 
 
@@ -101,8 +173,8 @@ class Workload(Strict):
     """The shorthand for one workload of each kind: ``workload: {http: ..., history: ...}``
     is ``workloads: {http: {kind: http, ...}, history: {kind: history, ...}}``."""
 
-    http: HttpWorkload | None = Field(default=None, description="Open-loop HTTP load.")
-    history: HistoryWorkload | None = Field(default=None, description="Clients that record "
+    http: HttpField = Field(default=None, description="Open-loop HTTP load.")
+    history: HistoryField = Field(default=None, description="Clients that record "
                                             "a history for the checkers.")
 
     @model_validator(mode="after")
@@ -244,7 +316,6 @@ class Schedule(Strict):
 
 #: an entry of ``faults:``, ``workloads:``, ``hosts:``: validated by the spec of its kind
 FaultEntry = Annotated[FaultSpec, ByKind(FAULT_KINDS)]
-WorkloadEntry = Annotated[WorkloadSpec, ByKind(WORKLOAD_KINDS)]
 HostEntry = Annotated[Any, ByKind(HOST_KINDS)]
 
 
@@ -269,11 +340,11 @@ class Experiment(Strict):
                                         "on, by name.")
     workload: Workload | None = Field(default=None, description="Shorthand: one workload of "
                                       "each kind, named after the kind.")
-    workloads: dict[Name, WorkloadEntry] = Field(default_factory=dict, description="Named "
+    workloads: WorkloadsField = Field(default_factory=dict, description="Named "
                                                 "workloads (kind: http, history, ...).")
     warmup: Duration = Field(default=1.0, description="Load driven before second 0 and not "
                              "measured: connections and imports warm up first.")
-    slos: list[Slo] = Field(default_factory=empty_list, description="Objectives, measured on "
+    slos: SlosField = Field(default_factory=empty_list, description="Objectives, measured on "
                             "workloads per window.")
     hypothesis: Hypothesis = Field(default_factory=Hypothesis, description="Which SLOs must "
                                    "hold when.")
@@ -282,7 +353,7 @@ class Experiment(Strict):
     schedule: Schedule = Field(default_factory=Schedule, description="When faults start.")
     checks: list[Check] = Field(default_factory=empty_list, description="Checkers run on the "
                                 "recorded history.")
-    abort: list[AbortCondition] = Field(default_factory=empty_list, description="Conditions that "
+    abort: AbortField = Field(default_factory=empty_list, description="Conditions that "
                                         "end the run early, reverting everything.")
     revert: RevertPolicy = Field(default_factory=RevertPolicy, description="Leases and "
                                  "revert timeouts.")
@@ -355,15 +426,18 @@ _UNION_MODELS: dict[tuple[tuple[type[Any], ...], ...], type[Experiment]] = {}
 
 def union_model() -> type[Experiment]:
     """The experiment model with the discriminated unions of every registered fault,
-    workload and host kind spelled out (what :class:`Experiment` validates like, and what
-    the JSON Schema describes); it builds every kind's schema, so only the schema uses it."""
+    workload and host kind spelled out, and the lazy sections' real types (what
+    :class:`Experiment` validates like, and what the JSON Schema describes); it builds every
+    kind's schema, so only the schema uses it."""
     faults, workloads, hosts = (ByKind(r).specs()
-                                for r in (FAULT_KINDS, WORKLOAD_KINDS, HOST_KINDS))
+                                for r in (FAULT_KINDS, _workload_kinds(), HOST_KINDS))
     key = (faults, workloads, hosts)
     model = _UNION_MODELS.get(key)
     if model is None:
         fields = Experiment.model_fields
         unions: dict[str, Any] = {
+            "system": (_real(SystemSpec), _plain(fields["system"])),
+            "workload": (_real(Workload) | None, _plain(fields["workload"])),
             "faults": (list[discriminated_union(faults)],  # type: ignore[misc]
                        Field(default_factory=empty_list, description=fields["faults"].description)),
             "workloads": (dict[Name, discriminated_union(workloads)],  # type: ignore[misc]
@@ -371,11 +445,57 @@ def union_model() -> type[Experiment]:
                                 description=fields["workloads"].description)),
             "hosts": (dict[Name, discriminated_union(hosts)],  # type: ignore[misc]
                       Field(default_factory=dict, description=fields["hosts"].description)),
+            "slos": (_slos(), _plain(fields["slos"])),
+            "abort": (_abort(), _plain(fields["abort"])),
         }
-        model = create_model("Experiment", __base__=Experiment, __module__=__name__, **unions)
+        model = create_model("Experiment", __base__=Experiment, __module__=__name__,
+                             __doc__=Experiment.__doc__, **unions)
         _UNION_MODELS.clear()
         _UNION_MODELS[key] = model
     return model
+
+
+def _workload_kinds() -> Any:
+    from faultlab.workload.spec import WORKLOAD_KINDS
+    return WORKLOAD_KINDS
+
+
+def _real(section: type[Strict]) -> type[Strict]:
+    """``section`` with its lazy fields typed by their real types (for the JSON Schema)."""
+    real: dict[str, Any] = {name: (resolve(), _plain(section.model_fields[name]))
+                            for (owner, name), resolve in LAZY.items()
+                            if owner == section.__name__}
+    made: type[Strict] = create_model(section.__name__, __base__=section, __module__=__name__,
+                                      __doc__=section.__doc__, **real)
+    return made
+
+
+def _plain(info: Any) -> Any:
+    """A field like ``info`` (default, description), without its type's metadata."""
+    if info.default_factory is not None:
+        return Field(default_factory=info.default_factory, description=info.description)
+    return Field(default=info.default, description=info.description)
+
+
+#: the names this module gave before their sections became lazy, for their importers
+_MOVED = {"ReadyCheck": "faultlab.experiment.services", "ServiceSpec":
+          "faultlab.experiment.services", "LabSpec": "faultlab.lab.spec",
+          "PERCENTILES": "faultlab.slo.spec", "AbortCondition": "faultlab.slo.spec",
+          "LatencyObjective": "faultlab.slo.spec", "Slo": "faultlab.slo.spec",
+          "WORKLOAD_KINDS": "faultlab.workload.spec", "HistoryWorkload":
+          "faultlab.workload.spec", "HttpWorkload": "faultlab.workload.spec",
+          "WorkloadSpec": "faultlab.workload.spec"}
+
+
+def __getattr__(name: str) -> Any:
+    """``from faultlab.experiment.model import Slo`` and the like still work: the name's
+    module is imported then (PEP 562)."""
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
 
 
 def experiment_json_schema() -> dict[str, Any]:
