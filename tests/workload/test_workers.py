@@ -58,8 +58,9 @@ def _feed(rec: StatsRecorder, offset: float, what: str, latency: float, lag: flo
     if what == "dropped":
         rec.on_dropped(intended)
     elif what == "probe_error":
-        # one message per second, so "the first one" is the same whichever source saw it
-        rec.on_error(intended, f"error in second {rec.second_of(intended)}")
+        # one message per second (every warm-up second is one: the warm-up bucket), so "the
+        # first one" is the same whichever source saw it
+        rec.on_error(intended, f"error in second {max(rec.second_of(intended), -1)}")
     else:
         rec.on_sent(intended, intended + lag)
         rec.on_done(intended, Outcome(what), latency)
