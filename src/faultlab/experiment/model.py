@@ -17,7 +17,6 @@ models check only what one value can say about itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
@@ -134,14 +133,6 @@ def _abort() -> Any:
     return list[AbortCondition]
 
 
-#: each lazy section's resolver (its real type), by the model and field it types
-LAZY: dict[tuple[str, str], Callable[[], Any]] = {
-    ("SystemSpec", "lab"): _lab, ("SystemSpec", "services"): _services,
-    ("Workload", "http"): _http, ("Workload", "history"): _history,
-    ("Experiment", "workloads"): _workloads, ("Experiment", "slos"): _slos,
-    ("Experiment", "abort"): _abort,
-}
-
 if TYPE_CHECKING:
     LabField = LabSpec | None
     ServicesField = dict[str, ServiceSpec]
@@ -151,8 +142,13 @@ if TYPE_CHECKING:
     SlosField = list[Slo]
     AbortField = list[AbortCondition]
 else:
-    LabField, ServicesField, HttpField, HistoryField, WorkloadsField, SlosField, AbortField = (
-        Annotated[Any, Lazy(resolve)] for resolve in LAZY.values())
+    LabField = Annotated[Any, Lazy(_lab)]
+    ServicesField = Annotated[Any, Lazy(_services)]
+    HttpField = Annotated[Any, Lazy(_http)]
+    HistoryField = Annotated[Any, Lazy(_history)]
+    WorkloadsField = Annotated[Any, Lazy(_workloads)]
+    SlosField = Annotated[Any, Lazy(_slos)]
+    AbortField = Annotated[Any, Lazy(_abort)]
 
 
 # --- system under test ---------------------------------------------------------------------
@@ -436,6 +432,7 @@ def union_model() -> type[Experiment]:
     if model is None:
         fields = Experiment.model_fields
         unions: dict[str, Any] = {
+            **_resolved(Experiment),
             "system": (_real(SystemSpec), _plain(fields["system"])),
             "workload": (_real(Workload) | None, _plain(fields["workload"])),
             "faults": (list[discriminated_union(faults)],  # type: ignore[misc]
@@ -445,8 +442,6 @@ def union_model() -> type[Experiment]:
                                 description=fields["workloads"].description)),
             "hosts": (dict[Name, discriminated_union(hosts)],  # type: ignore[misc]
                       Field(default_factory=dict, description=fields["hosts"].description)),
-            "slos": (_slos(), _plain(fields["slos"])),
-            "abort": (_abort(), _plain(fields["abort"])),
         }
         model = create_model("Experiment", __base__=Experiment, __module__=__name__,
                              __doc__=Experiment.__doc__, **unions)
@@ -460,13 +455,20 @@ def _workload_kinds() -> Any:
     return WORKLOAD_KINDS
 
 
+def _resolved(section: type[Strict]) -> dict[str, Any]:
+    """Each lazy field of ``section`` with its real type, as ``create_model`` takes it."""
+    out: dict[str, Any] = {}
+    for name, info in section.model_fields.items():
+        lazy = next((m for m in info.metadata if isinstance(m, Lazy)), None)
+        if lazy is not None:
+            out[name] = (lazy.resolve(), _plain(info))
+    return out
+
+
 def _real(section: type[Strict]) -> type[Strict]:
     """``section`` with its lazy fields typed by their real types (for the JSON Schema)."""
-    real: dict[str, Any] = {name: (resolve(), _plain(section.model_fields[name]))
-                            for (owner, name), resolve in LAZY.items()
-                            if owner == section.__name__}
     made: type[Strict] = create_model(section.__name__, __base__=section, __module__=__name__,
-                                      __doc__=section.__doc__, **real)
+                                      __doc__=section.__doc__, **_resolved(section))
     return made
 
 
