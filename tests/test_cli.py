@@ -7,8 +7,9 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -284,11 +285,14 @@ def _loaded(modules: list[str], names: tuple[str, ...]) -> list[str]:
     return [m for m in modules if m in names or m.startswith(tuple(n + "." for n in names))]
 
 
-def test_validate_and_a_trivial_run_leave_what_they_do_not_need_unimported(
-        tmp_path: Path) -> None:
-    # the start-up budget of issue 14: each of these is imported where it is used, so a
-    # command that does not use it does not pay for it (times are the benchmark's business:
-    # benchmarks/run_startup.py)
+class Trivial(NamedTuple):
+    experiment: Path  # one fault: SIGKILL the victim, found by its pid file
+    victim: subprocess.Popen[bytes]
+
+
+@pytest.fixture
+def trivial(tmp_path: Path) -> Iterator[Trivial]:
+    """A trivial experiment (as benchmarks/run_startup.py's) and its victim process."""
     victim = subprocess.Popen(["sleep", "60"])
     try:
         pidfile = tmp_path / "victim.pid"
@@ -296,21 +300,30 @@ def test_validate_and_a_trivial_run_leave_what_they_do_not_need_unimported(
         experiment = tmp_path / "e.yaml"
         experiment.write_text(f"name: e\ntargets:\n  victim: {{process: {{pidfile: {pidfile}}}}}"
                               "\nfaults:\n  - {target: victim, kind: kill, signal: SIGKILL}\n")
-        validated = _modules_after("validate", str(experiment))
-        assert validated["code"] is None
-        assert _loaded(validated["modules"], _LAZY["validate"]) == []
-        # pydantic reads each default_factory's signature; a builtin's (list) is parsed
-        # with tokenize, whose first use compiles its token regex
-        assert not validated["tokenize_compiled"]
-        ran = _modules_after("run", str(experiment), "--quiet", "--run-dir",
-                             str(tmp_path / "run"))
-        assert ran["code"] == 0
-        assert victim.wait(timeout=10) == -9, "the run did not kill the victim"
-        assert _loaded(ran["modules"], _LAZY["run"]) == []
-        assert "faultlab.report" in ran["modules"]  # it did write the report
+        yield Trivial(experiment, victim)
     finally:
         victim.kill()
         victim.wait()
+
+
+def test_validate_and_a_trivial_run_leave_what_they_do_not_need_unimported(
+        tmp_path: Path, trivial: Trivial) -> None:
+    # the start-up budget of issue 14: each of these is imported where it is used, so a
+    # command that does not use it does not pay for it (times are the benchmark's business:
+    # benchmarks/run_startup.py)
+    experiment, victim = trivial
+    validated = _modules_after("validate", str(experiment))
+    assert validated["code"] is None
+    assert _loaded(validated["modules"], _LAZY["validate"]) == []
+    # pydantic reads each default_factory's signature; a builtin's (list) is parsed
+    # with tokenize, whose first use compiles its token regex
+    assert not validated["tokenize_compiled"]
+    ran = _modules_after("run", str(experiment), "--quiet", "--run-dir",
+                         str(tmp_path / "run"))
+    assert ran["code"] == 0
+    assert victim.wait(timeout=10) == -9, "the run did not kill the victim"
+    assert _loaded(ran["modules"], _LAZY["run"]) == []
+    assert "faultlab.report" in ran["modules"]  # it did write the report
 
 
 _GC_PROBE = (
@@ -331,32 +344,24 @@ _GC_PROBE = (
     "print(json.dumps(seen), file=sys.stderr)\n")
 
 
-def test_the_collector_is_held_during_start_up_and_runs_during_the_work(tmp_path: Path) -> None:
+def test_the_collector_is_held_during_start_up_and_runs_during_the_work(
+        tmp_path: Path, trivial: Trivial) -> None:
     # faultlab.startup: held from main's first line, frozen and running again once a command
     # starts its work (a run's loop, a check's reading); validate ends within its start-up
-    victim = subprocess.Popen(["sleep", "60"])
-    try:
-        pidfile = tmp_path / "victim.pid"
-        pidfile.write_text(f"{victim.pid}\n")
-        experiment = tmp_path / "e.yaml"
-        experiment.write_text(f"name: e\ntargets:\n  victim: {{process: {{pidfile: {pidfile}}}}}"
-                              "\nfaults:\n  - {target: victim, kind: kill, signal: SIGKILL}\n")
-        history = tmp_path / "h.jsonl"
-        history.write_text('{"process": 0, "f": "write", "value": 1, "invoke_ns": 0, '
-                           '"complete_ns": 10, "outcome": "ok"}\n')
-        seen = {}
-        for args in (["validate", str(experiment)], ["check", str(history)],
-                     ["run", str(experiment), "--quiet", "--run-dir", str(tmp_path / "run")]):
-            done = subprocess.run([sys.executable, "-c", _GC_PROBE, *args], capture_output=True,
-                                  text=True, timeout=120, check=False)
-            seen[args[0]] = json.loads(done.stderr.strip().splitlines()[-1])
-        assert seen["validate"] == {"end": [False, False]}
-        assert seen["check"] == {"work": [True, True], "end": [True, True]}
-        assert seen["run"] == {"work": [True, True], "end": [True, True]}
-        assert victim.wait(timeout=10) == -9, "the run did not kill the victim"
-    finally:
-        victim.kill()
-        victim.wait()
+    experiment, victim = trivial
+    history = tmp_path / "h.jsonl"
+    history.write_text('{"process": 0, "f": "write", "value": 1, "invoke_ns": 0, '
+                       '"complete_ns": 10, "outcome": "ok"}\n')
+    seen = {}
+    for args in (["validate", str(experiment)], ["check", str(history)],
+                 ["run", str(experiment), "--quiet", "--run-dir", str(tmp_path / "run")]):
+        done = subprocess.run([sys.executable, "-c", _GC_PROBE, *args], capture_output=True,
+                              text=True, timeout=120, check=False)
+        seen[args[0]] = json.loads(done.stderr.strip().splitlines()[-1])
+    assert seen["validate"] == {"end": [False, False]}
+    assert seen["check"] == {"work": [True, True], "end": [True, True]}
+    assert seen["run"] == {"work": [True, True], "end": [True, True]}
+    assert victim.wait(timeout=10) == -9, "the run did not kill the victim"
 
 
 def test_settle_leaves_a_collector_someone_else_disabled_alone() -> None:
