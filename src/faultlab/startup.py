@@ -1,23 +1,22 @@
 """The cyclic garbage collector during a command's start-up.
 
 Importing faultlab's modules (and pydantic, yaml, asyncio) and building the models of an
-experiment make objects that live as long as the process and form few cycles: some 41,000
-containers the collector tracks by the end of a `faultlab validate`, 62,000 when a run
-starts its loop. With the default thresholds the collector walks them again and again while
-they are made (10 ms of a `validate`, 38 ms of a trivial run, measured side by side). So
-``faultlab`` holds the collector back from its first line (:func:`hold`) until the command
-has what it needs and starts its own work (:func:`settle`): then what start-up made is
-frozen (``gc.freeze``: never examined again, so later full collections walk only what the
-work makes, as the proxy server does for its relay) and collection resumes with the usual
-thresholds. A command that never settles ends within its start-up (``validate``,
-``version``) or settles at the top of its work; cyclic garbage made before that stays until
-then, which start-up's is not much of.
+experiment make tens of thousands of containers that live as long as the process and form
+few cycles. With the default thresholds the collector walks them again and again while they
+are made (10 ms of a `validate`, 38 ms of a trivial run, by benchmarks/run_startup.py with
+and without the hold, one after the other). So ``faultlab`` holds the collector back from
+its first line (:func:`hold`) until the command has what it needs and starts its own work
+(:func:`settle`): then what start-up made is frozen (``gc.freeze``: never examined again, so
+later full collections walk only what the work makes, as the proxy server does for its
+relay) and collection resumes with the usual thresholds. A command that never settles ends
+within its start-up (``validate``, ``version``) or settles at the top of its work; cyclic
+garbage made before that stays until then, which start-up's is not much of.
 
-At exit the interpreter's last collections would walk every object still alive (15-18 ms of
-a `faultlab validate`, measured): the process is ending, and its files are closed by
-reference counting whatever the collector does, so :func:`hold` also has what is alive then
-frozen first (after every other exit handler). Garbage in a cycle at that moment is not
-finalized; nothing of faultlab's relies on that.
+At exit the interpreter's last collections would walk every object still alive (a `faultlab
+validate` took 182 -> 164 ms of CPU without them, benchmarks/startup_ab.py): the process is
+ending, and its files are closed by reference counting whatever the collector does, so
+:func:`hold` also has what is alive then frozen first (after every other exit handler).
+Garbage in a cycle at that moment is not finalized; nothing of faultlab's relies on that.
 """
 
 from __future__ import annotations

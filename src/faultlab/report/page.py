@@ -23,7 +23,7 @@ __all__ = ["build_report", "write_report"]
 
 
 #: the page's script and styles, files of this package (read as files: importlib.resources
-#: costs a run ~5 ms of imports, tempfile, zipfile and compressors among them)
+#: would bring tempfile, zipfile and the compressors into every run's imports)
 ASSETS = Path(__file__).with_name("assets")
 
 

@@ -5,8 +5,8 @@ column names and rows. On a terminal (:class:`RichOut`) rich draws them, in colo
 Into a pipe or a file (:class:`PlainOut`: CI logs, ``| tee``, tests) they are plain text:
 the markup dropped exactly as rich would drop it (tests/run/test_terminal.py compares the
 two on generated text), tables as aligned columns, no colour codes, no box drawing, no
-wrapping. A run that writes to a log does not import rich at all (~15 ms of the ~250 ms a
-trivial `faultlab run` may take, issue 14).
+wrapping. A run that writes to a log does not import rich at all (a trivial `faultlab run`
+took 268 -> 241 ms of CPU, benchmarks/startup_ab.py; issue 14's budget is 250 ms).
 """
 
 from __future__ import annotations
